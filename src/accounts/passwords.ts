@@ -1,0 +1,59 @@
+// Password hashing: argon2id with configured parameters. One hasher per process,
+// so every surface hashes and verifies the same way.
+import argon2 from 'argon2';
+import { randomBytes } from 'node:crypto';
+
+export interface HashingParams {
+  memoryKiB: number;
+  timeCost: number;
+  parallelism: number;
+}
+
+/** Upper bound on what we hash: long enough for passphrases, short enough to bound the work. */
+export const PASSWORD_MAX_BYTES = 1024;
+
+export class PasswordHasher {
+  readonly #options: { type: typeof argon2.argon2id; memoryCost: number; timeCost: number; parallelism: number };
+  #dummyHash: Promise<string> | undefined;
+
+  constructor(params: HashingParams) {
+    this.#options = {
+      type: argon2.argon2id,
+      memoryCost: params.memoryKiB,
+      timeCost: params.timeCost,
+      parallelism: params.parallelism,
+    };
+  }
+
+  hash(password: string): Promise<string> {
+    return argon2.hash(password, this.#options);
+  }
+
+  /** False for a malformed stored hash rather than an exception: a bad row must not become a 500. */
+  async verify(hash: string, password: string): Promise<boolean> {
+    try {
+      return await argon2.verify(hash, password);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Whether a stored hash was made with other parameters and should be replaced at the next sign-in. */
+  needsRehash(hash: string): boolean {
+    try {
+      return argon2.needsRehash(hash, this.#options);
+    } catch {
+      return true;
+    }
+  }
+
+  /**
+   * Spends the same work as checking a real password, for emails with no
+   * account or no password, so timing does not tell them apart.
+   */
+  async verifyNothing(password: string): Promise<false> {
+    this.#dummyHash ??= this.hash(randomBytes(32).toString('base64url'));
+    await this.verify(await this.#dummyHash, password);
+    return false;
+  }
+}

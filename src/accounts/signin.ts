@@ -1,0 +1,69 @@
+// Signing in with email and password: the one place that decides. Every surface
+// (hosted page, API) calls authenticate(); none repeats its rules.
+//
+// Order matters for enumeration: whatever the outcome, exactly one argon2
+// verification and one counter update happen, so an unknown email, a locked
+// account and a wrong password cost the same and read the same to the caller.
+import { randomUUID } from 'node:crypto';
+import { emailKey, normalizeEmail } from './email.ts';
+import { accountSubject, deviceSubject, unknownEmailSubject, type Lockout } from './lockout.ts';
+import type { PasswordHasher } from './passwords.ts';
+import type { UserModel, User } from '../db/models/user.ts';
+
+/** A browser that signed in to this account before (OWASP "device cookie"). */
+export interface TrustedDevice {
+  userId: string;
+  deviceId: string;
+}
+
+export type SignInFailure = 'unknown_email' | 'no_password' | 'disabled' | 'locked' | 'wrong_password';
+
+export type SignInResult =
+  | { ok: true; user: User; device: TrustedDevice }
+  | { ok: false; reason: SignInFailure; userId: string | null };
+
+export interface SignInDeps {
+  users: UserModel;
+  hasher: PasswordHasher;
+  lockout: Lockout;
+  deviceMaxFailures: number;
+}
+
+export async function authenticate(
+  deps: SignInDeps,
+  input: { email: string; password: string; device?: TrustedDevice | null },
+): Promise<SignInResult> {
+  const user = await deps.users.findOne({ emailNormalized: normalizeEmail(input.email) }).lean<User>();
+  // The device cookie only counts for the account it was issued for.
+  const device = user && input.device?.userId === user._id ? input.device : null;
+  // A trusted browser keeps its own budget: failures from elsewhere cannot lock it out.
+  const subject = !user ? unknownEmailSubject(emailKey(input.email)) : device ? deviceSubject(device.deviceId) : accountSubject(user._id);
+
+  const [locked, passwordMatches] = await Promise.all([
+    deps.lockout.isLocked(subject),
+    user?.passwordHash ? deps.hasher.verify(user.passwordHash, input.password) : deps.hasher.verifyNothing(input.password),
+  ]);
+
+  const reason: SignInFailure | null = !user ? 'unknown_email'
+    : !user.passwordHash ? 'no_password'
+    : locked ? 'locked'
+    : !passwordMatches ? 'wrong_password'
+    : user.status === 'disabled' ? 'disabled'
+    : null;
+
+  if (reason) {
+    await deps.lockout.recordFailure(subject, {
+      userId: user?._id ?? null,
+      maxFailures: device ? deps.deviceMaxFailures : undefined,
+    });
+    return { ok: false, reason, userId: user?._id ?? null };
+  }
+
+  await deps.lockout.reset(subject);
+  if (deps.hasher.needsRehash(user!.passwordHash!)) {
+    // Parameters changed since this hash was made: upgrade it while we hold the password.
+    const passwordHash = await deps.hasher.hash(input.password);
+    await deps.users.updateOne({ _id: user!._id, passwordHash: user!.passwordHash }, { $set: { passwordHash } });
+  }
+  return { ok: true, user: user!, device: device ?? { userId: user!._id, deviceId: randomUUID() } };
+}

@@ -1,0 +1,72 @@
+// Creating and finding accounts. Every surface (CLI, pages, admin) goes through here.
+import { emailSchema, normalizeEmail } from './email.ts';
+import { PASSWORD_MAX_BYTES, type PasswordHasher } from './passwords.ts';
+import type { Lockout } from './lockout.ts';
+import type { SignInThrottle } from './throttle.ts';
+import type { User, UserModel } from '../db/models/user.ts';
+
+export class AccountError extends Error {
+  override name = 'AccountError';
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** The minimum rules every password must meet; the full policy builds on these. */
+export function checkPasswordBasics(password: string): void {
+  if (password.length < 8) throw new AccountError('password_too_short', 'Password must be at least 8 characters.');
+  if (Buffer.byteLength(password) > PASSWORD_MAX_BYTES) {
+    throw new AccountError('password_too_long', `Password must be at most ${PASSWORD_MAX_BYTES} bytes.`);
+  }
+}
+
+export interface NewUser {
+  email: string;
+  password?: string;
+  name?: string;
+  roles?: string[];
+}
+
+export async function createUser(deps: { users: UserModel; hasher: PasswordHasher }, input: NewUser): Promise<User> {
+  const email = emailSchema.safeParse(input.email);
+  if (!email.success) throw new AccountError('invalid_email', `Not a valid email address: ${JSON.stringify(input.email)}`);
+  if (input.name !== undefined && input.name.length > 200) throw new AccountError('invalid_name', 'Name must be at most 200 characters.');
+  if (input.password !== undefined) checkPasswordBasics(input.password);
+
+  const passwordHash = input.password === undefined ? null : await deps.hasher.hash(input.password);
+  try {
+    const created = await deps.users.create({
+      email: email.data,
+      emailNormalized: normalizeEmail(email.data),
+      name: input.name?.trim() ?? '',
+      passwordHash,
+      roles: input.roles ?? [],
+    });
+    return created!.toObject() as User;
+  } catch (error) {
+    if ((error as { code?: number }).code === 11000) throw new AccountError('email_taken', `An account with email ${email.data} already exists.`);
+    throw error;
+  }
+}
+
+export async function findUserByEmail(users: UserModel, email: string): Promise<User | null> {
+  return users.findOne({ emailNormalized: normalizeEmail(email) }).lean<User>();
+}
+
+export async function findUserById(users: UserModel, id: string): Promise<User | null> {
+  return users.findById(id).lean<User>();
+}
+
+/** Clears the account's lock, its trusted-browser counters and its per-IP throttles. */
+export async function unlockUser(
+  deps: { users: UserModel; lockout: Lockout; throttle: SignInThrottle },
+  email: string,
+): Promise<User> {
+  const user = await findUserByEmail(deps.users, email);
+  if (!user) throw new AccountError('not_found', `No account with email ${email}.`);
+  await deps.lockout.clearUser(user._id);
+  await deps.throttle.clearEmail(user.email);
+  return user;
+}

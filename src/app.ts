@@ -1,0 +1,63 @@
+// Composes the Koa app: cross-cutting middleware, our routes, then the provider
+// for everything else (discovery, /auth, /token, /me, /session/end, ...).
+import Koa from 'koa';
+import Router from '@koa/router';
+import mount from 'koa-mount';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AppDeps } from './deps.ts';
+import { requestLog } from './web/middleware/request-log.ts';
+import { securityHeaders } from './web/middleware/security-headers.ts';
+import { errorPages } from './web/middleware/errors.ts';
+import { csrf } from './web/middleware/csrf.ts';
+import { interactionRoutes } from './web/interactions/routes.ts';
+import { demoRoutes } from './web/demo.ts';
+import { VIEWS_DIR } from './web/render.ts';
+import { HttpError } from './web/http-error.ts';
+
+const stylesheet = readFileSync(join(VIEWS_DIR, 'assets/app.css'));
+
+export function createApp(deps: AppDeps, cookieKeys: string[]): Koa {
+  const { config, log } = deps;
+  const app = new Koa({ keys: cookieKeys, proxy: config.trustProxy });
+  app.silent = true; // errors are logged once, by errorPages
+
+  const forms = csrf({ secret: cookieKeys[0]!, secure: config.secure });
+
+  const site = new Router();
+  site.get('/assets/app.css', (ctx) => {
+    ctx.type = 'text/css';
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = stylesheet;
+  });
+  site.get('/healthz/live', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  site.get('/healthz/ready', async (ctx) => {
+    try {
+      await deps.db.command({ ping: 1 }, { timeoutMS: 2000 });
+      ctx.body = { status: 'ok' };
+    } catch {
+      ctx.status = 503;
+      ctx.body = { status: 'unavailable', reason: 'database' };
+    }
+  });
+  site.get('/', (ctx) => ctx.redirect('/.well-known/openid-configuration'));
+
+  const interactions = interactionRoutes(deps, forms);
+
+  app.use(requestLog(log));
+  app.use(securityHeaders({ secure: config.secure }));
+  app.use(errorPages(log));
+  app.use(site.routes());
+  app.use(async (ctx, next) => {
+    // Our pages get a CSRF cookie; protocol endpoints do not need one.
+    if (ctx.path.startsWith('/interaction/')) return forms.issue(ctx, next);
+    return next();
+  });
+  app.use(interactions.routes());
+  app.use(interactions.allowedMethods({ throw: true, methodNotAllowed: () => new HttpError(405, 'Not allowed', 'This page does not accept that request.'), notImplemented: () => new HttpError(501, 'Not supported', 'This request is not supported.') }));
+  if (config.demoApp) app.use(demoRoutes(deps).routes());
+  app.use(mount(deps.provider as unknown as Koa));
+  return app;
+}

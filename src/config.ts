@@ -1,0 +1,161 @@
+// Typed configuration: environment variables for deployment, a JSON file for policy.
+// Everything is validated once at start; a bad value stops the process with a
+// message naming the setting.
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const minutes = (n: number) => n * 60_000;
+
+const positiveInt = z.number().int().positive();
+
+const PolicySchema = z.strictObject({
+  $comment: z.string().optional(),
+  // OWASP's minimum for argon2id is m=19 MiB, t=2, p=1; lower values are refused.
+  passwordHashing: z.strictObject({
+    memoryKiB: positiveInt.min(19456).default(19456),
+    timeCost: positiveInt.min(2).default(2),
+    parallelism: positiveInt.max(16).default(1),
+  }).prefault({}),
+  lockout: z.strictObject({
+    maxFailures: positiveInt.default(5),
+    windowMinutes: positiveInt.default(15),
+    lockMinutes: positiveInt.default(15),
+    // Each further lockout doubles the period, up to this cap.
+    maxLockMinutes: positiveInt.default(240),
+  }).prefault({}),
+  throttle: z.strictObject({
+    perIp: z.strictObject({ points: positiveInt.default(100), durationSeconds: positiveInt.default(900) }).prefault({}),
+    perIpEmail: z.strictObject({ points: positiveInt.default(10), durationSeconds: positiveInt.default(900) }).prefault({}),
+  }).prefault({}),
+  device: z.strictObject({
+    cookieDays: positiveInt.default(180),
+    // A trusted browser's own failure budget before it too is locked out.
+    maxFailures: positiveInt.default(10),
+  }).prefault({}),
+  clientsFile: z.string().default('config/clients.json'),
+});
+
+export type Policy = z.infer<typeof PolicySchema>;
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  ISSUER: z.url({ protocol: /^https?$/ }).optional(),
+  MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').optional(),
+  DATA_DIR: z.string().min(1).default('data'),
+  SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://').optional(),
+  MAIL_FROM: z.string().min(3).default('Latchkey <no-reply@localhost>'),
+  COOKIE_KEYS: z.string().optional(),
+  TRUST_PROXY: z.enum(['true', 'false']).default('false'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LATCHKEY_CONFIG: z.string().default('config/latchkey.json'),
+  DEMO_APP: z.enum(['true', 'false']).optional(),
+});
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  port: number;
+  host: string;
+  /** Public base URL; also the OpenID issuer identifier. */
+  issuer: string;
+  /** False when ISSUER was not set: the server derives it from the port it got. */
+  issuerExplicit: boolean;
+  /** Serve the demo relying party at /demo (development quick start). */
+  demoApp: boolean;
+  /** True when the issuer is https: cookies become Secure and HSTS is sent. */
+  secure: boolean;
+  mongodbUri?: string;
+  dataDir: string;
+  smtpUrl?: string;
+  mailFrom: string;
+  /** From COOKIE_KEYS; when absent outside production they are generated and kept in DATA_DIR. */
+  cookieKeys?: string[];
+  trustProxy: boolean;
+  logLevel: string;
+  policy: Policy;
+  lockout: { maxFailures: number; windowMs: number; lockMs: number; maxLockMs: number };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function describeIssues(source: string, issues: z.core.$ZodIssue[]): string {
+  return issues
+    .map((issue) => `${source}${issue.path.length ? ` ${issue.path.join('.')}` : ''}: ${issue.message}`)
+    .join('\n');
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Policy> = {}): Config {
+  const parsedEnv = EnvSchema.safeParse(stripEmpty(env));
+  if (!parsedEnv.success) throw new ConfigError(describeIssues('environment variable', parsedEnv.error.issues));
+  const e = parsedEnv.data;
+
+  const policyPath = resolve(e.LATCHKEY_CONFIG);
+  let fileValues: unknown = {};
+  if (existsSync(policyPath)) {
+    try {
+      fileValues = JSON.parse(readFileSync(policyPath, 'utf8'));
+    } catch (error) {
+      throw new ConfigError(`LATCHKEY_CONFIG ${policyPath}: not valid JSON (${(error as Error).message})`);
+    }
+  } else if (env.LATCHKEY_CONFIG) {
+    throw new ConfigError(`LATCHKEY_CONFIG ${policyPath}: file not found`);
+  }
+  const parsedPolicy = PolicySchema.safeParse(mergeDeep(fileValues, overrides));
+  if (!parsedPolicy.success) throw new ConfigError(describeIssues(`${e.LATCHKEY_CONFIG}`, parsedPolicy.error.issues));
+  const policy = parsedPolicy.data;
+
+  const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
+  const cookieKeys = e.COOKIE_KEYS?.split(',').map((k) => k.trim()).filter(Boolean);
+  if (cookieKeys?.some((k) => k.length < 32)) {
+    throw new ConfigError('environment variable COOKIE_KEYS: each key must be at least 32 characters');
+  }
+  if (e.NODE_ENV === 'production' && !cookieKeys?.length) {
+    throw new ConfigError('environment variable COOKIE_KEYS: required when NODE_ENV=production');
+  }
+  if (e.NODE_ENV === 'production' && !e.MONGODB_URI) {
+    throw new ConfigError('environment variable MONGODB_URI: required when NODE_ENV=production (the embedded database is for development)');
+  }
+
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    issuer,
+    issuerExplicit: Boolean(e.ISSUER),
+    demoApp: e.DEMO_APP ? e.DEMO_APP === 'true' : e.NODE_ENV !== 'production',
+    secure: issuer.startsWith('https:'),
+    mongodbUri: e.MONGODB_URI,
+    dataDir: resolve(e.DATA_DIR),
+    smtpUrl: e.SMTP_URL,
+    mailFrom: e.MAIL_FROM,
+    cookieKeys,
+    trustProxy: e.TRUST_PROXY === 'true',
+    logLevel: e.LOG_LEVEL,
+    policy,
+    lockout: {
+      maxFailures: policy.lockout.maxFailures,
+      windowMs: minutes(policy.lockout.windowMinutes),
+      lockMs: minutes(policy.lockout.lockMinutes),
+      maxLockMs: minutes(policy.lockout.maxLockMinutes),
+    },
+  };
+}
+
+function stripEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function mergeDeep(base: unknown, extra: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(extra)) return extra === undefined ? base : extra;
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(extra)) out[key] = mergeDeep(base[key], value);
+  return out;
+}

@@ -1,0 +1,85 @@
+// The embedded development database: FerretDB on SQLite (scripts/devdb), built
+// with the machine's Go on first use and started as a child process bound to
+// 127.0.0.1. Used only when MONGODB_URI is unset.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { createInterface } from 'node:readline';
+
+const run = promisify(execFile);
+const SOURCE_DIR = resolve(import.meta.dirname, '../../scripts/devdb');
+const CACHE_DIR = resolve(import.meta.dirname, '../../node_modules/.cache/latchkey-devdb');
+
+export interface DevDb {
+  /** mongodb://127.0.0.1:PORT/ — append the database name. */
+  uri: string;
+  stop(): Promise<void>;
+}
+
+/** Builds the binary if its sources changed since the last build; returns its path. */
+export async function buildDevDb(): Promise<string> {
+  const digest = createHash('sha256');
+  for (const file of ['main.go', 'go.mod', 'go.sum']) digest.update(readFileSync(join(SOURCE_DIR, file)));
+  const binary = join(CACHE_DIR, `devdb-${digest.digest('hex').slice(0, 16)}`);
+  if (existsSync(binary)) return binary;
+
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const partial = `${binary}.${process.pid}.partial`;
+  try {
+    await run('go', ['build', '-o', partial, '.'], {
+      cwd: SOURCE_DIR,
+      env: { ...process.env, GOFLAGS: '-mod=mod', CGO_ENABLED: '0' },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException & { stderr?: string };
+    if (e.code === 'ENOENT') throw new Error('the embedded database needs Go on the PATH to build (or set MONGODB_URI)');
+    throw new Error(`building the embedded database failed:\n${e.stderr ?? e.message}`);
+  }
+  renameSync(partial, binary); // atomic, so concurrent first starts do not see half a file
+  return binary;
+}
+
+/** Starts the embedded database with its files under `dir`; resolves once it accepts connections. */
+export async function startDevDb(dir: string, options: { port?: number } = {}): Promise<DevDb> {
+  const binary = await buildDevDb();
+  mkdirSync(dir, { recursive: true });
+  const child: ChildProcess = spawn(
+    binary,
+    ['-listen', `127.0.0.1:${options.port ?? 0}`, '-dir', dir, '-watch-stdin'],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+
+  const uri = await new Promise<string>((resolveUri, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    const timer = setTimeout(() => reject(new Error(`embedded database did not start in 60s: ${stderr}`)), 60_000);
+    lines.on('line', (line) => {
+      const match = /^ready (mongodb:\/\/\S+)$/.exec(line);
+      if (match) {
+        clearTimeout(timer);
+        resolveUri(match[1]!);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`embedded database exited with code ${code}: ${stderr.trim()}`));
+    });
+  });
+
+  return {
+    uri,
+    stop: () =>
+      new Promise<void>((resolveStop) => {
+        if (child.exitCode !== null) return resolveStop();
+        child.once('exit', () => resolveStop());
+        child.stdin!.end();
+        setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
+      }),
+  };
+}

@@ -1,0 +1,67 @@
+// The one wiring point: from configuration and a database connection to every
+// service the surfaces use. Pages, APIs and the CLI all take their parts from here.
+import type { Connection } from 'mongoose';
+import type { Db } from 'mongodb';
+import type Provider from 'oidc-provider';
+import type { Config } from './config.ts';
+import type { Logger } from './log.ts';
+import { userModel, type UserModel } from './db/models/user.ts';
+import { lockoutModel } from './db/models/lockout.ts';
+import { ensureExpiryIndex, startExpirySweep } from './db/connection.ts';
+import { PasswordHasher } from './accounts/passwords.ts';
+import { Lockout } from './accounts/lockout.ts';
+import { SignInThrottle, ensureThrottleIndexes, THROTTLE_COLLECTION } from './accounts/throttle.ts';
+import type { SignInDeps } from './accounts/signin.ts';
+import { MODEL_INDEXES, artifactCollection } from './oidc/adapter.ts';
+
+export interface Services {
+  config: Config;
+  log: Logger;
+  connection: Connection;
+  db: Db;
+  users: UserModel;
+  hasher: PasswordHasher;
+  lockout: Lockout;
+  throttle: SignInThrottle;
+  signIn: SignInDeps;
+}
+
+/** Everything the web app needs besides the services: the provider built on them. */
+export interface AppDeps extends Services {
+  provider: Provider;
+}
+
+export function createServices(config: Config, log: Logger, connection: Connection): Services {
+  const db = connection.db!;
+  const users = userModel(connection);
+  const hasher = new PasswordHasher(config.policy.passwordHashing);
+  const lockout = new Lockout(lockoutModel(connection), config.lockout);
+  const throttle = new SignInThrottle(connection, config.policy.throttle);
+  return {
+    config, log, connection, db, users, hasher, lockout, throttle,
+    signIn: { users, hasher, lockout, deviceMaxFailures: config.policy.device.maxFailures },
+  };
+}
+
+/** Indexes for every collection; where TTL indexes are missing, a sweeper takes their place. Returns its stop. */
+export async function prepareDatabase(services: Services): Promise<() => void> {
+  const { connection, db, log } = services;
+  await userModel(connection).createIndexes();
+  await lockoutModel(connection).createIndexes();
+  await ensureThrottleIndexes(connection);
+
+  const expiring = [
+    { collection: lockoutModel(connection).collection as never, field: 'expiresAt' },
+    { collection: db.collection(THROTTLE_COLLECTION), field: 'expire' },
+  ];
+  for (const [model, fields] of Object.entries(MODEL_INDEXES)) {
+    const collection = artifactCollection(db, model);
+    for (const field of fields) await collection.createIndex({ [field]: 1 });
+    expiring.push({ collection: collection as never, field: 'expiresAt' });
+  }
+  const modes = new Set<string>();
+  for (const { collection, field } of expiring) modes.add(await ensureExpiryIndex(collection, field, log));
+  // The sweep is harmless where TTL indexes exist, and the only cleanup where they do not.
+  log.debug({ expiry: [...modes] }, 'expiry');
+  return startExpirySweep(expiring, 60_000, log);
+}

@@ -1,0 +1,48 @@
+// The process: configuration → server → wait for a signal → graceful stop.
+import { loadConfig, ConfigError } from './config.ts';
+import { createLogger } from './log.ts';
+import { startServer } from './server.ts';
+import { ensureDemoAccount } from './demo-account.ts';
+
+let config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(`latchkey: configuration error\n${error.message}`);
+    process.exit(2);
+  }
+  throw error;
+}
+
+const log = createLogger(config.logLevel);
+const server = await startServer(config, log).catch((error: Error) => {
+  log.fatal({ err: error }, 'could not start');
+  process.exit(1);
+});
+
+log.info({ url: server.url, database: config.mongodbUri ? 'MONGODB_URI' : 'embedded (FerretDB)' }, 'Latchkey is listening');
+if (config.demoApp) {
+  const demo = await ensureDemoAccount(server.deps);
+  console.log([
+    '',
+    `  Latchkey is running at ${server.url}`,
+    `  Try a sign-in: open ${server.url}/demo and sign in as ${demo.email}${demo.password ? ` with password ${demo.password}` : ' (password printed on first start)'}`,
+    '  (the demo app and account exist only when DEMO_APP is on, the default outside production)',
+    '',
+  ].join('\n'));
+}
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, async () => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping: finishing requests in flight');
+    const force = setTimeout(() => process.exit(1), 20_000);
+    force.unref();
+    await server.stop();
+    log.info('stopped');
+    process.exit(0);
+  });
+}

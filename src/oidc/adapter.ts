@@ -1,0 +1,86 @@
+// oidc-provider storage on MongoDB: one collection per model ("oidc_session",
+// "oidc_grant", ...), documents { _id, payload, expiresAt }. Expired documents
+// are never returned, and are removed by a TTL index or the sweeper.
+import type { Collection, Db } from 'mongodb';
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+
+interface StoredArtifact {
+  _id: string;
+  payload: AdapterPayload;
+  expiresAt: Date | null;
+}
+
+/** Models whose artifacts belong to a grant and are revoked with it. */
+export const GRANTABLE_MODELS = [
+  'AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest',
+] as const;
+
+/** Every model the provider persists, with the extra lookups each one needs. */
+export const MODEL_INDEXES: Record<string, string[]> = {
+  Session: ['payload.uid', 'payload.accountId'],
+  Grant: ['payload.accountId'],
+  AccessToken: ['payload.grantId', 'payload.accountId'],
+  AuthorizationCode: ['payload.grantId'],
+  RefreshToken: ['payload.grantId', 'payload.accountId'],
+  DeviceCode: ['payload.grantId', 'payload.userCode'],
+  BackchannelAuthenticationRequest: ['payload.grantId'],
+  ClientCredentials: [],
+  Client: [],
+  InitialAccessToken: [],
+  RegistrationAccessToken: [],
+  Interaction: [],
+  ReplayDetection: [],
+  PushedAuthorizationRequest: [],
+};
+
+export function collectionName(model: string): string {
+  return `oidc_${model.replace(/[A-Z]/g, (c, i: number) => (i ? '_' : '') + c.toLowerCase())}`;
+}
+
+export function artifactCollection(db: Db, model: string): Collection<StoredArtifact> {
+  return db.collection<StoredArtifact>(collectionName(model));
+}
+
+const live = (doc: StoredArtifact | null): AdapterPayload | undefined =>
+  doc && (!doc.expiresAt || doc.expiresAt > new Date()) ? doc.payload : undefined;
+
+export class MongoAdapter implements Adapter {
+  readonly #collection: Collection<StoredArtifact>;
+
+  constructor(db: Db, model: string) {
+    this.#collection = artifactCollection(db, model);
+  }
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+    const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
+    await this.#collection.updateOne({ _id: id }, { $set: { payload, expiresAt } }, { upsert: true });
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    return live(await this.#collection.findOne({ _id: id }));
+  }
+
+  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    return live(await this.#collection.findOne({ 'payload.uid': uid }));
+  }
+
+  async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    return live(await this.#collection.findOne({ 'payload.userCode': userCode }));
+  }
+
+  async consume(id: string): Promise<void> {
+    await this.#collection.updateOne({ _id: id }, { $set: { 'payload.consumed': Math.floor(Date.now() / 1000) } });
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.#collection.deleteOne({ _id: id });
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    await this.#collection.deleteMany({ 'payload.grantId': grantId });
+  }
+}
+
+export function adapterFactory(db: Db) {
+  return (model: string) => new MongoAdapter(db, model);
+}

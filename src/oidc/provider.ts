@@ -1,0 +1,112 @@
+// The OpenID provider's configuration: every choice that differs from
+// oidc-provider's defaults is here, with why.
+import Provider, { errors, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Db } from 'mongodb';
+import type { JsonWebKey } from 'node:crypto';
+import { adapterFactory } from './adapter.ts';
+import { FIRST_PARTY } from './clients.ts';
+import { SCOPE_CLAIMS, findAccountIn } from './account.ts';
+import type { UserModel } from '../db/models/user.ts';
+
+const HOUR = 60 * 60;
+const DAY = 24 * HOUR;
+
+export interface ProviderOptions {
+  issuer: string;
+  db: Db;
+  users: UserModel;
+  jwks: { keys: JsonWebKey[] };
+  cookieKeys: string[];
+  secure: boolean;
+  trustProxy: boolean;
+  clients: ClientMetadata[];
+  /** Renders the provider's own pages (errors, logout) with our templates. */
+  pages: {
+    error(ctx: KoaContextWithOIDC, out: Record<string, string>, error: Error): Promise<void>;
+    logout(ctx: KoaContextWithOIDC, form: string): Promise<void>;
+    loggedOut(ctx: KoaContextWithOIDC): Promise<void>;
+  };
+}
+
+export const isFirstParty = (client: { [FIRST_PARTY]?: unknown } | undefined) => client?.[FIRST_PARTY] === true;
+
+export function createProvider(options: ProviderOptions): Provider {
+  const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: options.secure };
+  const configuration: Configuration = {
+    adapter: adapterFactory(options.db),
+    clients: options.clients,
+    jwks: options.jwks as Configuration['jwks'],
+    findAccount: findAccountIn(options.users),
+    claims: { ...SCOPE_CLAIMS } as unknown as Configuration['claims'],
+    scopes: ['openid', 'offline_access', 'email', 'profile'],
+    responseTypes: ['code'],
+    // Authorization code with PKCE (S256) for every client, confidential ones too.
+    pkce: { required: () => true },
+    cookies: {
+      keys: options.cookieKeys,
+      names: { session: 'lk_session', interaction: 'lk_interaction', resume: 'lk_resume' },
+      long: cookie,
+      short: cookie,
+    },
+    features: {
+      devInteractions: { enabled: false },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      clientCredentials: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: options.pages.logout,
+        postLogoutSuccessSource: options.pages.loggedOut,
+      },
+    },
+    extraClientMetadata: {
+      properties: [FIRST_PARTY],
+      validator(_ctx, key, value) {
+        if (key === FIRST_PARTY && value !== undefined && typeof value !== 'boolean') {
+          throw new errors.InvalidClientMetadata(`${FIRST_PARTY} must be a boolean`);
+        }
+      },
+    },
+    // Refresh tokens for any client allowed the grant, rotated on every use: a
+    // reused refresh token is refused and revokes its grant.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: () => true,
+    // Our own apps get the scopes they ask for without a consent page.
+    loadExistingGrant: async (ctx) => {
+      const { client, session, provider } = ctx.oidc;
+      const grantId = ctx.oidc.result?.consent?.grantId || (client && session?.grantIdFor(client.clientId));
+      const existing = grantId ? await provider.Grant.find(grantId) : undefined;
+      if (!client || !session?.accountId || !isFirstParty(client as never)) return existing;
+      const grant = existing ?? new provider.Grant({ clientId: client.clientId, accountId: session.accountId });
+      grant.addOIDCScope([...ctx.oidc.requestParamScopes].join(' '));
+      const claims = [...ctx.oidc.requestParamClaims];
+      if (claims.length) grant.addOIDCClaims(claims);
+      await grant.save();
+      return grant;
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    renderError: options.pages.error as unknown as Configuration['renderError'],
+    ttl: {
+      AccessToken: HOUR,
+      AuthorizationCode: 60,
+      ClientCredentials: 10 * 60,
+      IdToken: HOUR,
+      Interaction: HOUR,
+      RefreshToken: 14 * DAY,
+      Session: 14 * DAY,
+      Grant: 14 * DAY,
+    },
+    clientBasedCORS: (_ctx, origin, client) =>
+      [...(client.redirectUris ?? []), ...(client.postLogoutRedirectUris ?? [])].some((uri) => new URL(uri).origin === origin),
+    enabledJWA: {
+      idTokenSigningAlgValues: ['RS256', 'ES256'],
+      userinfoSigningAlgValues: ['RS256', 'ES256'],
+      introspectionSigningAlgValues: ['RS256', 'ES256'],
+    },
+  };
+  const provider = new Provider(options.issuer, configuration);
+  // Behind a TLS terminator the provider must trust X-Forwarded-* to build https URLs.
+  provider.proxy = options.trustProxy;
+  return provider;
+}

@@ -1,0 +1,106 @@
+// Starting and stopping a Latchkey server: database → services → provider → app
+// → listen. main.ts calls it for the process; tests call it for each server they need.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Connection } from 'mongoose';
+import type { Config } from './config.ts';
+import type { Logger } from './log.ts';
+import { connect } from './db/connection.ts';
+import { startDevDb, type DevDb } from './db/devdb.ts';
+import { createServices, prepareDatabase, type AppDeps, type Services } from './deps.ts';
+import { loadSigningKeys } from './oidc/keys.ts';
+import { createProvider } from './oidc/provider.ts';
+import { demoClient, loadClientsFile } from './oidc/clients.ts';
+import { cookieKeysFor } from './secrets.ts';
+import { providerPages } from './web/provider-pages.ts';
+import { createApp } from './app.ts';
+
+export interface RunningServer {
+  url: string;
+  deps: AppDeps;
+  http: Server;
+  stop(): Promise<void>;
+}
+
+/** The database the config points at: MONGODB_URI, or the embedded one under DATA_DIR. */
+export async function openDatabase(config: Config, dbName?: string): Promise<{ connection: Connection; close(): Promise<void> }> {
+  let devdb: DevDb | undefined;
+  let uri = config.mongodbUri;
+  if (!uri) {
+    devdb = await startDevDb(join(config.dataDir, 'devdb'));
+    uri = devdb.uri;
+  }
+  try {
+    const connection = await connect(uri, { dbName: dbName ?? (config.mongodbUri ? undefined : 'latchkey') });
+    return {
+      connection,
+      async close() {
+        await connection.close();
+        await devdb?.stop();
+      },
+    };
+  } catch (error) {
+    await devdb?.stop();
+    throw error;
+  }
+}
+
+export async function startServer(config: Config, log: Logger, options: { connection?: Connection } = {}): Promise<RunningServer> {
+  const opened = options.connection ? { connection: options.connection, close: async () => {} } : await openDatabase(config);
+  const http = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(config.port, config.host, () => resolve());
+    });
+    const { port } = http.address() as AddressInfo;
+    const issuer = config.issuerExplicit ? config.issuer : `http://localhost:${port}`;
+    const resolved: Config = { ...config, port, issuer };
+
+    const services: Services = createServices(resolved, log, opened.connection);
+    const stopSweep = await prepareDatabase(services);
+    const cookieKeys = cookieKeysFor(resolved);
+    const clients = loadClientsFile(resolved.policy.clientsFile);
+    if (resolved.demoApp) clients.push(demoClient(issuer));
+
+    const provider = createProvider({
+      issuer,
+      db: services.db,
+      users: services.users,
+      jwks: await loadSigningKeys(services.db),
+      cookieKeys,
+      secure: resolved.secure,
+      trustProxy: resolved.trustProxy,
+      clients,
+      pages: providerPages,
+    });
+    provider.on('server_error', (_ctx, error) => log.error({ err: error }, 'provider error'));
+    const deps: AppDeps = { ...services, provider };
+    const app = createApp(deps, cookieKeys);
+    http.on('request', app.callback());
+    // Bounded time for slow clients; keep-alive shorter than typical proxies' idle timeout.
+    http.requestTimeout = 30_000;
+    http.headersTimeout = 15_000;
+    http.keepAliveTimeout = 5_000;
+
+    let stopping: Promise<void> | undefined;
+    return {
+      url: issuer,
+      deps,
+      http,
+      stop: () => (stopping ??= (async () => {
+        stopSweep();
+        // Finish requests in flight, then drop idle keep-alive sockets.
+        const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+        http.closeIdleConnections();
+        await closed;
+        await opened.close();
+      })()),
+    };
+  } catch (error) {
+    http.close();
+    await opened.close();
+    throw error;
+  }
+}

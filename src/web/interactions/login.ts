@@ -1,0 +1,56 @@
+// The sign-in step: email and password. Every failure reads the same.
+import type { Context } from 'koa';
+import { z } from 'zod';
+import type { AppDeps } from '../../deps.ts';
+import { authenticate } from '../../accounts/signin.ts';
+import { EMAIL_MAX } from '../../accounts/email.ts';
+import { PASSWORD_MAX_BYTES } from '../../accounts/passwords.ts';
+import { readDevice, writeDevice } from '../device-cookie.ts';
+import { HttpError } from '../http-error.ts';
+import { render } from '../render.ts';
+import { finish, type Interaction } from './interaction.ts';
+
+const SIGN_IN_FAILED = 'Email or password is incorrect, or the account is temporarily locked after too many attempts.';
+
+const loginForm = z.object({
+  email: z.string().trim().min(1, 'Enter your email address.').max(EMAIL_MAX, 'That email address is too long.'),
+  password: z.string().min(1, 'Enter your password.').max(PASSWORD_MAX_BYTES, 'That password is too long.'),
+});
+
+export function showLogin(ctx: Context, deps: AppDeps, interaction: Interaction, extra: { email?: string; errors?: Record<string, string>; status?: number } = {}): void {
+  const client = ctx.state.client as { clientName?: string; clientId: string } | undefined;
+  const hint = interaction.params.login_hint;
+  render(ctx, 'login', {
+    uid: interaction.uid,
+    appName: client?.clientName ?? client?.clientId ?? 'the app',
+    email: extra.email ?? (typeof hint === 'string' ? hint.slice(0, EMAIL_MAX) : ''),
+    errors: extra.errors ?? {},
+    signupEnabled: false,
+  }, extra.status ?? 200);
+}
+
+export async function submitLogin(ctx: Context, deps: AppDeps, interaction: Interaction): Promise<void> {
+  if (interaction.prompt.name !== 'login') throw new HttpError(400, 'Already signed in', 'This step is already done. Go back to the app and start again.');
+
+  const parsed = loginForm.safeParse(ctx.request.body);
+  if (!parsed.success) {
+    const errors = Object.fromEntries(parsed.error.issues.map((issue) => [String(issue.path[0] ?? 'form'), issue.path.length ? issue.message : 'The form could not be read.']));
+    const email = (ctx.request.body as Record<string, unknown>)?.email;
+    return showLogin(ctx, deps, interaction, { email: typeof email === 'string' ? email.slice(0, EMAIL_MAX) : '', errors, status: 400 });
+  }
+  const { email, password } = parsed.data;
+
+  const throttle = await deps.throttle.consume(ctx.ip, email);
+  if (!throttle.allowed) {
+    throw new HttpError(429, 'Too many attempts', `Too many sign-in attempts. Wait ${Math.ceil(throttle.retryAfterSeconds / 60)} minute(s) and try again.`, {
+      'Retry-After': String(throttle.retryAfterSeconds),
+    });
+  }
+
+  const result = await authenticate(deps.signIn, { email, password, device: readDevice(ctx) });
+  deps.log.info({ event: result.ok ? 'signin.succeeded' : 'signin.failed', reason: result.ok ? undefined : result.reason, userId: result.ok ? result.user._id : result.userId, ip: ctx.ip }, 'sign-in');
+  if (!result.ok) return showLogin(ctx, deps, interaction, { email, errors: { form: SIGN_IN_FAILED }, status: 401 });
+
+  writeDevice(ctx, result.device, { days: deps.config.policy.device.cookieDays, secure: deps.config.secure });
+  await finish(ctx, deps.provider, { login: { accountId: result.user._id, amr: ['pwd'], remember: true } });
+}
