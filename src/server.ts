@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Connection } from 'mongoose';
+import type { ClientMetadata } from 'oidc-provider';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import { connect } from './db/connection.ts';
@@ -46,7 +47,14 @@ export async function openDatabase(config: Config, dbName?: string): Promise<{ c
   }
 }
 
-export async function startServer(config: Config, log: Logger, options: { connection?: Connection } = {}): Promise<RunningServer> {
+export interface StartOptions {
+  /** Use this connection (tests share one database server); it is left open on stop. */
+  connection?: Connection;
+  /** Clients to register besides the config file's (tests' relying parties). */
+  clients?: ClientMetadata[];
+}
+
+export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
   const opened = options.connection ? { connection: options.connection, close: async () => {} } : await openDatabase(config);
   const http = createServer();
   try {
@@ -63,6 +71,7 @@ export async function startServer(config: Config, log: Logger, options: { connec
     const cookieKeys = cookieKeysFor(resolved);
     const clients = loadClientsFile(resolved.policy.clientsFile);
     if (resolved.demoApp) clients.push(demoClient(issuer));
+    clients.push(...(options.clients ?? []));
 
     const provider = createProvider({
       issuer,

@@ -23,7 +23,7 @@ export function demoRoutes(deps: AppDeps): Router {
 
   const router = new Router({ prefix: '/demo' });
 
-  router.get('/', (ctx) => render(ctx, 'demo', { claims: null }));
+  router.get('/', (ctx) => render(ctx, 'demo', { title: 'Demo app', claims: null }));
 
   router.get('/login', async (ctx) => {
     const config = await discover();
@@ -42,7 +42,7 @@ export function demoRoutes(deps: AppDeps): Router {
   router.get('/callback', async (ctx: Context) => {
     const saved = parse(ctx.cookies.get(COOKIE, { signed: true }));
     ctx.cookies.set(COOKIE, null, cookieOptions);
-    if (!saved) return render(ctx, 'demo', { claims: null, error: 'The demo sign-in expired. Start again.' }, 400);
+    if (!saved) return render(ctx, 'demo', { title: 'Demo app', claims: null, error: 'The demo sign-in expired. Start again.' }, 400);
     try {
       const config = await discover();
       const tokens = await oidc.authorizationCodeGrant(config, new URL(ctx.href), {
@@ -52,9 +52,9 @@ export function demoRoutes(deps: AppDeps): Router {
       const claims = tokens.claims();
       const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, claims!.sub);
       const logout = oidc.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: `${issuer}/demo` });
-      render(ctx, 'demo', { claims, userinfo, logout: logout.href });
+      render(ctx, 'demo', { title: 'Demo app', claims, userinfo, logout: logout.href });
     } catch (error) {
-      render(ctx, 'demo', { claims: null, error: `The sign-in did not complete: ${(error as Error).message}` }, 400);
+      render(ctx, 'demo', { title: 'Demo app', claims: null, error: `The sign-in did not complete: ${(error as Error).message}` }, 400);
     }
   });
 

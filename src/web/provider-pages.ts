@@ -27,12 +27,12 @@ export const providerPages = {
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
     // `form` is the provider's hidden form (with its xsrf token); the buttons submit it.
-    ctx.body = renderHtml(asKoa(ctx), 'logout', { form, app: clientOf(ctx), host: ctx.host });
+    ctx.body = renderHtml(asKoa(ctx), 'logout', { title: 'Sign out', form, app: clientOf(ctx), host: ctx.host });
   },
 
   async loggedOut(ctx: KoaContextWithOIDC): Promise<void> {
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = renderHtml(asKoa(ctx), 'logged-out', { app: clientOf(ctx) });
+    ctx.body = renderHtml(asKoa(ctx), 'logged-out', { title: 'Signed out', app: clientOf(ctx) });
   },
 };

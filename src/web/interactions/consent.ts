@@ -16,6 +16,7 @@ export function showConsent(ctx: Context, interaction: Interaction): void {
   const client = ctx.state.client as { clientName?: string; clientId: string; clientUri?: string };
   const details = interaction.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
   render(ctx, 'consent', {
+    title: 'Allow access',
     uid: interaction.uid,
     appName: client.clientName ?? client.clientId,
     appUri: client.clientUri,

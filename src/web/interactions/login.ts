@@ -21,6 +21,7 @@ export function showLogin(ctx: Context, deps: AppDeps, interaction: Interaction,
   const client = ctx.state.client as { clientName?: string; clientId: string } | undefined;
   const hint = interaction.params.login_hint;
   render(ctx, 'login', {
+    title: 'Sign in',
     uid: interaction.uid,
     appName: client?.clientName ?? client?.clientId ?? 'the app',
     email: extra.email ?? (typeof hint === 'string' ? hint.slice(0, EMAIL_MAX) : ''),

@@ -1,0 +1,66 @@
+// A minimal browser for HTTP-level tests: a cookie jar and manual redirects, so
+// a test can stop where a relying party's redirect_uri would take over.
+export interface Page {
+  status: number;
+  url: string;
+  headers: Headers;
+  body: string;
+}
+
+export class Agent {
+  readonly cookies = new Map<string, string>();
+  readonly headers: Record<string, string>;
+
+  constructor(headers: Record<string, string> = {}) {
+    this.headers = headers;
+  }
+
+  cookieHeader(): string {
+    return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+  }
+
+  async request(url: string, init: { method?: string; form?: Record<string, string> | URLSearchParams | string; headers?: Record<string, string>; body?: string } = {}): Promise<Page> {
+    const headers: Record<string, string> = { ...this.headers, ...init.headers };
+    if (this.cookies.size) headers.cookie = this.cookieHeader();
+    let body = init.body;
+    if (init.form !== undefined) {
+      body = typeof init.form === 'string' ? init.form : new URLSearchParams(init.form as Record<string, string>).toString();
+      headers['content-type'] ??= 'application/x-www-form-urlencoded';
+    }
+    const response = await fetch(url, { method: init.method ?? (body !== undefined ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const eq = pair!.indexOf('=');
+      const name = pair!.slice(0, eq).trim();
+      const value = pair!.slice(eq + 1).trim();
+      if (/expires=Thu, 01 Jan 1970/i.test(line) || value === '') this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    return { status: response.status, url, headers: response.headers, body: await response.text() };
+  }
+
+  /** GETs (or POSTs) and follows redirects until one leaves for `stopAt` (returned as the final url, not fetched). */
+  async follow(url: string, init: Parameters<Agent['request']>[1] = {}, stopAt?: string): Promise<Page> {
+    let page = await this.request(url, init);
+    for (let hops = 0; page.status >= 300 && page.status < 400 && hops < 20; hops++) {
+      const next = new URL(page.headers.get('location')!, page.url).href;
+      if (stopAt && next.startsWith(stopAt)) return { ...page, url: next };
+      page = await this.request(next);
+    }
+    return page;
+  }
+}
+
+/** The hidden inputs and action of the first form on a page whose action matches. */
+export function formOn(html: string, actionPattern: RegExp): { action: string; fields: Record<string, string> } {
+  const forms = [...html.matchAll(/<form[^>]*action="([^"]+)"[^>]*>([\s\S]*?)<\/form>/g)];
+  const form = forms.find((match) => actionPattern.test(match[1]!));
+  if (!form) throw new Error(`no form matching ${actionPattern} in page:\n${html.slice(0, 2000)}`);
+  const fields: Record<string, string> = {};
+  for (const input of form[2]!.matchAll(/<input[^>]*type="hidden"[^>]*>/g)) {
+    const name = /name="([^"]+)"/.exec(input[0])?.[1];
+    const value = /value="([^"]*)"/.exec(input[0])?.[1] ?? '';
+    if (name) fields[name] = value.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'");
+  }
+  return { action: form[1]!.replace(/&amp;/g, '&'), fields };
+}
