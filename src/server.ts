@@ -25,11 +25,13 @@ export interface RunningServer {
 }
 
 /** The database the config points at: MONGODB_URI, or the embedded one under DATA_DIR. */
-export async function openDatabase(config: Config, dbName?: string): Promise<{ connection: Connection; close(): Promise<void> }> {
+export async function openDatabase(config: Config, dbName?: string, log?: Logger): Promise<{ connection: Connection; close(): Promise<void> }> {
   let devdb: DevDb | undefined;
   let uri = config.mongodbUri;
   if (!uri) {
-    devdb = await startDevDb(join(config.dataDir, 'devdb'));
+    devdb = await startDevDb(join(config.dataDir, 'devdb'), {
+      onBuild: () => log?.info('building the embedded database with Go (first start only, about a minute)'),
+    });
     uri = devdb.uri;
   }
   try {
@@ -55,7 +57,7 @@ export interface StartOptions {
 }
 
 export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
-  const opened = options.connection ? { connection: options.connection, close: async () => {} } : await openDatabase(config);
+  const opened = options.connection ? { connection: options.connection, close: async () => {} } : await openDatabase(config, undefined, log);
   const http = createServer();
   try {
     await new Promise<void>((resolve, reject) => {

@@ -56,14 +56,14 @@ export class Lockout {
       state = await this.#model.findOneAndUpdate(
         { _id: subject, windowStartedAt: { $gt: windowFloor } },
         { ...counted, $inc: { ...counted.$inc, failures: 1 } },
-        { new: true },
+        { returnDocument: 'after' },
       ).lean<LockoutState>();
       if (state) break;
       // 2. The window lapsed (or a lock reset it): open a new one with this failure.
       state = await this.#model.findOneAndUpdate(
         { _id: subject, $or: [{ windowStartedAt: null }, { windowStartedAt: { $lte: windowFloor } }] },
         { ...counted, $set: { ...counted.$set, failures: 1, windowStartedAt: now } },
-        { new: true },
+        { returnDocument: 'after' },
       ).lean<LockoutState>();
       if (state) break;
       // 3. No document yet. A concurrent insert may win; then go round again.
@@ -86,7 +86,7 @@ export class Lockout {
           $set: { lockedUntil, failures: 0, windowStartedAt: null, expiresAt: new Date(lockedUntil.getTime() + MEMORY_MS) },
           $inc: { lockCount: 1 },
         },
-        { new: true },
+        { returnDocument: 'after' },
       ).lean<LockoutState>();
       if (locked) return locked;
     }

@@ -19,12 +19,13 @@ export interface DevDb {
 }
 
 /** Builds the binary if its sources changed since the last build; returns its path. */
-export async function buildDevDb(): Promise<string> {
+export async function buildDevDb(onBuild: () => void = () => {}): Promise<string> {
   const digest = createHash('sha256');
   for (const file of ['main.go', 'go.mod', 'go.sum']) digest.update(readFileSync(join(SOURCE_DIR, file)));
   const binary = join(CACHE_DIR, `devdb-${digest.digest('hex').slice(0, 16)}`);
   if (existsSync(binary)) return binary;
 
+  onBuild();
   mkdirSync(CACHE_DIR, { recursive: true });
   const partial = `${binary}.${process.pid}.partial`;
   try {
@@ -43,8 +44,8 @@ export async function buildDevDb(): Promise<string> {
 }
 
 /** Starts the embedded database with its files under `dir`; resolves once it accepts connections. */
-export async function startDevDb(dir: string, options: { port?: number } = {}): Promise<DevDb> {
-  const binary = await buildDevDb();
+export async function startDevDb(dir: string, options: { port?: number; onBuild?: () => void } = {}): Promise<DevDb> {
+  const binary = await buildDevDb(options.onBuild);
   mkdirSync(dir, { recursive: true });
   const child: ChildProcess = spawn(
     binary,

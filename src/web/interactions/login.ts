@@ -12,9 +12,12 @@ import { finish, type Interaction } from './interaction.ts';
 
 const SIGN_IN_FAILED = 'Email or password is incorrect, or the account is temporarily locked after too many attempts.';
 
+/** A text field: a missing one asks for it; anything but a string (an object, an array) is refused. */
+const text = (missing: string) => z.string({ error: (issue) => (issue.input === undefined ? missing : 'This field could not be read.') });
+
 const loginForm = z.object({
-  email: z.string().trim().min(1, 'Enter your email address.').max(EMAIL_MAX, 'That email address is too long.'),
-  password: z.string().min(1, 'Enter your password.').max(PASSWORD_MAX_BYTES, 'That password is too long.'),
+  email: text('Enter your email address.').trim().min(1, 'Enter your email address.').max(EMAIL_MAX, 'That email address is too long.'),
+  password: text('Enter your password.').min(1, 'Enter your password.').max(PASSWORD_MAX_BYTES, 'That password is too long.'),
 });
 
 export function showLogin(ctx: Context, deps: AppDeps, interaction: Interaction, extra: { email?: string; errors?: Record<string, string>; status?: number } = {}): void {
