@@ -87,11 +87,12 @@ describe('sign-in page in a browser', function () {
     const { context } = await contextWithCallback({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
     const page: Page = await context.newPage();
     await page.goto((await startAuthorization(config)).url.href);
-    const widths = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, view: window.innerWidth }));
+    // Evaluated in the page (a string, since this file is type-checked without DOM types).
+    const widths = await page.evaluate<{ scroll: number; view: number }>('({ scroll: document.documentElement.scrollWidth, view: window.innerWidth })');
     expect(widths.scroll).to.be.at.most(widths.view);
     const button = await page.getByRole('button', { name: 'Sign in' }).boundingBox();
     expect(button!.width).to.be.greaterThan(250);
-    const fontSize = await page.getByLabel('Email').evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
+    const fontSize = await page.evaluate<number>("parseFloat(getComputedStyle(document.querySelector('#email')).fontSize)");
     expect(fontSize, 'inputs at 16px do not zoom on focus').to.be.at.least(16);
     await context.close();
   });
