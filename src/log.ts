@@ -4,7 +4,8 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
-export function createLogger(level: string): Logger {
+/** Logs go to stdout for the server; the CLI passes stderr (2) so they never mix with command output. */
+export function createLogger(level: string, destination: 1 | 2 = 1): Logger {
   return pino({
     level,
     base: { service: 'latchkey' },
@@ -12,5 +13,5 @@ export function createLogger(level: string): Logger {
       paths: ['password', '*.password', 'req.headers.cookie', 'req.headers.authorization', 'res.headers["set-cookie"]', 'token', '*.token'],
       censor: '[redacted]',
     },
-  });
+  }, pino.destination({ fd: destination, sync: destination === 2 }));
 }

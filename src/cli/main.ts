@@ -1,0 +1,22 @@
+// The operator CLI: `latchkey <command>`. Each command group lives in its own
+// module; they share src/cli/context.ts for configuration, database and errors.
+import { Command } from 'commander';
+import { registerUserCommands } from './users.ts';
+import { registerClientCommands } from './clients.ts';
+import { registerKeyCommands } from './keys.ts';
+
+const program = new Command('latchkey')
+  .description([
+    'Operate a Latchkey OpenID provider: accounts, relying parties and signing keys.',
+    'Uses the same environment as the server (MONGODB_URI, or the embedded database under',
+    'DATA_DIR; LATCHKEY_CONFIG for policy). Set LATCHKEY_DEBUG=1 for stack traces.',
+  ].join(' '))
+  .configureOutput({ outputError: (message, write) => write(message.replace(/^error: /, 'latchkey: ')) })
+  .showHelpAfterError('(add --help for usage)')
+  .addHelpText('after', '\nExample:\n  $ latchkey user:create --help\n');
+
+registerUserCommands(program);
+registerClientCommands(program);
+registerKeyCommands(program);
+
+await program.parseAsync(process.argv);
