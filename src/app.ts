@@ -12,10 +12,14 @@ import { errorPages } from './web/middleware/errors.ts';
 import { csrf } from './web/middleware/csrf.ts';
 import { interactionRoutes } from './web/interactions/routes.ts';
 import { demoRoutes } from './web/demo.ts';
+import { passwordRoutes } from './web/password/routes.ts';
 import { VIEWS_DIR } from './web/render.ts';
 import { HttpError } from './web/http-error.ts';
 
-const stylesheet = readFileSync(join(VIEWS_DIR, 'assets/app.css'));
+const assets = [
+  ['app.css', 'text/css', readFileSync(join(VIEWS_DIR, 'assets/app.css'))],
+  ['strength.js', 'text/javascript', readFileSync(join(VIEWS_DIR, 'assets/strength.js'))],
+] as const;
 
 export function createApp(deps: AppDeps, cookieKeys: string[]): Koa {
   const { config, log } = deps;
@@ -25,11 +29,13 @@ export function createApp(deps: AppDeps, cookieKeys: string[]): Koa {
   const forms = csrf({ secret: cookieKeys[0]!, secure: config.secure });
 
   const site = new Router();
-  site.get('/assets/app.css', (ctx) => {
-    ctx.type = 'text/css';
-    ctx.set('Cache-Control', 'public, max-age=3600');
-    ctx.body = stylesheet;
-  });
+  for (const [name, type, body] of assets) {
+    site.get(`/assets/${name}`, (ctx) => {
+      ctx.type = type;
+      ctx.set('Cache-Control', 'public, max-age=3600');
+      ctx.body = body;
+    });
+  }
   site.get('/healthz/live', (ctx) => {
     ctx.body = { status: 'ok' };
   });
@@ -56,6 +62,9 @@ export function createApp(deps: AppDeps, cookieKeys: string[]): Koa {
     return next();
   });
   app.use(interactions.routes());
+  const passwords = passwordRoutes(deps, forms);
+  app.use(passwords.routes());
+  app.use(passwords.allowedMethods({ throw: true, methodNotAllowed: () => new HttpError(405, 'Not allowed', 'This page does not accept that request.') }));
   app.use(interactions.allowedMethods({ throw: true, methodNotAllowed: () => new HttpError(405, 'Not allowed', 'This page does not accept that request.'), notImplemented: () => new HttpError(501, 'Not supported', 'This request is not supported.') }));
   if (config.demoApp) app.use(demoRoutes(deps).routes());
   app.use(mount(deps.provider as unknown as Koa));

@@ -34,6 +34,36 @@ const PolicySchema = z.strictObject({
     maxFailures: positiveInt.default(10),
   }).prefault({}),
   clientsFile: z.string().default('config/clients.json'),
+  // One policy for every path that sets a password (sign-up, reset, invite, change, API, import).
+  passwordPolicy: z.strictObject({
+    minLength: positiveInt.min(8).default(8),
+    // NIST 800-63B: allow at least 64 characters.
+    maxLength: positiveInt.min(64).max(1024).default(128),
+    // zxcvbn score from 0 (guessable) to 4; 2 keeps out the easily guessed without demanding gibberish.
+    minScore: z.number().int().min(0).max(4).default(2),
+    rejectCommon: z.boolean().default(true),
+    // Refuse passwords containing the email's local part or the person's name.
+    rejectPersonalInfo: z.boolean().default(true),
+    // How many previous passwords may not be reused (0 turns it off).
+    historyCount: z.number().int().min(0).max(24).default(3),
+    // Rules some organisations require; off by default, as NIST advises.
+    forbidSpaces: z.boolean().default(false),
+    requiredCharacterClasses: z.number().int().min(0).max(4).default(0),
+  }).prefault({}),
+  // Lifetimes of one-time links and temporary passwords.
+  links: z.strictObject({
+    resetMinutes: positiveInt.default(60),
+    inviteDays: positiveInt.default(7),
+    verifyEmailHours: positiveInt.default(24),
+    temporaryPasswordDays: positiveInt.default(7),
+  }).prefault({}),
+  forgotPassword: z.strictObject({
+    perEmailPerHour: positiveInt.default(3),
+    perIpPerHour: positiveInt.default(30),
+    // After a reset: end the person's other sessions and revoke their grants.
+    signOutEverywhere: z.boolean().default(true),
+  }).prefault({}),
+  signup: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
 });
 
 export type Policy = z.infer<typeof PolicySchema>;

@@ -10,8 +10,15 @@ import { lockoutModel } from './db/models/lockout.ts';
 import { ensureExpiryIndex, startExpirySweep } from './db/connection.ts';
 import { PasswordHasher } from './accounts/passwords.ts';
 import { Lockout } from './accounts/lockout.ts';
-import { SignInThrottle, ensureThrottleIndexes, THROTTLE_COLLECTION } from './accounts/throttle.ts';
+import { Throttle, ensureThrottleIndexes, THROTTLE_COLLECTION } from './accounts/throttle.ts';
 import type { SignInDeps } from './accounts/signin.ts';
+import { PasswordPolicy } from './accounts/password-policy.ts';
+import { OneTimeLinks, type LinkPurpose } from './accounts/links.ts';
+import type { LinkFlowDeps } from './accounts/password-links.ts';
+import { linkModel } from './db/models/link.ts';
+import { Mailer } from './mail/mailer.ts';
+import { BackgroundTasks } from './background.ts';
+import { join } from 'node:path';
 import { MODEL_INDEXES, artifactCollection } from './oidc/adapter.ts';
 
 export interface Services {
@@ -22,8 +29,15 @@ export interface Services {
   users: UserModel;
   hasher: PasswordHasher;
   lockout: Lockout;
-  throttle: SignInThrottle;
+  throttle: Throttle;
+  forgotThrottle: Throttle;
+  policy: PasswordPolicy;
+  links: OneTimeLinks;
+  mailer: Mailer;
+  tasks: BackgroundTasks;
   signIn: SignInDeps;
+  /** What every password-setting flow needs. */
+  flows: LinkFlowDeps;
 }
 
 /** Everything the web app needs besides the services: the provider built on them. */
@@ -36,9 +50,31 @@ export function createServices(config: Config, log: Logger, connection: Connecti
   const users = userModel(connection);
   const hasher = new PasswordHasher(config.policy.passwordHashing);
   const lockout = new Lockout(lockoutModel(connection), config.lockout);
-  const throttle = new SignInThrottle(connection, config.policy.throttle);
+  const throttle = new Throttle(connection, 'signin', config.policy.throttle);
+  const forgotThrottle = new Throttle(connection, 'forgot', {
+    perEmail: { points: config.policy.forgotPassword.perEmailPerHour, durationSeconds: 3600 },
+    perIp: { points: config.policy.forgotPassword.perIpPerHour, durationSeconds: 3600 },
+  });
+  const policy = new PasswordPolicy(config.policy.passwordPolicy);
+  const { links: lifetimes } = config.policy;
+  const lifetimeMs = (purpose: LinkPurpose): number => ({
+    invite: lifetimes.inviteDays * 86_400_000,
+    reset: lifetimes.resetMinutes * 60_000,
+    verify_email: lifetimes.verifyEmailHours * 3_600_000,
+    first_login: 15 * 60_000,
+  })[purpose];
+  const links = new OneTimeLinks(linkModel(connection), lifetimeMs);
+  const mailer = new Mailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outboxDir: join(config.dataDir, 'outbox'), issuer: config.issuer, log });
+  const tasks = new BackgroundTasks(log);
+  const flows: LinkFlowDeps = {
+    db, users, hasher, policy, links, mailer, tasks, lockout, throttle,
+    historyCount: config.policy.passwordPolicy.historyCount,
+    issuer: config.issuer,
+    lifetimeMs,
+    signOutEverywhereOnReset: config.policy.forgotPassword.signOutEverywhere,
+  };
   return {
-    config, log, connection, db, users, hasher, lockout, throttle,
+    config, log, connection, db, users, hasher, lockout, throttle, forgotThrottle, policy, links, mailer, tasks, flows,
     signIn: { users, hasher, lockout, deviceMaxFailures: config.policy.device.maxFailures },
   };
 }
@@ -48,11 +84,13 @@ export async function prepareDatabase(services: Services): Promise<() => void> {
   const { connection, db, log } = services;
   await userModel(connection).createIndexes();
   await lockoutModel(connection).createIndexes();
+  await linkModel(connection).createIndexes();
   await ensureThrottleIndexes(connection);
 
   const expiring = [
     { collection: lockoutModel(connection).collection as never, field: 'expiresAt' },
     { collection: db.collection(THROTTLE_COLLECTION), field: 'expire' },
+    { collection: linkModel(connection).collection as never, field: 'purgeAt' },
   ];
   for (const [model, fields] of Object.entries(MODEL_INDEXES)) {
     const collection = artifactCollection(db, model);

@@ -106,6 +106,9 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
         const closed = new Promise<void>((resolve) => http.close(() => resolve()));
         http.closeIdleConnections();
         await closed;
+        // Work the last requests started (emails among it) finishes before the database goes.
+        await deps.tasks.idle();
+        await deps.mailer.close();
         await opened.close();
       })()),
     };

@@ -25,14 +25,18 @@ export class PasswordHasher {
     };
   }
 
+  /** Passwords are hashed in Unicode NFC, so "é" typed composed or decomposed is the same password. */
   hash(password: string): Promise<string> {
-    return argon2.hash(password, this.#options);
+    return argon2.hash(password.normalize('NFC'), this.#options);
   }
 
   /** False for a malformed stored hash rather than an exception: a bad row must not become a 500. */
   async verify(hash: string, password: string): Promise<boolean> {
     try {
-      return await argon2.verify(hash, password);
+      const normalized = password.normalize('NFC');
+      if (await argon2.verify(hash, normalized)) return true;
+      // Hashes imported from elsewhere may be of the raw form.
+      return normalized !== password && (await argon2.verify(hash, password));
     } catch {
       return false;
     }

@@ -16,10 +16,11 @@ export interface TrustedDevice {
   deviceId: string;
 }
 
-export type SignInFailure = 'unknown_email' | 'no_password' | 'disabled' | 'locked' | 'wrong_password';
+export type SignInFailure = 'unknown_email' | 'no_password' | 'unverified' | 'disabled' | 'locked' | 'wrong_password' | 'temporary_password_expired';
 
 export type SignInResult =
-  | { ok: true; user: User; device: TrustedDevice }
+  /** mustChangePassword: the right temporary password; no token until a new one is chosen. */
+  | { ok: true; user: User; device: TrustedDevice; mustChangePassword: boolean }
   | { ok: false; reason: SignInFailure; userId: string | null };
 
 export interface SignInDeps {
@@ -49,6 +50,8 @@ export async function authenticate(
     : locked ? 'locked'
     : !passwordMatches ? 'wrong_password'
     : user.status === 'disabled' ? 'disabled'
+    : user.status !== 'active' ? 'unverified'
+    : user.mustChangePassword && user.temporaryPasswordExpiresAt && user.temporaryPasswordExpiresAt <= new Date() ? 'temporary_password_expired'
     : null;
 
   if (reason) {
@@ -65,5 +68,5 @@ export async function authenticate(
     const passwordHash = await deps.hasher.hash(input.password);
     await deps.users.updateOne({ _id: user!._id, passwordHash: user!.passwordHash }, { $set: { passwordHash } });
   }
-  return { ok: true, user: user!, device: device ?? { userId: user!._id, deviceId: randomUUID() } };
+  return { ok: true, user: user!, device: device ?? { userId: user!._id, deviceId: randomUUID() }, mustChangePassword: user!.mustChangePassword };
 }

@@ -1,40 +1,53 @@
-// Request throttles (rate-limiter-flexible on MongoDB): per IP, and per IP and
-// email together. They bound guessing speed before the lockout counters matter,
-// and apply identically to emails with and without an account.
+// Request throttles (rate-limiter-flexible on MongoDB) per IP, per email, and per
+// IP and email together. They bound guessing speed before the lockout counters
+// matter, and count every email alike, whether or not it has an account.
 import { RateLimiterMongo, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Connection } from 'mongoose';
 import { emailKey } from './email.ts';
 
+export interface Limit {
+  points: number;
+  durationSeconds: number;
+}
+
 export interface ThrottleLimits {
-  perIp: { points: number; durationSeconds: number };
-  perIpEmail: { points: number; durationSeconds: number };
+  perIp?: Limit;
+  perEmail?: Limit;
+  perIpEmail?: Limit;
 }
 
 export const THROTTLE_COLLECTION = 'throttles';
 
 export type ThrottleResult = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
-export class SignInThrottle {
-  readonly #perIp: RateLimiterMongo;
-  readonly #perIpEmail: RateLimiterMongo;
+export class Throttle {
+  readonly #name: string;
   readonly #connection: Connection;
+  readonly #limiters: Array<{ limiter: RateLimiterMongo; key: (ip: string, email: string) => string }> = [];
 
-  constructor(connection: Connection, limits: ThrottleLimits) {
+  /** `name` keeps each flow's counters apart ("signin", "forgot"). */
+  constructor(connection: Connection, name: string, limits: ThrottleLimits) {
+    this.#name = name;
     this.#connection = connection;
-    // The native Db handle: the limiter calls db.collection() itself.
-    const common = { storeClient: connection.db!, tableName: THROTTLE_COLLECTION, disableIndexesCreation: true };
-    this.#perIp = new RateLimiterMongo({ ...common, keyPrefix: 'signin-ip', points: limits.perIp.points, duration: limits.perIp.durationSeconds });
-    this.#perIpEmail = new RateLimiterMongo({
-      ...common, keyPrefix: 'signin-email-ip', points: limits.perIpEmail.points, duration: limits.perIpEmail.durationSeconds,
-    });
+    const add = (suffix: string, limit: Limit | undefined, key: (ip: string, email: string) => string) => {
+      if (!limit) return;
+      this.#limiters.push({
+        key,
+        limiter: new RateLimiterMongo({
+          // The native Db handle: the limiter calls db.collection() itself. Indexes are ours (prepareDatabase).
+          storeClient: connection.db!, tableName: THROTTLE_COLLECTION, disableIndexesCreation: true,
+          keyPrefix: `${name}-${suffix}`, points: limit.points, duration: limit.durationSeconds,
+        }),
+      });
+    };
+    add('ip', limits.perIp, (ip) => ip);
+    add('email', limits.perEmail, (_ip, email) => emailKey(email));
+    add('email-ip', limits.perIpEmail, (ip, email) => `${emailKey(email)}:${ip}`);
   }
 
-  /** Counts one attempt against both limits; refuses when either is spent. */
+  /** Counts one attempt against every limit; refuses when any is spent. */
   async consume(ip: string, email: string): Promise<ThrottleResult> {
-    const results = await Promise.allSettled([
-      this.#perIp.consume(ip),
-      this.#perIpEmail.consume(`${emailKey(email)}:${ip}`),
-    ]);
+    const results = await Promise.allSettled(this.#limiters.map(({ limiter, key }) => limiter.consume(key(ip, email))));
     let retryMs = 0;
     for (const result of results) {
       if (result.status === 'fulfilled') continue;
@@ -44,9 +57,9 @@ export class SignInThrottle {
     return retryMs > 0 ? { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(retryMs / 1000)) } : { allowed: true };
   }
 
-  /** Forgets every per-IP-and-email counter of one address (an operator's unlock). */
+  /** Forgets every per-email counter of one address (an operator's unlock, a completed reset). */
   async clearEmail(email: string): Promise<void> {
-    await this.#connection.collection(THROTTLE_COLLECTION).deleteMany({ key: { $regex: `^signin-email-ip:${emailKey(email)}:` } });
+    await this.#connection.collection(THROTTLE_COLLECTION).deleteMany({ key: { $regex: `^${this.#name}-email(-ip)?:${emailKey(email)}` } });
   }
 }
 

@@ -1,8 +1,9 @@
 // Creating and finding accounts. Every surface (CLI, pages, admin) goes through here.
 import { emailSchema, normalizeEmail } from './email.ts';
-import { PASSWORD_MAX_BYTES, type PasswordHasher } from './passwords.ts';
+import type { PasswordHasher } from './passwords.ts';
+import type { PasswordPolicy } from './password-policy.ts';
 import type { Lockout } from './lockout.ts';
-import type { SignInThrottle } from './throttle.ts';
+import type { Throttle } from './throttle.ts';
 import type { User, UserModel } from '../db/models/user.ts';
 
 export class AccountError extends Error {
@@ -14,14 +15,6 @@ export class AccountError extends Error {
   }
 }
 
-/** The minimum rules every password must meet; the full policy builds on these. */
-export function checkPasswordBasics(password: string): void {
-  if (password.length < 8) throw new AccountError('password_too_short', 'Password must be at least 8 characters.');
-  if (Buffer.byteLength(password) > PASSWORD_MAX_BYTES) {
-    throw new AccountError('password_too_long', `Password must be at most ${PASSWORD_MAX_BYTES} bytes.`);
-  }
-}
-
 export interface NewUser {
   email: string;
   password?: string;
@@ -29,11 +22,15 @@ export interface NewUser {
   roles?: string[];
 }
 
-export async function createUser(deps: { users: UserModel; hasher: PasswordHasher }, input: NewUser): Promise<User> {
+/** Creates an account; a given password must pass the policy. Without one the account cannot sign in until it sets one. */
+export async function createUser(deps: { users: UserModel; hasher: PasswordHasher; policy: PasswordPolicy }, input: NewUser): Promise<User> {
   const email = emailSchema.safeParse(input.email);
   if (!email.success) throw new AccountError('invalid_email', `Not a valid email address: ${JSON.stringify(input.email)}`);
   if (input.name !== undefined && input.name.length > 200) throw new AccountError('invalid_name', 'Name must be at most 200 characters.');
-  if (input.password !== undefined) checkPasswordBasics(input.password);
+  if (input.password !== undefined) {
+    const issues = deps.policy.check(input.password, { email: email.data, name: input.name });
+    if (issues.length) throw new AccountError(issues[0]!.code, issues.map((issue) => issue.message).join(' '));
+  }
 
   const passwordHash = input.password === undefined ? null : await deps.hasher.hash(input.password);
   try {
@@ -61,7 +58,7 @@ export async function findUserById(users: UserModel, id: string): Promise<User |
 
 /** Clears the account's lock, its trusted-browser counters and its per-IP throttles. */
 export async function unlockUser(
-  deps: { users: UserModel; lockout: Lockout; throttle: SignInThrottle },
+  deps: { users: UserModel; lockout: Lockout; throttle: Throttle },
   email: string,
 ): Promise<User> {
   const user = await findUserByEmail(deps.users, email);

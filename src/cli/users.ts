@@ -7,6 +7,9 @@ interface CreateOptions {
   password?: string;
   passwordStdin?: boolean;
   name?: string;
+  mustChange?: boolean;
+  invite?: boolean;
+  client?: string;
 }
 
 /** The password from stdin: one line, without its trailing newline. */
@@ -21,25 +24,53 @@ async function passwordFromStdin(): Promise<string> {
 export function registerUserCommands(program: Command): void {
   program
     .command('user:create')
-    .summary('Create an account with a password')
-    .description('Create an account with a password. The account is active at once.')
+    .summary('Create an account, with a password or an invitation')
+    .description([
+      'Create an account. With --password it is active at once (--must-change makes it a temporary password,',
+      'to be changed at the first sign-in). With --invite it has no password: the person gets an email link to choose one.',
+    ].join('\n'))
     .requiredOption('--email <email>', 'the account\'s email address (its sign-in name)')
-    .addOption(new Option('--password <password>', 'the initial password (visible in shell history; prefer --password-stdin)').conflicts('passwordStdin'))
-    .addOption(new Option('--password-stdin', 'read the password from stdin (one line)').conflicts('password'))
+    .addOption(new Option('--password <password>', 'the initial password (visible in shell history; prefer --password-stdin)').conflicts(['passwordStdin', 'invite']))
+    .addOption(new Option('--password-stdin', 'read the password from stdin (one line)').conflicts(['password', 'invite']))
     .option('--name <name>', 'display name')
+    .addOption(new Option('--must-change', 'the password is temporary: it must be changed at the first sign-in, and expires').conflicts('invite'))
+    .option('--invite', 'no password: email a link to choose one (pre-registration)')
+    .option('--client <client_id>', 'with --invite: the app to continue to after the password is set')
     .addHelpText('after', examples(
+      'latchkey user:create --email ada@example.com --name "Ada Lovelace" --invite',
+      'printf \'%s\\n\' "$TEMP" | latchkey user:create --email ada@example.com --password-stdin --must-change',
       'printf \'%s\\n\' "$PASSWORD" | latchkey user:create --email ada@example.com --name "Ada Lovelace" --password-stdin',
       'latchkey user:create --email ada@example.com --password \'correct horse battery staple\'',
     ))
     .action(action(async (options: CreateOptions) => {
+      if (options.client && !options.invite) throw new CliError('--client goes with --invite');
+      if (options.invite) {
+        const [{ inviteUser }, { loadClientsFile }] = await Promise.all([import('../accounts/password-links.ts'), import('../oidc/clients.ts')]);
+        const user = await withServices(async ({ services, config }) => {
+          const known = !options.client
+            || loadClientsFile(config.policy.clientsFile).some((c) => c.client_id === options.client)
+            || (await services.db.collection('oidc_client').countDocuments({ _id: options.client as never })) > 0;
+          if (!known) throw new CliError(`no client with client_id ${options.client}`);
+          const invited = await inviteUser(services.flows, { email: options.email, name: options.name, clientId: options.client ?? null });
+          await services.mailer.close();
+          return invited;
+        });
+        console.log(`invited ${user.email} (${user._id}): a link to choose a password was sent`);
+        return;
+      }
       let password = options.password;
       if (options.passwordStdin) password = await passwordFromStdin();
       if (password === undefined) throw new CliError('--password is required (or --password-stdin to read it from stdin)');
 
-      const { createUser } = await import('../accounts/users.ts');
-      const user = await withServices(({ services }) =>
-        createUser(services, { email: options.email, password, name: options.name }));
-      console.log(`created user ${user.email} (${user._id})`);
+      const [{ createUser }, { setTemporaryPassword }] = await Promise.all([import('../accounts/users.ts'), import('../accounts/set-password.ts')]);
+      const user = await withServices(async ({ services }) => {
+        const created = await createUser(services, { email: options.email, password, name: options.name });
+        if (options.mustChange) {
+          await setTemporaryPassword({ ...services.flows, temporaryPasswordMs: services.config.policy.links.temporaryPasswordDays * 86_400_000 }, created, password!);
+        }
+        return created;
+      });
+      console.log(`created user ${user.email} (${user._id})${options.mustChange ? ': the password must be changed at the first sign-in' : ''}`);
     }));
 
   program

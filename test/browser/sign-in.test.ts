@@ -9,7 +9,7 @@ import { discover, publicClient, RP_CALLBACK, startAuthorization } from '../help
 
 const client = publicClient();
 const email = 'browser@example.com';
-const password = 'browser password 123';
+const password = 'keys under the mat 7';
 
 describe('sign-in page in a browser', function () {
   this.timeout(60_000);

@@ -103,13 +103,13 @@ describe('latchkey CLI', function () {
       expect(badEmail.code).to.equal(1);
       expect(badEmail.stderr).to.match(/^latchkey: Not a valid email address: "not-an-email"/);
       expect(shortPassword.code).to.equal(1);
-      expect(shortPassword.stderr).to.match(/^latchkey: Password must be at least 8 characters/);
+      expect(shortPassword.stderr).to.match(/^latchkey: Use at least 8 characters/);
       expect(shortPassword.stderr).not.to.contain('short@');
       expect(await users().countDocuments({ emailNormalized: { $in: ['not-an-email', 'short@example.com'] } })).to.equal(0);
     });
 
     it('reads the password from stdin with --password-stdin', async () => {
-      const password = 'piped in, not in history';
+      const password = 'kept out of shell history';
       const run = await latchkey(['user:create', '--email', 'piped@example.com', '--password-stdin'], { stdin: `${password}\n` });
       expect(run.code, run.stderr).to.equal(0);
       expect(run.stdout).to.match(/^created user piped@example\.com \(/);

@@ -12,12 +12,20 @@ const userSchema = new Schema(
     name: { type: String, default: '' },
     // argon2id PHC string; null for an account that has not chosen a password yet.
     passwordHash: { type: String, default: null },
+    // Hashes of the previous passwords, newest first, for the no-reuse rule.
+    passwordHistory: { type: [String], default: [] },
+    passwordChangedAt: { type: Date, default: null },
+    // Set when an admin handed out a temporary password: change it before any token is issued.
+    mustChangePassword: { type: Boolean, default: false },
+    temporaryPasswordExpiresAt: { type: Date, default: null },
     roles: { type: [String], default: [] },
-    status: { type: String, enum: ['active', 'disabled'], default: 'active' },
+    // invited: pre-registered, no password yet; unverified: signed up, email not confirmed.
+    status: { type: String, enum: ['active', 'invited', 'unverified', 'disabled'], default: 'active' },
   },
   { timestamps: true, versionKey: false, strict: 'throw' },
 );
 userSchema.index({ emailNormalized: 1 }, { unique: true });
+userSchema.index({ status: 1 });
 
 export type User = InferSchemaType<typeof userSchema> & { _id: string };
 export type UserDocument = HydratedDocument<User>;

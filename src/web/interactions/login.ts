@@ -9,11 +9,16 @@ import { readDevice, writeDevice } from '../device-cookie.ts';
 import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
 import { finish, type Interaction } from './interaction.ts';
+import { text, parseForm, echo } from '../forms.ts';
+import { startForcedChange } from './change-password.ts';
 
 const SIGN_IN_FAILED = 'Email or password is incorrect, or the account is temporarily locked after too many attempts.';
+const TEMPORARY_EXPIRED = 'Your temporary password has expired. Use "Forgot your password?" to get a link to choose a new one.';
 
-/** A text field: a missing one asks for it; anything but a string (an object, an array) is refused. */
-const text = (missing: string) => z.string({ error: (issue) => (issue.input === undefined ? missing : 'This field could not be read.') });
+const NOTICES: Record<string, string> = {
+  password_changed: 'Your password was changed. Sign in with your new password.',
+  email_verified: 'Your email address is confirmed. Sign in to continue.',
+};
 
 const loginForm = z.object({
   email: text('Enter your email address.').trim().min(1, 'Enter your email address.').max(EMAIL_MAX, 'That email address is too long.'),
@@ -29,20 +34,17 @@ export function showLogin(ctx: Context, deps: AppDeps, interaction: Interaction,
     appName: client?.clientName ?? client?.clientId ?? 'the app',
     email: extra.email ?? (typeof hint === 'string' ? hint.slice(0, EMAIL_MAX) : ''),
     errors: extra.errors ?? {},
-    signupEnabled: false,
+    notice: NOTICES[String(ctx.query.notice)] ?? null,
+    signupEnabled: deps.config.policy.signup.enabled,
   }, extra.status ?? 200);
 }
 
 export async function submitLogin(ctx: Context, deps: AppDeps, interaction: Interaction): Promise<void> {
   if (interaction.prompt.name !== 'login') throw new HttpError(400, 'Already signed in', 'This step is already done. Go back to the app and start again.');
 
-  const parsed = loginForm.safeParse(ctx.request.body);
-  if (!parsed.success) {
-    const errors = Object.fromEntries(parsed.error.issues.map((issue) => [String(issue.path[0] ?? 'form'), issue.path.length ? issue.message : 'The form could not be read.']));
-    const email = (ctx.request.body as Record<string, unknown>)?.email;
-    return showLogin(ctx, deps, interaction, { email: typeof email === 'string' ? email.slice(0, EMAIL_MAX) : '', errors, status: 400 });
-  }
-  const { email, password } = parsed.data;
+  const form = parseForm(loginForm, ctx);
+  if (!form.ok) return showLogin(ctx, deps, interaction, { email: echo(ctx, 'email'), errors: form.errors, status: 400 });
+  const { email, password } = form.data;
 
   const throttle = await deps.throttle.consume(ctx.ip, email);
   if (!throttle.allowed) {
@@ -53,8 +55,14 @@ export async function submitLogin(ctx: Context, deps: AppDeps, interaction: Inte
 
   const result = await authenticate(deps.signIn, { email, password, device: readDevice(ctx) });
   deps.log.info({ event: result.ok ? 'signin.succeeded' : 'signin.failed', reason: result.ok ? undefined : result.reason, userId: result.ok ? result.user._id : result.userId, ip: ctx.ip }, 'sign-in');
-  if (!result.ok) return showLogin(ctx, deps, interaction, { email, errors: { form: SIGN_IN_FAILED }, status: 401 });
+  if (!result.ok) {
+    // Only someone who knows the temporary password learns it expired; everyone else reads the same message.
+    const message = result.reason === 'temporary_password_expired' ? TEMPORARY_EXPIRED : SIGN_IN_FAILED;
+    return showLogin(ctx, deps, interaction, { email, errors: { form: message }, status: 401 });
+  }
 
   writeDevice(ctx, result.device, { days: deps.config.policy.device.cookieDays, secure: deps.config.secure });
+  // A temporary password proves who this is, but no token is issued until a new password is chosen.
+  if (result.mustChangePassword) return startForcedChange(ctx, deps, interaction, result.user);
   await finish(ctx, deps.provider, { login: { accountId: result.user._id, amr: ['pwd'], remember: true } });
 }

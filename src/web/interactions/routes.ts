@@ -8,6 +8,7 @@ import { isFirstParty } from '../../oidc/provider.ts';
 import { loadInteraction, finish, type Interaction } from './interaction.ts';
 import { showLogin, submitLogin } from './login.ts';
 import { showConsent, submitConsent, abort } from './consent.ts';
+import { submitForcedChange } from './change-password.ts';
 
 export function interactionRoutes(deps: AppDeps, csrf: { verify: (ctx: Context, next: () => Promise<void>) => Promise<void> }): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
@@ -33,6 +34,7 @@ export function interactionRoutes(deps: AppDeps, csrf: { verify: (ctx: Context, 
   }));
 
   router.post('/login', formBody, csrf.verify, withInteraction((ctx, interaction) => submitLogin(ctx, deps, interaction)));
+  router.post('/change-password', formBody, csrf.verify, withInteraction((ctx, interaction) => submitForcedChange(ctx, deps, interaction)));
   router.post('/confirm', formBody, csrf.verify, withInteraction((ctx, interaction) => submitConsent(ctx, deps, interaction)));
   router.post('/abort', formBody, csrf.verify, withInteraction((ctx) => abort(ctx, deps)));
 

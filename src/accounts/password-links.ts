@@ -1,0 +1,167 @@
+// The password flows that run through an emailed link: invitations (first
+// password), resets (forgot password) and email verification (self sign-up).
+import { describeDuration, type BackgroundTasks } from '../background.ts';
+import type { Mailer } from '../mail/mailer.ts';
+import { formatWhen } from '../mail/messages.ts';
+import type { Db } from 'mongodb';
+import type { User, UserModel } from '../db/models/user.ts';
+import type { LinkPurpose, LinkState, OneTimeLinks, StoredLink } from './links.ts';
+import type { Lockout } from './lockout.ts';
+import type { Throttle } from './throttle.ts';
+import type { PasswordIssue } from './password-policy.ts';
+import { passwordIssues, storePassword, type SetPasswordDeps } from './set-password.ts';
+import { revokeAccountAccess } from './revocation.ts';
+import { createUser, findUserByEmail, AccountError } from './users.ts';
+
+export interface LinkFlowDeps extends SetPasswordDeps {
+  db: Db;
+  links: OneTimeLinks;
+  mailer: Mailer;
+  tasks: BackgroundTasks;
+  lockout: Lockout;
+  throttle: Throttle;
+  issuer: string;
+  lifetimeMs: (purpose: LinkPurpose) => number;
+  signOutEverywhereOnReset: boolean;
+}
+
+/** Where each purpose's link lands; the token rides in the query, never in a path we log. */
+export const LINK_PATHS: Record<Exclude<LinkPurpose, 'first_login'>, string> = {
+  invite: '/password/set',
+  reset: '/password/reset',
+  verify_email: '/email/verify',
+};
+
+function linkUrl(deps: LinkFlowDeps, purpose: keyof typeof LINK_PATHS, token: string): string {
+  const url = new URL(LINK_PATHS[purpose], deps.issuer);
+  url.searchParams.set('token', token);
+  return url.href;
+}
+
+async function sendLink(deps: LinkFlowDeps, user: User, purpose: keyof typeof LINK_PATHS, meta: { interactionUid?: string | null; clientId?: string | null; appName?: string }): Promise<void> {
+  const { token } = await deps.links.issue(user._id, purpose, meta);
+  const message = purpose === 'invite' ? 'invite' : purpose === 'reset' ? 'password_reset' : 'verify_email';
+  deps.mailer.send(message, {
+    to: user.email,
+    name: user.name || undefined,
+    link: linkUrl(deps, purpose, token),
+    expiresIn: describeDuration(deps.lifetimeMs(purpose)),
+    appName: meta.appName,
+  });
+}
+
+/** Pre-registration: an account with no password, and an email link to choose one. */
+export async function inviteUser(deps: LinkFlowDeps, input: { email: string; name?: string; clientId?: string | null; appName?: string }): Promise<User> {
+  const user = await createUser(deps, { email: input.email, name: input.name });
+  await deps.users.updateOne({ _id: user._id }, { $set: { status: 'invited' } });
+  const invited = { ...user, status: 'invited' as const };
+  await sendLink(deps, invited, 'invite', { clientId: input.clientId, appName: input.appName });
+  return invited;
+}
+
+/** Sends a fresh invitation to an account that has not chosen a password yet. */
+export async function resendInvitation(deps: LinkFlowDeps, user: User, meta: { clientId?: string | null; appName?: string } = {}): Promise<void> {
+  if (user.status !== 'invited') throw new AccountError('not_invited', `${user.email} has already chosen a password.`);
+  await sendLink(deps, user, 'invite', meta);
+}
+
+/**
+ * Forgot password. Returns at once and does the lookup and sending in the
+ * background, so the answer and its timing are the same for every email.
+ */
+export function requestPasswordReset(deps: LinkFlowDeps, email: string, meta: { interactionUid?: string | null } = {}): void {
+  deps.tasks.run('password-reset-request', async () => {
+    const user = await findUserByEmail(deps.users, email);
+    if (!user || user.status === 'disabled') return;
+    // Someone who never chose a password gets their invitation again; an unconfirmed sign-up its verification.
+    if (user.status === 'invited') return sendLink(deps, user, 'invite', {});
+    if (user.status === 'unverified') return sendLink(deps, user, 'verify_email', meta);
+    await sendLink(deps, user, 'reset', meta);
+  });
+}
+
+/** Sends a fresh link to whoever an expired or used link belonged to (the expired-link page's button). */
+export function resendLinkFor(deps: LinkFlowDeps, link: StoredLink): void {
+  deps.tasks.run('link-resend', async () => {
+    const user = await deps.users.findById(link.userId).lean<User>();
+    if (!user || user.status === 'disabled') return;
+    if (user.status === 'invited') return sendLink(deps, user, 'invite', { clientId: link.clientId });
+    if (user.status === 'unverified') return sendLink(deps, user, 'verify_email', {});
+    if (link.purpose !== 'verify_email') await sendLink(deps, user, 'reset', {});
+  });
+}
+
+export type LinkPasswordResult =
+  | { ok: true; user: User; link: StoredLink }
+  | { ok: false; state: LinkState; issues?: undefined; user?: User }
+  | { ok: false; state: 'valid'; issues: PasswordIssue[]; user: User };
+
+/**
+ * Sets a password through an invite or reset link. The policy is checked before
+ * the link is used, so a rejected password leaves the link valid; of concurrent
+ * submissions exactly one consumes it.
+ */
+export async function setPasswordWithLink(deps: LinkFlowDeps, purpose: 'invite' | 'reset', token: unknown, password: unknown, meta: { ip?: string } = {}): Promise<LinkPasswordResult> {
+  const { state, link } = await deps.links.inspect(token, purpose);
+  if (state !== 'valid') return { ok: false, state };
+  const user = await deps.users.findById(link!.userId).lean<User>();
+  if (!user || user.status === 'disabled') return { ok: false, state: 'unknown' };
+
+  const issues = await passwordIssues(deps, user, password);
+  if (issues.length) return { ok: false, state: 'valid', issues, user };
+
+  const consumed = await deps.links.consume(token, purpose);
+  if (!consumed) return { ok: false, state: 'used' };
+
+  // The link arrived by email: that proves the address too.
+  await storePassword(deps, user, password as string, { verifyEmail: true });
+  await deps.links.revokeAll(user._id, purpose);
+  await deps.lockout.clearUser(user._id);
+  await deps.throttle.clearEmail(user.email);
+  if (purpose === 'reset' && deps.signOutEverywhereOnReset) await revokeAccountAccess(deps.db, user._id);
+  if (purpose === 'reset') {
+    deps.mailer.send('password_changed', {
+      to: user.email, name: user.name || undefined, when: formatWhen(new Date()), ip: meta.ip,
+      link: new URL('/password/forgot', deps.issuer).href,
+    });
+  }
+  return { ok: true, user, link: consumed };
+}
+
+/** Self sign-up. The answer is the same whether or not the email already has an account. */
+export async function signUp(
+  deps: LinkFlowDeps,
+  input: { email: string; name: string; password: string; interactionUid?: string | null },
+): Promise<{ ok: true } | { ok: false; issues: PasswordIssue[] }> {
+  const issues = deps.policy.check(input.password, { email: input.email, name: input.name });
+  if (issues.length) return { ok: false, issues };
+
+  const existing = await findUserByEmail(deps.users, input.email);
+  if (existing) {
+    // Same work as a new account (one argon2 hash), then a note to the owner instead of a page that says "taken".
+    await deps.hasher.hash(input.password);
+    deps.mailer.send('signup_existing_account', { to: existing.email, name: existing.name || undefined, link: new URL('/password/forgot', deps.issuer).href });
+    return { ok: true };
+  }
+  let user: User;
+  try {
+    user = await createUser(deps, { email: input.email, name: input.name, password: input.password });
+  } catch (error) {
+    if (error instanceof AccountError && error.code === 'email_taken') return { ok: true }; // lost a race with another sign-up
+    throw error;
+  }
+  await deps.users.updateOne({ _id: user._id }, { $set: { status: 'unverified' } });
+  await sendLink(deps, { ...user, status: 'unverified' }, 'verify_email', { interactionUid: input.interactionUid });
+  return { ok: true };
+}
+
+/** Confirms an address from a verification link; the account becomes able to sign in. */
+export async function verifyEmail(deps: LinkFlowDeps, token: unknown): Promise<{ ok: true; link: StoredLink } | { ok: false; state: LinkState }> {
+  const { state } = await deps.links.inspect(token, 'verify_email');
+  if (state !== 'valid') return { ok: false, state };
+  const link = await deps.links.consume(token, 'verify_email');
+  if (!link) return { ok: false, state: 'used' };
+  await deps.users.updateOne({ _id: link.userId, status: 'unverified' }, { $set: { status: 'active', emailVerified: true } });
+  await deps.users.updateOne({ _id: link.userId }, { $set: { emailVerified: true } });
+  return { ok: true, link };
+}

@@ -1,0 +1,17 @@
+// Signing a person out everywhere: every session, grant, and token of the account,
+// effective at once (tokens are opaque and looked up on every use).
+import type { Db } from 'mongodb';
+import { GRANTABLE_MODELS, artifactCollection } from '../oidc/adapter.ts';
+
+export async function revokeAccountAccess(db: Db, accountId: string): Promise<{ sessions: number; grants: number }> {
+  const grants = artifactCollection(db, 'Grant');
+  const grantIds = (await grants.find({ 'payload.accountId': accountId }, { projection: { _id: 1 } }).toArray()).map((g) => g._id);
+  for (const model of GRANTABLE_MODELS) {
+    const collection = artifactCollection(db, model);
+    if (grantIds.length) await collection.deleteMany({ 'payload.grantId': { $in: grantIds } });
+    await collection.deleteMany({ 'payload.accountId': accountId });
+  }
+  const { deletedCount: grantCount } = await grants.deleteMany({ 'payload.accountId': accountId });
+  const { deletedCount: sessions } = await artifactCollection(db, 'Session').deleteMany({ 'payload.accountId': accountId });
+  return { sessions, grants: grantCount };
+}

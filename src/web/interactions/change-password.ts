@@ -1,0 +1,60 @@
+// The forced change on first sign-in: after the right temporary password the
+// interaction shows this page, and only a new password that passes the policy
+// lets the flow continue to the app. The proof that the temporary password was
+// given is a first-login link token held in a cookie scoped to this interaction.
+import type { Context } from 'koa';
+import { z } from 'zod';
+import type { AppDeps } from '../../deps.ts';
+import type { User } from '../../db/models/user.ts';
+import { passwordIssues, storePassword } from '../../accounts/set-password.ts';
+import { HttpError } from '../http-error.ts';
+import { render } from '../render.ts';
+import { parseForm, text } from '../forms.ts';
+import { finish, type Interaction } from './interaction.ts';
+
+const COOKIE = 'lk_first_login';
+const changeForm = z.object({ password: text('Choose a new password.').min(1, 'Choose a new password.') });
+
+const cookiePath = (uid: string) => `/interaction/${uid}`;
+
+export async function startForcedChange(ctx: Context, deps: AppDeps, interaction: Interaction, user: User): Promise<void> {
+  const { token, expiresAt } = await deps.links.issue(user._id, 'first_login', { interactionUid: interaction.uid });
+  ctx.cookies.set(COOKIE, token, {
+    signed: true, httpOnly: true, sameSite: 'lax', secure: deps.config.secure, path: cookiePath(interaction.uid), expires: expiresAt, overwrite: true,
+  });
+  showChange(ctx, deps, interaction, user, {});
+}
+
+function showChange(ctx: Context, deps: AppDeps, interaction: Interaction, user: Pick<User, 'email'>, errors: Record<string, string>, status = 200): void {
+  render(ctx, 'change-password', {
+    title: 'Choose a new password',
+    uid: interaction.uid,
+    email: user.email,
+    rules: deps.policy.describe(),
+    errors,
+  }, status);
+}
+
+export async function submitForcedChange(ctx: Context, deps: AppDeps, interaction: Interaction): Promise<void> {
+  const token = ctx.cookies.get(COOKIE, { signed: true });
+  const { state, link } = await deps.links.inspect(token, 'first_login');
+  if (state !== 'valid' || link!.interactionUid !== interaction.uid) {
+    throw new HttpError(400, 'Sign in again', 'This page has expired. Go back to the app and sign in again with your temporary password.');
+  }
+  const user = await deps.users.findById(link!.userId).lean<User>();
+  if (!user || user.status === 'disabled' || !user.mustChangePassword) throw new HttpError(400, 'Sign in again', 'Go back to the app and sign in again.');
+
+  const form = parseForm(changeForm, ctx);
+  if (!form.ok) return showChange(ctx, deps, interaction, user, form.errors, 400);
+  // The current (temporary) password always counts as used, whatever the history setting.
+  const issues = await passwordIssues(deps.flows, user, form.data.password);
+  if (issues.length) return showChange(ctx, deps, interaction, user, { password: issues.map((i) => i.message).join(' ') }, 400);
+
+  if (!(await deps.links.consume(token, 'first_login'))) {
+    throw new HttpError(400, 'Sign in again', 'This page was already used. Go back to the app and sign in again.');
+  }
+  await storePassword(deps.flows, user, form.data.password);
+  ctx.cookies.set(COOKIE, null, { signed: true, path: cookiePath(interaction.uid) });
+  deps.log.info({ event: 'password.changed', reason: 'first_login', userId: user._id }, 'password changed');
+  await finish(ctx, deps.provider, { login: { accountId: user._id, amr: ['pwd'], remember: true } });
+}

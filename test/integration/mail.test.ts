@@ -1,0 +1,327 @@
+// The emails: every message of the catalogue through a real SMTP server,
+// background sending, retries, giving up, the development outbox, escaping,
+// and what reaches the logs.
+import { expect } from 'chai';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { simpleParser } from 'mailparser';
+import { Mailer, type MailerOptions } from '../../src/mail/mailer.ts';
+import { buildMessage, MESSAGE_NAMES, type MessageData, type MessageName } from '../../src/mail/messages.ts';
+import { startSmtp, type ParsedMail, type TestSmtp } from '../helpers/smtp.ts';
+
+const ISSUER = 'http://localhost:4455';
+const MAIL_FROM = 'Latchkey Test <no-reply@latchkey.test>';
+const PASSWORD = 'Correct-Horse-Battery-Staple-42';
+
+interface LogLine { level: number; msg: string; [key: string]: unknown }
+
+function memoryLogger() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      callback();
+    },
+  });
+  const log = pino({ level: 'info' }, stream);
+  return {
+    log,
+    lines,
+    all: () => lines.join('\n'),
+    parsed: (): LogLine[] => lines.map((line) => JSON.parse(line) as LogLine),
+  };
+}
+
+function tokenLink(label: string): string {
+  return `${ISSUER}/password/reset?token=TOKEN-${label}-${Math.random().toString(36).slice(2)}`;
+}
+
+function dataFor(name: MessageName, to: string, link: string): MessageData {
+  const base: MessageData = { to, name: 'Ada Lovelace', link };
+  switch (name) {
+    case 'invite': return { ...base, expiresIn: '7 days', appName: 'Acme Notes' };
+    case 'password_reset': return { ...base, expiresIn: '1 hour' };
+    case 'verify_email': return { ...base, expiresIn: '24 hours' };
+    case 'password_changed': return { ...base, when: 'Tue, 4 Mar 2025 at 14:05 UTC', ip: '203.0.113.7' };
+    case 'signup_existing_account': return base;
+  }
+}
+
+async function unusedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('mail', () => {
+  let smtp: TestSmtp;
+  const mailers: Mailer[] = [];
+  let tmp: string;
+
+  function mailer(options: Partial<MailerOptions> & { log: MailerOptions['log'] }): Mailer {
+    const m = new Mailer({ smtpUrl: smtp.url, from: MAIL_FROM, outboxDir: join(tmp, 'unused-outbox'), issuer: ISSUER, retryDelayMs: 10, ...options });
+    mailers.push(m);
+    return m;
+  }
+
+  before(async () => {
+    smtp = await startSmtp();
+    tmp = mkdtempSync(join(tmpdir(), 'latchkey-mail-'));
+  });
+  after(async () => {
+    await Promise.all(mailers.map((m) => m.close()));
+    await smtp.close();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  describe('every message kind', () => {
+    const logs = memoryLogger();
+    const received = new Map<MessageName, { mail: ParsedMail; link: string; to: string }>();
+
+    before(async () => {
+      const m = mailer({ log: logs.log });
+      const links = new Map<MessageName, string>();
+      for (const name of MESSAGE_NAMES) {
+        const to = `${name.replace(/_/g, '-')}@example.com`;
+        const link = tokenLink(name);
+        links.set(name, link);
+        // A careless caller spreading a record with a password into the data: it must not show.
+        m.send(name, { ...dataFor(name, to, link), password: PASSWORD } as MessageData);
+      }
+      await m.idle();
+      for (const name of MESSAGE_NAMES) {
+        const to = `${name.replace(/_/g, '-')}@example.com`;
+        const mail = await smtp.waitFor((x) => x.to !== undefined && !Array.isArray(x.to) && x.to.value[0]?.address === to);
+        received.set(name, { mail, link: links.get(name)!, to });
+      }
+      expect(m.stats).to.deep.equal({ sent: MESSAGE_NAMES.length, failed: 0, retried: 0 });
+    });
+
+    for (const name of ['invite', 'password_reset', 'verify_email', 'password_changed', 'signup_existing_account'] as const) {
+      it(`${name}: arrives with subject, From, To, text and HTML, and the link in both`, () => {
+        const { mail, link, to } = received.get(name)!;
+        expect(mail.subject).to.be.a('string').and.not.equal('');
+        expect(mail.subject).to.equal(buildMessage(name, dataFor(name, to, link), { issuer: ISSUER }).subject);
+        expect(mail.from?.value[0]).to.deep.include({ address: 'no-reply@latchkey.test', name: 'Latchkey Test' });
+        expect(mail.to && !Array.isArray(mail.to) && mail.to.value.map((a) => a.address)).to.deep.equal([to]);
+        expect(mail.headers.get('auto-submitted')).to.equal('auto-generated');
+
+        expect(mail.text).to.be.a('string');
+        expect(mail.text).to.not.match(/<[a-z/!][^>]*>/i, 'no HTML in the text body');
+        expect(smtp.linkIn(mail)).to.equal(link);
+        expect(new URL(smtp.linkIn(mail)).origin).to.equal(ISSUER);
+
+        const html = mail.html;
+        expect(html).to.be.a('string');
+        if (typeof html !== 'string') return;
+        expect(html).to.match(/^<!DOCTYPE html><html lang="en"/);
+        const escapedLink = link.replace(/&/g, '&amp;');
+        expect(html).to.contain(`href="${escapedLink}"`);
+        // As a button and as copyable text.
+        expect(html.split(`href="${escapedLink}"`)).to.have.length(3);
+        expect(html).to.contain(`>${escapedLink}</a>`);
+        expect(html).to.not.match(/<link|<style|<table|<script/i);
+        expect(html).to.contain('Ada Lovelace');
+
+        for (const body of [mail.text ?? '', html]) {
+          expect(body).to.not.contain(PASSWORD);
+          expect(body).to.not.match(/password\s*(is)?\s*[:=]/i);
+        }
+      });
+    }
+
+    it('invite names the app and the expiry; password_reset says the password stays the same', () => {
+      const invite = received.get('invite')!.mail;
+      expect(invite.subject).to.equal("You're invited to Acme Notes");
+      expect(invite.text).to.contain('expires in 7 days');
+      const reset = received.get('password_reset')!.mail;
+      expect(reset.text).to.contain("If it wasn't you, ignore this email: your password stays the same.");
+      expect(reset.text).to.contain('expires in 1 hour');
+    });
+
+    it('password_changed tells when and from where, and links to reset', () => {
+      const { mail } = received.get('password_changed')!;
+      expect(mail.text).to.contain('Tue, 4 Mar 2025 at 14:05 UTC');
+      expect(mail.text).to.contain('203.0.113.7');
+      expect(mail.text).to.contain("If this wasn't you, reset your password now");
+    });
+
+    it('logs neither the links nor the full addresses', () => {
+      const text = logs.all();
+      expect(text).to.not.contain('TOKEN-');
+      expect(text).to.not.contain('/password/reset');
+      for (const name of MESSAGE_NAMES) expect(text).to.not.contain(`${name.replace(/_/g, '-')}@`);
+      expect(text).to.contain('***@example.com');
+      expect(logs.parsed().filter((l) => l.msg === 'email sent')).to.have.length(MESSAGE_NAMES.length);
+    });
+  });
+
+  it('send returns at once; the message arrives later', async () => {
+    const logs = memoryLogger();
+    const m = mailer({ log: logs.log });
+    const to = 'later@example.com';
+    const returned = m.send('password_reset', dataFor('password_reset', to, tokenLink('later')));
+    expect(returned).to.equal(undefined);
+    expect(m.stats.sent).to.equal(0);
+    expect(smtp.messages.some((x) => x.subject && x.to && !Array.isArray(x.to) && x.to.text === to)).to.equal(false);
+    const mail = await smtp.waitFor((x) => !Array.isArray(x.to) && x.to?.text === to);
+    expect(mail.subject).to.equal('Reset your Latchkey password');
+    await m.idle();
+    expect(m.stats.sent).to.equal(1);
+  });
+
+  it('idle() resolves at once when nothing is queued', async () => {
+    const m = mailer({ log: memoryLogger().log });
+    await m.idle();
+    expect(m.stats).to.deep.equal({ sent: 0, failed: 0, retried: 0 });
+  });
+
+  it('retries after transient 451 refusals and delivers exactly once', async () => {
+    const logs = memoryLogger();
+    const m = mailer({ log: logs.log, retries: 4, retryDelayMs: 20 });
+    const to = 'retry@example.com';
+    const link = tokenLink('retry');
+    const refusedBefore = smtp.refused;
+    smtp.failNext(2);
+    m.send('verify_email', dataFor('verify_email', to, link));
+    await m.idle();
+    expect(smtp.refused - refusedBefore).to.equal(2);
+    expect(m.stats).to.deep.equal({ sent: 1, failed: 0, retried: 2 });
+    await new Promise((resolve) => setTimeout(resolve, 100)); // nothing else on its way
+    const copies = smtp.messages.filter((x) => !Array.isArray(x.to) && x.to?.text === to);
+    expect(copies).to.have.length(1);
+    expect(smtp.linkIn(copies[0]!)).to.equal(link);
+    const warnings = logs.parsed().filter((l) => l.msg === 'email not sent yet: will retry');
+    expect(warnings).to.have.length(2);
+    expect(warnings[0]).to.deep.include({ to: '***@example.com', mail: 'verify_email' });
+    expect(JSON.stringify(warnings[0])).to.contain('451');
+    expect(logs.all()).to.not.contain('TOKEN-');
+  });
+
+  it('gives up after the retries when no server answers, and logs without the link', async () => {
+    const logs = memoryLogger();
+    const port = await unusedPort();
+    const m = mailer({ log: logs.log, smtpUrl: `smtp://127.0.0.1:${port}`, retries: 2, retryDelayMs: 10 });
+    const link = tokenLink('nobody');
+    m.send('password_reset', dataFor('password_reset', 'grace.hopper@example.org', link));
+    await m.idle();
+    expect(m.stats).to.deep.equal({ sent: 0, failed: 1, retried: 2 });
+    const errors = logs.parsed().filter((l) => l.level === 50);
+    expect(errors).to.have.length(1);
+    expect(errors[0]).to.deep.include({ msg: 'email not sent', mail: 'password_reset', to: '***@example.org', attempt: 3 });
+    const text = logs.all();
+    expect(text).to.not.contain('TOKEN-');
+    expect(text).to.not.contain(link);
+    expect(text).to.not.contain('grace.hopper');
+  });
+
+  it('does not retry a permanent (5xx) refusal', async () => {
+    const logs = memoryLogger();
+    const m = mailer({ log: logs.log, retries: 3 });
+    const to = 'refused@example.com';
+    const refusedBefore = smtp.refused;
+    smtp.failNext(1, 550);
+    m.send('password_reset', dataFor('password_reset', to, tokenLink('refused')));
+    await m.idle();
+    expect(smtp.refused - refusedBefore).to.equal(1);
+    expect(m.stats).to.deep.equal({ sent: 0, failed: 1, retried: 0 });
+    expect(smtp.messages.filter((x) => !Array.isArray(x.to) && x.to?.text === to)).to.have.length(0);
+    const error = logs.parsed().find((l) => l.msg === 'email not sent');
+    expect(error).to.deep.include({ to: '***@example.com', attempt: 1 });
+    expect(error?.error).to.deep.include({ code: 'EMESSAGE', responseCode: 550 });
+    expect(logs.all()).to.not.contain('TOKEN-');
+  });
+
+  it('drops, without sending, a message with a bad recipient or a link outside the issuer', async () => {
+    const logs = memoryLogger();
+    const m = mailer({ log: logs.log, retries: 3 });
+    m.send('password_reset', dataFor('password_reset', 'no such person@example.com', tokenLink('bad')));
+    m.send('password_reset', { to: 'ok@example.com', link: 'https://evil.example/steal?token=TOKEN-evil', expiresIn: '1 hour' });
+    await m.idle();
+    expect(m.stats).to.deep.equal({ sent: 0, failed: 2, retried: 0 });
+    const text = logs.all();
+    expect(text).to.contain('email not sent: the recipient is not a single valid address');
+    expect(text).to.contain('email not built');
+    expect(text).to.contain('must be an absolute URL under the issuer');
+    expect(text).to.not.contain('TOKEN-');
+    expect(text).to.not.contain('evil.example');
+  });
+
+  it('escapes HTML in the data', async () => {
+    const m = mailer({ log: memoryLogger().log });
+    const to = 'escape@example.com';
+    m.send('invite', { ...dataFor('invite', to, tokenLink('escape')), name: '<script>alert(1)</script>', appName: 'Tom & "Jerry"' });
+    const mail = await smtp.waitFor((x) => !Array.isArray(x.to) && x.to?.text === to);
+    const html = String(mail.html);
+    expect(html).to.not.contain('<script>');
+    expect(html).to.contain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(html).to.contain('Tom &amp; &quot;Jerry&quot;');
+    // Plain text is not HTML: it shows the name as typed.
+    expect(mail.text).to.contain('Hi <script>alert(1)</script>,');
+  });
+
+  it('without SMTP_URL writes .eml files (mode 0600) to the outbox and logs the link', async () => {
+    const logs = memoryLogger();
+    const outboxDir = join(tmp, 'outbox');
+    const m = mailer({ log: logs.log, smtpUrl: undefined, outboxDir });
+    expect(logs.parsed().find((l) => l.level === 40), 'quiet until something is sent').to.equal(undefined);
+
+    const link = tokenLink('outbox');
+    m.send('invite', dataFor('invite', 'dev@example.com', link));
+    const warning = logs.parsed().find((l) => l.level === 40);
+    expect(warning?.msg).to.equal(`SMTP_URL is not set: emails are written to ${outboxDir}`);
+    await m.idle();
+    expect(m.stats).to.deep.equal({ sent: 1, failed: 0, retried: 0 });
+
+    expect(statSync(outboxDir).mode & 0o777).to.equal(0o700);
+    const files = readdirSync(outboxDir);
+    expect(files).to.have.length(1);
+    expect(files[0]).to.match(/^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z-invite-[0-9a-f]+\.eml$/);
+    const file = join(outboxDir, files[0]!);
+    expect(statSync(file).mode & 0o777).to.equal(0o600);
+    const mail = await simpleParser(readFileSync(file));
+    expect(mail.subject).to.equal("You're invited to Acme Notes");
+    expect(mail.text).to.contain(link);
+    expect(String(mail.html)).to.contain(link.replace(/&/g, '&amp;'));
+
+    const written = logs.parsed().find((l) => l.msg === 'email written to the outbox');
+    expect(written).to.deep.include({ file, link, to: '***@example.com' });
+  });
+
+  it('close() waits for messages under way and then refuses new ones', async () => {
+    const logs = memoryLogger();
+    const m = mailer({ log: logs.log });
+    const to = 'closing@example.com';
+    m.send('verify_email', dataFor('verify_email', to, tokenLink('closing')));
+    await m.close();
+    expect(m.stats.sent).to.equal(1);
+    expect(smtp.messages.filter((x) => !Array.isArray(x.to) && x.to?.text === to)).to.have.length(1);
+    m.send('verify_email', dataFor('verify_email', to, tokenLink('closed')));
+    expect(m.stats.failed).to.equal(1);
+    expect(logs.all()).to.contain('email not sent: the mailer is closed');
+  });
+
+  it('keeps at most `concurrency` messages in flight', async () => {
+    const slow = await startSmtp({ delayMs: 100 });
+    try {
+      const m = mailer({ log: memoryLogger().log, smtpUrl: slow.url, concurrency: 2 });
+      const count = 6;
+      for (let i = 0; i < count; i++) m.send('verify_email', dataFor('verify_email', `many-${i}@example.com`, tokenLink(`many${i}`)));
+      await m.idle();
+      expect(m.stats.sent).to.equal(count);
+      expect(slow.peakTransactions).to.equal(2);
+      for (let i = 0; i < count; i++) {
+        expect(slow.messages.filter((x) => !Array.isArray(x.to) && x.to?.text === `many-${i}@example.com`)).to.have.length(1);
+      }
+      await m.close();
+    } finally {
+      await slow.close();
+    }
+  });
+});
