@@ -12,6 +12,7 @@ import { loadSigningKeys } from '../../src/oidc/keys.ts';
 import type { LockoutState } from '../../src/db/models/lockout.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/server.ts';
 import { databaseServerUri, testRoot } from '../setup.ts';
+import { startSmtp } from '../helpers/smtp.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const DAY = 24 * 60 * 60_000;
@@ -75,6 +76,51 @@ describe('latchkey CLI', function () {
   });
 
   describe('user:create', () => {
+    it('--must-change marks a temporary password that expires', async () => {
+      const run = await latchkey(['user:create', '--email', 'handed@example.com', '--password-stdin', '--must-change'], { stdin: 'a temporary one 42\n' });
+      expect(run.code, run.stderr).to.equal(0);
+      expect(run.stdout).to.contain('must be changed at the first sign-in');
+      const stored = await users().findOne({ emailNormalized: 'handed@example.com' });
+      expect(stored!.mustChangePassword).to.equal(true);
+      expect((stored!.temporaryPasswordExpiresAt as Date).getTime()).to.be.closeTo(Date.now() + 7 * DAY, 60_000);
+    });
+
+    it('--invite creates an account without a password and emails a set-password link', async () => {
+      const smtp = await startSmtp();
+      try {
+        const run = await new Promise<Run>((done) => {
+          const previous = env.SMTP_URL;
+          env.SMTP_URL = smtp.url;
+          latchkey(['user:create', '--email', 'invited@example.com', '--name', 'Invited One', '--invite']).then((r) => {
+            env.SMTP_URL = previous;
+            done(r);
+          });
+        });
+        expect(run.code, run.stderr).to.equal(0);
+        expect(run.stdout).to.match(/^invited invited@example\.com/);
+        const stored = await users().findOne({ emailNormalized: 'invited@example.com' });
+        expect(stored!.status).to.equal('invited');
+        expect(stored!.passwordHash).to.equal(null);
+        const mail = await smtp.waitFor((m) => (m.to as { text: string }).text.includes('invited@example.com'));
+        expect(smtp.linkIn(mail)).to.match(/\/password\/set\?token=[\w-]{43}$/);
+        expect(run.stdout + run.stderr, 'the link is not printed').to.not.contain('token=');
+      } finally {
+        await smtp.close();
+      }
+    });
+
+    it('--invite conflicts with a password, and --client needs --invite and a known client', async () => {
+      const both = await latchkey(['user:create', '--email', 'x@example.com', '--invite', '--password', 'whatever it is 1']);
+      expect(both.code).to.equal(1);
+      const lonelyClient = await latchkey(['user:create', '--email', 'x@example.com', '--password', 'whatever it is 1', '--client', 'nope']);
+      expect(lonelyClient.code).to.equal(1);
+      expect(lonelyClient.stderr).to.contain('--client goes with --invite');
+      const unknownClient = await latchkey(['user:create', '--email', 'x@example.com', '--invite', '--client', 'nope']);
+      expect(unknownClient.code).to.equal(1);
+      expect(unknownClient.stderr).to.contain('no client with client_id nope');
+      expect(await users().countDocuments({ emailNormalized: 'x@example.com' })).to.equal(0);
+    });
+
     it('creates an active account with an argon2id hash, never storing or printing the password', async () => {
       const password = 'correct horse battery staple';
       const run = await latchkey(['user:create', '--email', 'Ada@Example.com', '--password', password, '--name', 'Ada Lovelace']);
