@@ -23,7 +23,10 @@ const server = await startServer(config, log).catch((error: Error) => {
 
 log.info({ url: server.url, database: config.mongodbUri ? 'MONGODB_URI' : 'embedded (FerretDB)' }, 'Latchkey is listening');
 if (config.demoApp) {
-  const demo = await ensureDemoAccount(server.deps);
+  const demo = await ensureDemoAccount(server.deps).catch((error: Error) => {
+    log.error({ err: error }, 'could not create the demo account');
+    return { email: 'demo@example.com', password: undefined };
+  });
   console.log([
     '',
     `  Latchkey is running at ${server.url}`,
