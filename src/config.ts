@@ -64,6 +64,7 @@ const PolicySchema = z.strictObject({
     signOutEverywhere: z.boolean().default(true),
   }).prefault({}),
   signup: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
+  audit: z.strictObject({ retentionDays: positiveInt.default(365) }).prefault({}),
 });
 
 export type Policy = z.infer<typeof PolicySchema>;

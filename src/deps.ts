@@ -18,6 +18,8 @@ import type { LinkFlowDeps } from './accounts/password-links.ts';
 import { linkModel } from './db/models/link.ts';
 import { Mailer } from './mail/mailer.ts';
 import { BackgroundTasks } from './background.ts';
+import { AuditTrail } from './accounts/audit.ts';
+import { auditModel } from './db/models/audit.ts';
 import { join } from 'node:path';
 import { MODEL_INDEXES, artifactCollection } from './oidc/adapter.ts';
 
@@ -35,6 +37,7 @@ export interface Services {
   links: OneTimeLinks;
   mailer: Mailer;
   tasks: BackgroundTasks;
+  audit: AuditTrail;
   signIn: SignInDeps;
   /** What every password-setting flow needs. */
   flows: LinkFlowDeps;
@@ -66,16 +69,17 @@ export function createServices(config: Config, log: Logger, connection: Connecti
   const links = new OneTimeLinks(linkModel(connection), lifetimeMs);
   const mailer = new Mailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outboxDir: join(config.dataDir, 'outbox'), issuer: config.issuer, log });
   const tasks = new BackgroundTasks(log);
+  const audit = new AuditTrail(auditModel(connection), config.policy.audit.retentionDays, log);
   const flows: LinkFlowDeps = {
-    db, users, hasher, policy, links, mailer, tasks, lockout, throttle,
+    db, users, hasher, policy, links, mailer, tasks, lockout, throttle, audit,
     historyCount: config.policy.passwordPolicy.historyCount,
     issuer: config.issuer,
     lifetimeMs,
     signOutEverywhereOnReset: config.policy.forgotPassword.signOutEverywhere,
   };
   return {
-    config, log, connection, db, users, hasher, lockout, throttle, forgotThrottle, policy, links, mailer, tasks, flows,
-    signIn: { users, hasher, lockout, deviceMaxFailures: config.policy.device.maxFailures },
+    config, log, connection, db, users, hasher, lockout, throttle, forgotThrottle, policy, links, mailer, tasks, audit, flows,
+    signIn: { users, hasher, lockout, audit, deviceMaxFailures: config.policy.device.maxFailures },
   };
 }
 
@@ -85,12 +89,14 @@ export async function prepareDatabase(services: Services): Promise<() => void> {
   await userModel(connection).createIndexes();
   await lockoutModel(connection).createIndexes();
   await linkModel(connection).createIndexes();
+  await auditModel(connection).createIndexes();
   await ensureThrottleIndexes(connection);
 
   const expiring = [
     { collection: lockoutModel(connection).collection as never, field: 'expiresAt' },
     { collection: db.collection(THROTTLE_COLLECTION), field: 'expire' },
     { collection: linkModel(connection).collection as never, field: 'purgeAt' },
+    { collection: auditModel(connection).collection as never, field: 'expiresAt' },
   ];
   for (const [model, fields] of Object.entries(MODEL_INDEXES)) {
     const collection = artifactCollection(db, model);

@@ -44,7 +44,7 @@ export class Lockout {
    * Counts one failure; locks the subject when the window holds maxFailures.
    * Returns the state after the failure.
    */
-  async recordFailure(subject: string, options: { userId?: string | null; maxFailures?: number } = {}, now = new Date()): Promise<LockoutState> {
+  async recordFailure(subject: string, options: { userId?: string | null; maxFailures?: number } = {}, now = new Date()): Promise<LockoutState & { justLocked: boolean }> {
     const max = options.maxFailures ?? this.#policy.maxFailures;
     const windowFloor = new Date(now.getTime() - this.#policy.windowMs);
     const expiresAt = new Date(now.getTime() + this.#policy.windowMs + this.#policy.maxLockMs + MEMORY_MS);
@@ -88,9 +88,9 @@ export class Lockout {
         },
         { returnDocument: 'after' },
       ).lean<LockoutState>();
-      if (locked) return locked;
+      if (locked) return { ...locked, justLocked: true };
     }
-    return state;
+    return { ...state, justLocked: false };
   }
 
   /** After a success: the counter starts again from nothing. */

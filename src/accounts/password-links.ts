@@ -12,6 +12,7 @@ import type { PasswordIssue } from './password-policy.ts';
 import { passwordIssues, storePassword, type SetPasswordDeps } from './set-password.ts';
 import { revokeAccountAccess } from './revocation.ts';
 import { createUser, findUserByEmail, AccountError } from './users.ts';
+import type { AuditTrail, RequestContext } from './audit.ts';
 
 export interface LinkFlowDeps extends SetPasswordDeps {
   db: Db;
@@ -20,6 +21,7 @@ export interface LinkFlowDeps extends SetPasswordDeps {
   tasks: BackgroundTasks;
   lockout: Lockout;
   throttle: Throttle;
+  audit: AuditTrail;
   issuer: string;
   lifetimeMs: (purpose: LinkPurpose) => number;
   signOutEverywhereOnReset: boolean;
@@ -51,25 +53,27 @@ async function sendLink(deps: LinkFlowDeps, user: User, purpose: keyof typeof LI
 }
 
 /** Pre-registration: an account with no password, and an email link to choose one. */
-export async function inviteUser(deps: LinkFlowDeps, input: { email: string; name?: string; clientId?: string | null; appName?: string }): Promise<User> {
+export async function inviteUser(deps: LinkFlowDeps, input: { email: string; name?: string; clientId?: string | null; appName?: string }, context: RequestContext = {}): Promise<User> {
   const user = await createUser(deps, { email: input.email, name: input.name });
   await deps.users.updateOne({ _id: user._id }, { $set: { status: 'invited' } });
   const invited = { ...user, status: 'invited' as const };
   await sendLink(deps, invited, 'invite', { clientId: input.clientId, appName: input.appName });
+  await deps.audit.record('invite.sent', user._id, context, { clientId: input.clientId ?? null });
   return invited;
 }
 
 /** Sends a fresh invitation to an account that has not chosen a password yet. */
-export async function resendInvitation(deps: LinkFlowDeps, user: User, meta: { clientId?: string | null; appName?: string } = {}): Promise<void> {
+export async function resendInvitation(deps: LinkFlowDeps, user: User, meta: { clientId?: string | null; appName?: string } = {}, context: RequestContext = {}): Promise<void> {
   if (user.status !== 'invited') throw new AccountError('not_invited', `${user.email} has already chosen a password.`);
   await sendLink(deps, user, 'invite', meta);
+  await deps.audit.record('invite.sent', user._id, context, { resent: true });
 }
 
 /**
  * Forgot password. Returns at once and does the lookup and sending in the
  * background, so the answer and its timing are the same for every email.
  */
-export function requestPasswordReset(deps: LinkFlowDeps, email: string, meta: { interactionUid?: string | null } = {}): void {
+export function requestPasswordReset(deps: LinkFlowDeps, email: string, meta: { interactionUid?: string | null } = {}, context: RequestContext = {}): void {
   deps.tasks.run('password-reset-request', async () => {
     const user = await findUserByEmail(deps.users, email);
     if (!user || user.status === 'disabled') return;
@@ -77,6 +81,7 @@ export function requestPasswordReset(deps: LinkFlowDeps, email: string, meta: { 
     if (user.status === 'invited') return sendLink(deps, user, 'invite', {});
     if (user.status === 'unverified') return sendLink(deps, user, 'verify_email', meta);
     await sendLink(deps, user, 'reset', meta);
+    await deps.audit.record('password.reset_requested', user._id, context);
   });
 }
 
@@ -101,7 +106,7 @@ export type LinkPasswordResult =
  * the link is used, so a rejected password leaves the link valid; of concurrent
  * submissions exactly one consumes it.
  */
-export async function setPasswordWithLink(deps: LinkFlowDeps, purpose: 'invite' | 'reset', token: unknown, password: unknown, meta: { ip?: string } = {}): Promise<LinkPasswordResult> {
+export async function setPasswordWithLink(deps: LinkFlowDeps, purpose: 'invite' | 'reset', token: unknown, password: unknown, context: RequestContext = {}): Promise<LinkPasswordResult> {
   const { state, link } = await deps.links.inspect(token, purpose);
   if (state !== 'valid') return { ok: false, state };
   const user = await deps.users.findById(link!.userId).lean<User>();
@@ -119,9 +124,12 @@ export async function setPasswordWithLink(deps: LinkFlowDeps, purpose: 'invite' 
   await deps.lockout.clearUser(user._id);
   await deps.throttle.clearEmail(user.email);
   if (purpose === 'reset' && deps.signOutEverywhereOnReset) await revokeAccountAccess(deps.db, user._id);
+  await deps.audit.record(purpose === 'reset' ? 'password.reset' : 'invite.accepted', user._id, context, {
+    signedOutEverywhere: purpose === 'reset' && deps.signOutEverywhereOnReset,
+  });
   if (purpose === 'reset') {
     deps.mailer.send('password_changed', {
-      to: user.email, name: user.name || undefined, when: formatWhen(new Date()), ip: meta.ip,
+      to: user.email, name: user.name || undefined, when: formatWhen(new Date()), ip: context.ip ?? undefined,
       link: new URL('/password/forgot', deps.issuer).href,
     });
   }
@@ -132,6 +140,7 @@ export async function setPasswordWithLink(deps: LinkFlowDeps, purpose: 'invite' 
 export async function signUp(
   deps: LinkFlowDeps,
   input: { email: string; name: string; password: string; interactionUid?: string | null },
+  context: RequestContext = {},
 ): Promise<{ ok: true } | { ok: false; issues: PasswordIssue[] }> {
   const issues = deps.policy.check(input.password, { email: input.email, name: input.name });
   if (issues.length) return { ok: false, issues };
@@ -152,16 +161,18 @@ export async function signUp(
   }
   await deps.users.updateOne({ _id: user._id }, { $set: { status: 'unverified' } });
   await sendLink(deps, { ...user, status: 'unverified' }, 'verify_email', { interactionUid: input.interactionUid });
+  await deps.audit.record('signup.created', user._id, context);
   return { ok: true };
 }
 
 /** Confirms an address from a verification link; the account becomes able to sign in. */
-export async function verifyEmail(deps: LinkFlowDeps, token: unknown): Promise<{ ok: true; link: StoredLink } | { ok: false; state: LinkState }> {
+export async function verifyEmail(deps: LinkFlowDeps, token: unknown, context: RequestContext = {}): Promise<{ ok: true; link: StoredLink } | { ok: false; state: LinkState }> {
   const { state } = await deps.links.inspect(token, 'verify_email');
   if (state !== 'valid') return { ok: false, state };
   const link = await deps.links.consume(token, 'verify_email');
   if (!link) return { ok: false, state: 'used' };
   await deps.users.updateOne({ _id: link.userId, status: 'unverified' }, { $set: { status: 'active', emailVerified: true } });
   await deps.users.updateOne({ _id: link.userId }, { $set: { emailVerified: true } });
+  await deps.audit.record('email.verified', link.userId, context);
   return { ok: true, link };
 }

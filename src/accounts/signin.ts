@@ -9,6 +9,7 @@ import { emailKey, normalizeEmail } from './email.ts';
 import { accountSubject, deviceSubject, unknownEmailSubject, type Lockout } from './lockout.ts';
 import type { PasswordHasher } from './passwords.ts';
 import type { UserModel, User } from '../db/models/user.ts';
+import type { AuditTrail, RequestContext } from './audit.ts';
 
 /** A browser that signed in to this account before (OWASP "device cookie"). */
 export interface TrustedDevice {
@@ -27,12 +28,13 @@ export interface SignInDeps {
   users: UserModel;
   hasher: PasswordHasher;
   lockout: Lockout;
+  audit: AuditTrail;
   deviceMaxFailures: number;
 }
 
 export async function authenticate(
   deps: SignInDeps,
-  input: { email: string; password: string; device?: TrustedDevice | null },
+  input: { email: string; password: string; device?: TrustedDevice | null; context?: RequestContext },
 ): Promise<SignInResult> {
   const user = await deps.users.findOne({ emailNormalized: normalizeEmail(input.email) }).lean<User>();
   // The device cookie only counts for the account it was issued for.
@@ -55,14 +57,22 @@ export async function authenticate(
     : null;
 
   if (reason) {
-    await deps.lockout.recordFailure(subject, {
+    const counted = await deps.lockout.recordFailure(subject, {
       userId: user?._id ?? null,
       maxFailures: device ? deps.deviceMaxFailures : undefined,
     });
-    return { ok: false, reason, userId: user?._id ?? null };
+    const userId = user?._id ?? null;
+    await deps.audit.record('signin.failed', userId, input.context, { reason, trustedDevice: Boolean(device) });
+    if (counted.justLocked && user) {
+      await deps.audit.record('account.locked', userId, { ...input.context, actor: 'system' }, {
+        scope: device ? 'device' : 'account', until: counted.lockedUntil?.toISOString() ?? null, lockNumber: counted.lockCount,
+      });
+    }
+    return { ok: false, reason, userId };
   }
 
   await deps.lockout.reset(subject);
+  await deps.audit.record('signin.succeeded', user!._id, input.context, { trustedDevice: Boolean(device), mustChange: user!.mustChangePassword });
   if (deps.hasher.needsRehash(user!.passwordHash!)) {
     // Parameters changed since this hash was made: upgrade it while we hold the password.
     const passwordHash = await deps.hasher.hash(input.password);

@@ -5,6 +5,7 @@ import type { PasswordPolicy } from './password-policy.ts';
 import type { Lockout } from './lockout.ts';
 import type { Throttle } from './throttle.ts';
 import type { User, UserModel } from '../db/models/user.ts';
+import type { AuditTrail, RequestContext } from './audit.ts';
 
 export class AccountError extends Error {
   override name = 'AccountError';
@@ -58,12 +59,14 @@ export async function findUserById(users: UserModel, id: string): Promise<User |
 
 /** Clears the account's lock, its trusted-browser counters and its per-IP throttles. */
 export async function unlockUser(
-  deps: { users: UserModel; lockout: Lockout; throttle: Throttle },
+  deps: { users: UserModel; lockout: Lockout; throttle: Throttle; audit: AuditTrail },
   email: string,
+  context: RequestContext = {},
 ): Promise<User> {
   const user = await findUserByEmail(deps.users, email);
   if (!user) throw new AccountError('not_found', `No account with email ${email}.`);
   await deps.lockout.clearUser(user._id);
   await deps.throttle.clearEmail(user.email);
+  await deps.audit.record('account.unlocked', user._id, context);
   return user;
 }

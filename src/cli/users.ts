@@ -51,7 +51,7 @@ export function registerUserCommands(program: Command): void {
             || loadClientsFile(config.policy.clientsFile).some((c) => c.client_id === options.client)
             || (await services.db.collection('oidc_client').countDocuments({ _id: options.client as never })) > 0;
           if (!known) throw new CliError(`no client with client_id ${options.client}`);
-          const invited = await inviteUser(services.flows, { email: options.email, name: options.name, clientId: options.client ?? null });
+          const invited = await inviteUser(services.flows, { email: options.email, name: options.name, clientId: options.client ?? null }, { actor: 'cli' });
           await services.mailer.close();
           return invited;
         });
@@ -89,7 +89,7 @@ export function registerUserCommands(program: Command): void {
         if (!user) throw new CliError(`no account with email ${options.email}`);
         // Read before clearing, so the operator sees what was there.
         const before = await services.lockout.state(accountSubject(user._id));
-        await unlockUser(services, user.email);
+        await unlockUser(services, user.email, { actor: 'cli' });
 
         console.log(`unlocked ${user.email} (${user._id})`);
         if (!before) {

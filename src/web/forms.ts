@@ -29,3 +29,8 @@ export function echo(ctx: Context, field: string, max = 254): string {
   const value = (ctx.request.body as Record<string, unknown> | undefined)?.[field];
   return typeof value === 'string' ? value.slice(0, max) : '';
 }
+
+/** Who and where, for the audit trail. */
+export function requestContext(ctx: Context, actor?: string): { ip: string; userAgent: string | null; actor?: string } {
+  return { ip: ctx.ip, userAgent: ctx.get('user-agent') || null, ...(actor ? { actor } : {}) };
+}

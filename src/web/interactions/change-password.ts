@@ -9,7 +9,7 @@ import type { User } from '../../db/models/user.ts';
 import { passwordIssues, storePassword } from '../../accounts/set-password.ts';
 import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
-import { parseForm, text } from '../forms.ts';
+import { parseForm, requestContext, text } from '../forms.ts';
 import { finish, type Interaction } from './interaction.ts';
 
 const COOKIE = 'lk_first_login';
@@ -55,6 +55,6 @@ export async function submitForcedChange(ctx: Context, deps: AppDeps, interactio
   }
   await storePassword(deps.flows, user, form.data.password);
   ctx.cookies.set(COOKIE, null, { signed: true, path: cookiePath(interaction.uid) });
-  deps.log.info({ event: 'password.changed', reason: 'first_login', userId: user._id }, 'password changed');
+  await deps.audit.record('password.changed', user._id, requestContext(ctx), { reason: 'first_login' });
   await finish(ctx, deps.provider, { login: { accountId: user._id, amr: ['pwd'], remember: true } });
 }

@@ -9,7 +9,7 @@ import { readDevice, writeDevice } from '../device-cookie.ts';
 import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
 import { finish, type Interaction } from './interaction.ts';
-import { text, parseForm, echo } from '../forms.ts';
+import { text, parseForm, echo, requestContext } from '../forms.ts';
 import { startForcedChange } from './change-password.ts';
 
 const SIGN_IN_FAILED = 'Email or password is incorrect, or the account is temporarily locked after too many attempts.';
@@ -53,8 +53,7 @@ export async function submitLogin(ctx: Context, deps: AppDeps, interaction: Inte
     });
   }
 
-  const result = await authenticate(deps.signIn, { email, password, device: readDevice(ctx) });
-  deps.log.info({ event: result.ok ? 'signin.succeeded' : 'signin.failed', reason: result.ok ? undefined : result.reason, userId: result.ok ? result.user._id : result.userId, ip: ctx.ip }, 'sign-in');
+  const result = await authenticate(deps.signIn, { email, password, device: readDevice(ctx), context: requestContext(ctx) });
   if (!result.ok) {
     // Only someone who knows the temporary password learns it expired; everyone else reads the same message.
     const message = result.reason === 'temporary_password_expired' ? TEMPORARY_EXPIRED : SIGN_IN_FAILED;

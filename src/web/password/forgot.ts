@@ -7,7 +7,7 @@ import { EMAIL_MAX, emailSchema } from '../../accounts/email.ts';
 import { requestPasswordReset } from '../../accounts/password-links.ts';
 import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
-import { echo, optionalId, parseForm, text } from '../forms.ts';
+import { echo, optionalId, parseForm, requestContext, text } from '../forms.ts';
 
 const forgotForm = z.object({
   email: text('Enter your email address.').trim().min(1, 'Enter your email address.').max(EMAIL_MAX, 'That email address is too long.')
@@ -35,6 +35,6 @@ export async function submitForgot(ctx: Context, deps: AppDeps): Promise<void> {
       'Retry-After': String(throttle.retryAfterSeconds),
     });
   }
-  requestPasswordReset(deps.flows, email, { interactionUid: interaction });
+  requestPasswordReset(deps.flows, email, { interactionUid: interaction }, requestContext(ctx));
   render(ctx, 'forgot-sent', { title: 'Check your email', email, interaction });
 }

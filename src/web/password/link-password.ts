@@ -7,7 +7,7 @@ import type { AppDeps } from '../../deps.ts';
 import type { LinkState } from '../../accounts/links.ts';
 import { resendLinkFor, setPasswordWithLink } from '../../accounts/password-links.ts';
 import { render } from '../render.ts';
-import { parseForm, text } from '../forms.ts';
+import { parseForm, requestContext, text } from '../forms.ts';
 
 type Purpose = 'invite' | 'reset';
 
@@ -50,7 +50,7 @@ export async function submitLinkPassword(ctx: Context, deps: AppDeps, purpose: P
     return render(ctx, 'set-password', { ...COPY[purpose], purpose, token, email: user?.email, rules: deps.policy.describe(), errors: form.errors }, 400);
   }
 
-  const result = await setPasswordWithLink(deps.flows, purpose, token, form.data.password, { ip: ctx.ip });
+  const result = await setPasswordWithLink(deps.flows, purpose, token, form.data.password, requestContext(ctx));
   if (!result.ok) {
     if (result.issues) {
       return render(ctx, 'set-password', {
@@ -60,7 +60,6 @@ export async function submitLinkPassword(ctx: Context, deps: AppDeps, purpose: P
     }
     return linkProblem(ctx, result.state, token);
   }
-  deps.log.info({ event: purpose === 'reset' ? 'password.reset' : 'invite.accepted', userId: result.user._id }, 'password set by link');
 
   // Back into the sign-in this started from, while it is still open.
   const uid = result.link.interactionUid;

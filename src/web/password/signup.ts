@@ -8,7 +8,7 @@ import { EMAIL_MAX, emailSchema } from '../../accounts/email.ts';
 import { signUp, verifyEmail } from '../../accounts/password-links.ts';
 import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
-import { echo, optionalId, parseForm, text } from '../forms.ts';
+import { echo, optionalId, parseForm, requestContext, text } from '../forms.ts';
 import { linkProblem } from './link-password.ts';
 
 const signupForm = z.object({
@@ -47,7 +47,7 @@ export async function submitSignup(ctx: Context, deps: AppDeps): Promise<void> {
       'Retry-After': String(throttle.retryAfterSeconds),
     });
   }
-  const result = await signUp(deps.flows, { email, name, password, interactionUid: interaction });
+  const result = await signUp(deps.flows, { email, name, password, interactionUid: interaction }, requestContext(ctx));
   if (!result.ok) return showSignup(ctx, deps, { errors: { password: result.issues.map((i) => i.message).join(' ') }, status: 400 });
   render(ctx, 'message', {
     title: 'Check your email',
@@ -65,9 +65,8 @@ export async function showVerifyEmail(ctx: Context, deps: AppDeps): Promise<void
 
 export async function submitVerifyEmail(ctx: Context, deps: AppDeps): Promise<void> {
   const token = String((ctx.request.body as Record<string, unknown> | undefined)?.token ?? '').slice(0, 64);
-  const result = await verifyEmail(deps.flows, token);
+  const result = await verifyEmail(deps.flows, token, requestContext(ctx));
   if (!result.ok) return linkProblem(ctx, result.state, token);
-  deps.log.info({ event: 'email.verified', userId: result.link.userId }, 'email verified');
   const uid = result.link.interactionUid;
   if (uid && (await deps.provider.Interaction.find(uid))) {
     ctx.status = 303;

@@ -1,0 +1,64 @@
+// The audit trail: every security event, who did it, from where. Writes never
+// fail the action they describe (a lost audit line is logged instead), and
+// nothing secret is accepted: details are short scalars, checked here.
+import { randomUUID } from 'node:crypto';
+import type { AuditModel, AuditRecord } from '../db/models/audit.ts';
+import type { Logger } from '../log.ts';
+
+export const AUDIT_EVENTS = [
+  'signin.succeeded', 'signin.failed', 'account.locked', 'account.unlocked',
+  'password.reset_requested', 'password.reset', 'password.changed', 'password.temporary_set',
+  'invite.sent', 'invite.accepted', 'signup.created', 'email.verified',
+  'grant.revoked', 'signout.everywhere', 'account.created', 'account.updated', 'account.disabled', 'account.enabled',
+  'profile.updated',
+] as const;
+export type AuditEvent = (typeof AUDIT_EVENTS)[number];
+
+/** Where a request came from; every surface fills what it knows. */
+export interface RequestContext {
+  ip?: string | null;
+  userAgent?: string | null;
+  /** Defaults to "self" (the person acting on their own account). */
+  actor?: string;
+}
+
+const SECRET_KEYS = /pass|token|secret|cookie|hash/i;
+
+export class AuditTrail {
+  readonly #model: AuditModel;
+  readonly #retentionMs: number;
+  readonly #log: Logger;
+
+  constructor(model: AuditModel, retentionDays: number, log: Logger) {
+    this.#model = model;
+    this.#retentionMs = retentionDays * 86_400_000;
+    this.#log = log;
+  }
+
+  async record(event: AuditEvent, userId: string | null, context: RequestContext = {}, details: AuditRecord['details'] = {}): Promise<void> {
+    const safe: AuditRecord['details'] = {};
+    for (const [key, value] of Object.entries(details)) {
+      if (SECRET_KEYS.test(key)) throw new Error(`audit detail "${key}" looks secret; it must not be recorded`);
+      safe[key] = typeof value === 'string' ? value.slice(0, 200) : value;
+    }
+    const at = new Date();
+    try {
+      await this.#model.create({
+        _id: randomUUID(), at, event, userId, actor: context.actor ?? 'self',
+        ip: context.ip ?? null, userAgent: context.userAgent?.slice(0, 300) ?? null, details: safe,
+        expiresAt: new Date(at.getTime() + this.#retentionMs),
+      });
+    } catch (error) {
+      this.#log.error({ err: error, event, userId }, 'audit record lost');
+    }
+  }
+
+  /** Newest first, optionally for one account, some events, and a time range; paged by `before`. */
+  async list(filter: { userId?: string; events?: string[]; since?: Date; until?: Date; limit?: number } = {}): Promise<AuditRecord[]> {
+    const query: Record<string, unknown> = {};
+    if (filter.userId) query.userId = filter.userId;
+    if (filter.events?.length) query.event = { $in: filter.events };
+    if (filter.since || filter.until) query.at = { ...(filter.since ? { $gte: filter.since } : {}), ...(filter.until ? { $lt: filter.until } : {}) };
+    return this.#model.find(query).sort({ at: -1 }).limit(Math.min(filter.limit ?? 50, 500)).lean<AuditRecord[]>();
+  }
+}
