@@ -12,7 +12,7 @@ import { startDevDb, type DevDb } from './db/devdb.ts';
 import { createServices, prepareDatabase, type AppDeps, type Services } from './deps.ts';
 import { loadSigningKeys } from './oidc/keys.ts';
 import { createProvider } from './oidc/provider.ts';
-import { demoClient, loadClientsFile } from './oidc/clients.ts';
+import { demoClient, loadClientsFile, portalClient } from './oidc/clients.ts';
 import { cookieKeysFor } from './secrets.ts';
 import { providerPages } from './web/provider-pages.ts';
 import { createApp } from './app.ts';
@@ -72,6 +72,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     const stopSweep = await prepareDatabase(services);
     const cookieKeys = cookieKeysFor(resolved);
     const clients = loadClientsFile(resolved.policy.clientsFile);
+    clients.push(portalClient(issuer));
     if (resolved.demoApp) clients.push(demoClient(issuer));
     clients.push(...(options.clients ?? []));
 

@@ -3,7 +3,10 @@
 import type { Db } from 'mongodb';
 import { GRANTABLE_MODELS, artifactCollection } from '../oidc/adapter.ts';
 
-export async function revokeAccountAccess(db: Db, accountId: string): Promise<{ sessions: number; grants: number }> {
+/** Portal sessions (our own account pages) end with the rest. */
+export const PORTAL_SESSIONS = 'portal_sessions';
+
+export async function revokeAccountAccess(db: Db, accountId: string, options: { keepSessionUid?: string | null } = {}): Promise<{ sessions: number; grants: number }> {
   const grants = artifactCollection(db, 'Grant');
   const grantIds = (await grants.find({ 'payload.accountId': accountId }, { projection: { _id: 1 } }).toArray()).map((g) => g._id);
   for (const model of GRANTABLE_MODELS) {
@@ -12,6 +15,9 @@ export async function revokeAccountAccess(db: Db, accountId: string): Promise<{ 
     await collection.deleteMany({ 'payload.accountId': accountId });
   }
   const { deletedCount: grantCount } = await grants.deleteMany({ 'payload.accountId': accountId });
-  const { deletedCount: sessions } = await artifactCollection(db, 'Session').deleteMany({ 'payload.accountId': accountId });
+  // "Sign out my other devices" keeps the browser that asked.
+  const keep = options.keepSessionUid ? { 'payload.uid': { $ne: options.keepSessionUid } } : {};
+  const { deletedCount: sessions } = await artifactCollection(db, 'Session').deleteMany({ 'payload.accountId': accountId, ...keep });
+  await db.collection(PORTAL_SESSIONS).deleteMany({ accountId, ...(options.keepSessionUid ? { sid: { $ne: options.keepSessionUid } } : {}) });
   return { sessions, grants: grantCount };
 }

@@ -6,8 +6,19 @@ import type { User, UserModel } from '../db/models/user.ts';
 export const SCOPE_CLAIMS = {
   openid: ['sub'],
   email: ['email', 'email_verified'],
-  profile: ['name', 'updated_at'],
+  profile: ['name', 'locale', 'updated_at'],
+  phone: ['phone_number', 'phone_number_verified'],
+  address: ['address'],
+  groups: ['groups'],
 } as const;
+
+/** Scopes clients may ask for: the claim scopes, refresh tokens, and our account API. */
+export const SCOPES = ['openid', 'offline_access', 'email', 'profile', 'phone', 'address', 'groups', 'account'] as const;
+
+function formatted(address: NonNullable<User['address']>): string {
+  return [address.street_address, [address.postal_code, address.locality].filter(Boolean).join(' '), address.region, address.country]
+    .filter(Boolean).join('\n');
+}
 
 export function findAccountIn(users: UserModel): FindAccount {
   return async (_ctx, sub) => {
@@ -20,6 +31,11 @@ export function findAccountIn(users: UserModel): FindAccount {
         email: user.email,
         email_verified: user.emailVerified,
         name: user.name || undefined,
+        locale: user.locale ?? undefined,
+        phone_number: user.phoneNumber ?? undefined,
+        phone_number_verified: user.phoneNumber ? user.phoneNumberVerified : undefined,
+        address: user.address ? { ...user.address, formatted: formatted(user.address) } : undefined,
+        groups: user.groups ?? [],
         updated_at: Math.floor(new Date((user as { updatedAt?: Date }).updatedAt ?? Date.now()).getTime() / 1000),
       }),
     };

@@ -51,6 +51,23 @@ export function demoClient(issuer: string): ClientMetadata {
   };
 }
 
+/** The account portal (/account) signs people in through this provider as a first-party client of it. */
+export const PORTAL_CLIENT_ID = 'latchkey-account';
+
+export function portalClient(issuer: string): ClientMetadata {
+  return {
+    client_id: PORTAL_CLIENT_ID,
+    client_name: 'Your account',
+    token_endpoint_auth_method: 'none',
+    redirect_uris: [`${issuer}/account/callback`],
+    post_logout_redirect_uris: [`${issuer}/account/signed-out`],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    scope: 'openid email profile phone address account',
+    [FIRST_PARTY]: true,
+  };
+}
+
 /** Stores (or replaces) a client registered from the CLI; the provider reads it through its adapter. */
 export async function saveClient(db: Db, metadata: ClientMetadata): Promise<void> {
   await artifactCollection(db, 'Client').updateOne(

@@ -5,7 +5,7 @@ import type { Db } from 'mongodb';
 import type { JsonWebKey } from 'node:crypto';
 import { adapterFactory } from './adapter.ts';
 import { FIRST_PARTY } from './clients.ts';
-import { SCOPE_CLAIMS, findAccountIn } from './account.ts';
+import { SCOPE_CLAIMS, SCOPES, findAccountIn } from './account.ts';
 import type { UserModel } from '../db/models/user.ts';
 
 const HOUR = 60 * 60;
@@ -38,7 +38,7 @@ export function createProvider(options: ProviderOptions): Provider {
     jwks: options.jwks as Configuration['jwks'],
     findAccount: findAccountIn(options.users),
     claims: { ...SCOPE_CLAIMS } as unknown as Configuration['claims'],
-    scopes: ['openid', 'offline_access', 'email', 'profile'],
+    scopes: [...SCOPES],
     responseTypes: ['code'],
     // Authorization code with PKCE (S256) for every client, confidential ones too.
     pkce: { required: () => true },

@@ -10,6 +10,19 @@ const userSchema = new Schema(
     emailNormalized: { type: String, required: true },
     emailVerified: { type: Boolean, default: false },
     name: { type: String, default: '' },
+    // Profile, returned as the standard OIDC claims of the profile, phone and address scopes.
+    locale: { type: String, default: null },
+    phoneNumber: { type: String, default: null },
+    phoneNumberVerified: { type: Boolean, default: false },
+    address: {
+      type: new Schema({
+        street_address: String, locality: String, region: String, postal_code: String, country: String,
+      }, { _id: false }),
+      default: null,
+    },
+    // Operator-managed: groups (the `groups` claim) and private notes.
+    groups: { type: [String], default: [] },
+    notes: { type: String, default: '' },
     // argon2id PHC string; null for an account that has not chosen a password yet.
     passwordHash: { type: String, default: null },
     // Hashes of the previous passwords, newest first, for the no-reuse rule.

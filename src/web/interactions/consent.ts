@@ -8,7 +8,11 @@ import { finish, type Interaction } from './interaction.ts';
 const SCOPE_TEXT: Record<string, string> = {
   openid: 'Know who you are',
   email: 'See your email address',
-  profile: 'See your name',
+  profile: 'See your name and language',
+  phone: 'See your phone number',
+  address: 'See your postal address',
+  groups: 'See the groups you belong to',
+  account: 'Change your password and account settings',
   offline_access: 'Stay signed in when you are not using it',
 };
 
