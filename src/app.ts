@@ -13,6 +13,8 @@ import { csrf } from './web/middleware/csrf.ts';
 import { interactionRoutes } from './web/interactions/routes.ts';
 import { demoRoutes } from './web/demo.ts';
 import { passwordRoutes } from './web/password/routes.ts';
+import { accountRoutes } from './web/account/routes.ts';
+import { apiRoutes } from './web/api/routes.ts';
 import { VIEWS_DIR } from './web/render.ts';
 import { HttpError } from './web/http-error.ts';
 
@@ -64,8 +66,14 @@ export function createApp(deps: AppDeps, cookieKeys: string[]): Koa {
   app.use(interactions.routes());
   const passwords = passwordRoutes(deps, forms);
   app.use(passwords.routes());
+  const account = accountRoutes(deps, forms);
+  app.use(account.routes());
   app.use(passwords.allowedMethods({ throw: true, methodNotAllowed: () => new HttpError(405, 'Not allowed', 'This page does not accept that request.') }));
   app.use(interactions.allowedMethods({ throw: true, methodNotAllowed: () => new HttpError(405, 'Not allowed', 'This page does not accept that request.'), notImplemented: () => new HttpError(501, 'Not supported', 'This request is not supported.') }));
+  // JSON APIs: every /api path (errors, 404 and 405 included) is answered by the router as problem+json.
+  const api = apiRoutes(deps);
+  app.use(api.routes());
+  app.use(api.allowedMethods({ throw: true, methodNotAllowed: () => new HttpError(405, 'Not allowed', 'This page does not accept that request.'), notImplemented: () => new HttpError(501, 'Not supported', 'This request is not supported.') }));
   if (config.demoApp) app.use(demoRoutes(deps).routes());
   app.use(mount(deps.provider as unknown as Koa));
   return app;

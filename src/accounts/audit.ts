@@ -53,6 +53,21 @@ export class AuditTrail {
     }
   }
 
+  /** Many events at once (bulk imports), one database round trip. */
+  async recordMany(entries: Array<{ event: AuditEvent; userId: string | null; context?: RequestContext; details?: AuditRecord['details'] }>): Promise<void> {
+    if (!entries.length) return;
+    const at = new Date();
+    const expiresAt = new Date(at.getTime() + this.#retentionMs);
+    try {
+      await this.#model.collection.insertMany(entries.map(({ event, userId, context = {}, details = {} }) => ({
+        _id: randomUUID() as never, at, event, userId, actor: context.actor ?? 'self',
+        ip: context.ip ?? null, userAgent: context.userAgent ?? null, details, expiresAt,
+      })), { ordered: false });
+    } catch (error) {
+      this.#log.error({ err: error, count: entries.length }, 'audit records lost');
+    }
+  }
+
   /** Newest first, optionally for one account, some events, and a time range; paged by `before`. */
   async list(filter: { userId?: string; events?: string[]; since?: Date; until?: Date; limit?: number } = {}): Promise<AuditRecord[]> {
     const query: Record<string, unknown> = {};

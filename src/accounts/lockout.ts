@@ -19,6 +19,11 @@ export const unknownEmailSubject = (emailKey: string) => `email:${emailKey}`;
 const MEMORY_MS = 24 * 60 * 60_000;
 
 export class Lockout {
+  /** For operators' queries (which accounts are locked); counters change only through the methods below. */
+  get model(): LockoutModel {
+    return this.#model;
+  }
+
   readonly #model: LockoutModel;
   readonly #policy: LockoutPolicy;
 

@@ -69,6 +69,12 @@ export async function resendInvitation(deps: LinkFlowDeps, user: User, meta: { c
   await deps.audit.record('invite.sent', user._id, context, { resent: true });
 }
 
+/** A reset link by email, sent now (an operator's action; the forgot-password page uses requestPasswordReset). */
+export async function sendPasswordReset(deps: LinkFlowDeps, user: User, context: RequestContext = {}): Promise<void> {
+  await sendLink(deps, user, 'reset', {});
+  await deps.audit.record('password.reset_requested', user._id, context);
+}
+
 /**
  * Forgot password. Returns at once and does the lookup and sending in the
  * background, so the answer and its timing are the same for every email.

@@ -1,6 +1,7 @@
 // Password hashing: argon2id with configured parameters. One hasher per process,
 // so every surface hashes and verifies the same way.
 import argon2 from 'argon2';
+import bcrypt from 'bcryptjs';
 import { randomBytes } from 'node:crypto';
 
 export interface HashingParams {
@@ -11,6 +12,14 @@ export interface HashingParams {
 
 /** Upper bound on what we hash: long enough for passphrases, short enough to bound the work. */
 export const PASSWORD_MAX_BYTES = 1024;
+
+/** Hashes an import may bring as they are: argon2 PHC strings and bcrypt. They are upgraded at the next sign-in. */
+const ARGON2_PHC = /^\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
+const BCRYPT = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
+
+export function isImportableHash(hash: string): boolean {
+  return ARGON2_PHC.test(hash) || BCRYPT.test(hash);
+}
 
 export class PasswordHasher {
   readonly #options: { type: typeof argon2.argon2id; memoryCost: number; timeCost: number; parallelism: number };
@@ -33,6 +42,7 @@ export class PasswordHasher {
   /** False for a malformed stored hash rather than an exception: a bad row must not become a 500. */
   async verify(hash: string, password: string): Promise<boolean> {
     try {
+      if (BCRYPT.test(hash)) return await bcrypt.compare(password.normalize('NFC'), hash);
       const normalized = password.normalize('NFC');
       if (await argon2.verify(hash, normalized)) return true;
       // Hashes imported from elsewhere may be of the raw form.
@@ -44,6 +54,7 @@ export class PasswordHasher {
 
   /** Whether a stored hash was made with other parameters and should be replaced at the next sign-in. */
   needsRehash(hash: string): boolean {
+    if (!hash.startsWith('$argon2id$')) return true;
     try {
       return argon2.needsRehash(hash, this.#options);
     } catch {

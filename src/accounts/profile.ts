@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { UserModel } from '../db/models/user.ts';
 import type { AuditTrail, RequestContext } from './audit.ts';
+import { searchTermsFor } from './users.ts';
 
 const optionalText = (max: number) => z.string().trim().max(max, `Use at most ${max} characters.`).transform((v) => v || null).nullable().optional();
 
@@ -44,9 +45,9 @@ export async function updateProfile(
     return { ok: false, errors };
   }
   const { name, locale, phoneNumber, address } = parsed.data;
-  const current = await deps.users.findById(userId, { phoneNumber: 1 }).lean();
+  const current = await deps.users.findById(userId, { phoneNumber: 1, email: 1 }).lean();
   if (!current) return { ok: false, errors: { form: 'This account no longer exists.' } };
-  const set: Record<string, unknown> = { name };
+  const set: Record<string, unknown> = { name, searchTerms: searchTermsFor(current.email, name) };
   if (locale !== undefined) set.locale = locale;
   if (phoneNumber !== undefined) {
     set.phoneNumber = phoneNumber;

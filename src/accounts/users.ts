@@ -16,6 +16,14 @@ export class AccountError extends Error {
   }
 }
 
+/** The words an admin may search by: the email, its parts, and each word of the name, lower-cased. */
+export function searchTermsFor(email: string, name: string | null | undefined): string[] {
+  const normalized = normalizeEmail(email);
+  const [local = '', domain = ''] = normalized.split('@');
+  const words = [normalized, local, domain, ...local.split(/[._+-]+/), ...(name ?? '').toLowerCase().split(/[\s,.'-]+/)];
+  return [...new Set(words.map((w) => w.trim()).filter((w) => w.length > 0))].slice(0, 20);
+}
+
 export interface NewUser {
   email: string;
   password?: string;
@@ -41,6 +49,7 @@ export async function createUser(deps: { users: UserModel; hasher: PasswordHashe
       name: input.name?.trim() ?? '',
       passwordHash,
       roles: input.roles ?? [],
+      searchTerms: searchTermsFor(email.data, input.name),
     });
     return created!.toObject() as User;
   } catch (error) {

@@ -34,7 +34,11 @@ export async function withServices<T>(task: (context: CliContext) => Promise<T>)
     const services = createServices(config, createLogger('warn', 2), database.connection);
     const stopSweep = await prepareDatabase(services);
     stopSweep(); // a short-lived command has nothing to sweep
-    return await task({ config, services });
+    const result = await task({ config, services });
+    // Emails a command started are delivered before it exits.
+    await services.tasks.idle();
+    await services.mailer.close();
+    return result;
   } catch (error) {
     failed = true;
     throw error;

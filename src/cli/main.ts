@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { registerUserCommands } from './users.ts';
 import { registerClientCommands } from './clients.ts';
 import { registerKeyCommands } from './keys.ts';
+import { registerBulkCommands } from './bulk.ts';
 
 const program = new Command('latchkey')
   .description([
@@ -18,5 +19,6 @@ const program = new Command('latchkey')
 registerUserCommands(program);
 registerClientCommands(program);
 registerKeyCommands(program);
+registerBulkCommands(program);
 
 await program.parseAsync(process.argv);

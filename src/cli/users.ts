@@ -10,6 +10,7 @@ interface CreateOptions {
   mustChange?: boolean;
   invite?: boolean;
   client?: string;
+  admin?: boolean;
 }
 
 /** The password from stdin: one line, without its trailing newline. */
@@ -36,6 +37,7 @@ export function registerUserCommands(program: Command): void {
     .addOption(new Option('--must-change', 'the password is temporary: it must be changed at the first sign-in, and expires').conflicts('invite'))
     .option('--invite', 'no password: email a link to choose one (pre-registration)')
     .option('--client <client_id>', 'with --invite: the app to continue to after the password is set')
+    .option('--admin', 'give the account the admin role (the console at /admin and the admin API)')
     .addHelpText('after', examples(
       'latchkey user:create --email ada@example.com --name "Ada Lovelace" --invite',
       'printf \'%s\\n\' "$TEMP" | latchkey user:create --email ada@example.com --password-stdin --must-change',
@@ -52,6 +54,7 @@ export function registerUserCommands(program: Command): void {
             || (await services.db.collection('oidc_client').countDocuments({ _id: options.client as never })) > 0;
           if (!known) throw new CliError(`no client with client_id ${options.client}`);
           const invited = await inviteUser(services.flows, { email: options.email, name: options.name, clientId: options.client ?? null }, { actor: 'cli' });
+          if (options.admin) await services.users.updateOne({ _id: invited._id }, { $addToSet: { roles: 'admin' } });
           await services.mailer.close();
           return invited;
         });
@@ -64,13 +67,48 @@ export function registerUserCommands(program: Command): void {
 
       const [{ createUser }, { setTemporaryPassword }] = await Promise.all([import('../accounts/users.ts'), import('../accounts/set-password.ts')]);
       const user = await withServices(async ({ services }) => {
-        const created = await createUser(services, { email: options.email, password, name: options.name });
+        const created = await createUser(services, { email: options.email, password, name: options.name, roles: options.admin ? ['admin'] : [] });
         if (options.mustChange) {
           await setTemporaryPassword({ ...services.flows, temporaryPasswordMs: services.config.policy.links.temporaryPasswordDays * 86_400_000 }, created, password!);
         }
         return created;
       });
       console.log(`created user ${user.email} (${user._id})${options.mustChange ? ': the password must be changed at the first sign-in' : ''}`);
+    }));
+
+  program
+    .command('user:role')
+    .summary('Add or remove a role (admin)')
+    .description('Add or remove a role on an account. The admin role opens the console at /admin and the admin API.')
+    .requiredOption('--email <email>', 'the account\'s email address')
+    .addOption(new Option('--add <role>', 'role to add').choices(['admin']).conflicts('remove'))
+    .addOption(new Option('--remove <role>', 'role to remove').choices(['admin']).conflicts('add'))
+    .addHelpText('after', examples('latchkey user:role --email ada@example.com --add admin'))
+    .action(action(async (options: { email: string; add?: string; remove?: string }) => {
+      if (!options.add && !options.remove) throw new CliError('give --add ROLE or --remove ROLE');
+      const [{ findUserByEmail }, { setRole }] = await Promise.all([import('../accounts/users.ts'), import('../accounts/admin.ts')]);
+      await withServices(async ({ services }) => {
+        const user = await findUserByEmail(services.users, options.email);
+        if (!user) throw new CliError(`no account with email ${options.email}`);
+        await setRole(services, user._id, (options.add ?? options.remove)!, Boolean(options.add), { actor: 'cli' });
+      });
+      console.log(`${options.add ? 'added' : 'removed'} role ${options.add ?? options.remove} ${options.add ? 'to' : 'from'} ${options.email}`);
+    }));
+
+  program
+    .command('user:revoke')
+    .summary('Force sign-in: revoke every session, grant and token of an account')
+    .description('Force sign-in: every grant, session, refresh and access token of the account ends at once; the next authorization asks for the password.')
+    .requiredOption('--email <email>', 'the account\'s email address')
+    .addHelpText('after', examples('latchkey user:revoke --email ada@example.com'))
+    .action(action(async (options: { email: string }) => {
+      const [{ findUserByEmail }, { forceSignIn }] = await Promise.all([import('../accounts/users.ts'), import('../accounts/admin.ts')]);
+      const result = await withServices(async ({ services }) => {
+        const user = await findUserByEmail(services.users, options.email);
+        if (!user) throw new CliError(`no account with email ${options.email}`);
+        return forceSignIn(services, user._id, { actor: 'cli' });
+      });
+      console.log(`revoked ${options.email}: ${result.sessions} session(s) and ${result.grants} grant(s) ended`);
     }));
 
   program

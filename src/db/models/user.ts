@@ -23,6 +23,8 @@ const userSchema = new Schema(
     // Operator-managed: groups (the `groups` claim) and private notes.
     groups: { type: [String], default: [] },
     notes: { type: String, default: '' },
+    // Lower-cased words of the name and the email, for prefix search in the admin console (multikey index).
+    searchTerms: { type: [String], default: [] },
     // argon2id PHC string; null for an account that has not chosen a password yet.
     passwordHash: { type: String, default: null },
     // Hashes of the previous passwords, newest first, for the no-reuse rule.
@@ -39,6 +41,9 @@ const userSchema = new Schema(
 );
 userSchema.index({ emailNormalized: 1 }, { unique: true });
 userSchema.index({ status: 1 });
+userSchema.index({ searchTerms: 1 });
+userSchema.index({ mustChangePassword: 1 });
+userSchema.index({ roles: 1 });
 
 export type User = InferSchemaType<typeof userSchema> & { _id: string };
 export type UserDocument = HydratedDocument<User>;

@@ -1,0 +1,257 @@
+// Bulk provisioning from CSV: streamed, validated row by row, inserted in batches.
+// Columns: email (required), name, password, password_hash, must_change, groups.
+// Re-running a file changes nothing twice: existing accounts are left alone, or
+// with --upsert updated only where a value differs; a password is only ever set
+// on an account that has none.
+import { parse, type CsvError } from 'csv-parse';
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { z } from 'zod';
+import type { Services } from '../deps.ts';
+import type { User } from '../db/models/user.ts';
+import { emailSchema, normalizeEmail } from './email.ts';
+import { isImportableHash } from './passwords.ts';
+import { AccountError, searchTermsFor } from './users.ts';
+import type { RequestContext } from './audit.ts';
+
+export const IMPORT_COLUMNS = ['email', 'name', 'password', 'password_hash', 'must_change', 'groups'] as const;
+type Column = (typeof IMPORT_COLUMNS)[number];
+
+export interface RejectedRow {
+  line: number;
+  email: string | null;
+  reason: string;
+}
+
+export interface ImportReport {
+  rows: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  rejected: RejectedRow[];
+}
+
+export interface ImportOptions {
+  upsert?: boolean;
+  context?: RequestContext;
+  onProgress?: (rowsDone: number) => void;
+  /** Passwords hashed at once; argon2 runs on libuv's pool, so 2 keeps both cores busy. */
+  hashConcurrency?: number;
+}
+
+const BATCH = 500;
+// Large enough for any real row (a 10 MB line is read, then refused by the field checks); bounds memory.
+const MAX_LINE_BYTES = 16 * 1024 * 1024;
+// A cell a spreadsheet would run as a formula when someone opens an export of it.
+const FORMULA = /^[=+\-@\t\r]/;
+const GROUP = /^[\w .:@/-]{1,64}$/;
+const BOOLEAN: Record<string, boolean> = { '': false, true: true, false: false, yes: true, no: false, '1': true, '0': false, y: true, n: false };
+
+interface Row {
+  line: number;
+  email: string;
+  emailNormalized: string;
+  name: string | null;
+  password: string | null;
+  passwordHash: string | null;
+  mustChange: boolean;
+  groups: string[] | null;
+}
+
+function validateRow(record: Partial<Record<Column, string>>, line: number): Row | RejectedRow {
+  const reject = (reason: string): RejectedRow => ({ line, email: typeof record.email === 'string' ? record.email.slice(0, 254) : null, reason });
+  for (const [column, value] of Object.entries(record)) {
+    if (typeof value === 'string' && value.includes('\uFFFD')) return reject(`${column} is not valid UTF-8 (save the file as UTF-8)`);
+  }
+  const email = emailSchema.safeParse(record.email ?? '');
+  if (!email.success) return reject(record.email ? 'email is not a valid address' : 'email is missing');
+  const name = (record.name ?? '').trim();
+  if (name.length > 200) return reject('name is longer than 200 characters');
+  if (FORMULA.test(name)) return reject('name starts like a spreadsheet formula (=, +, -, @)');
+  const mustChange = BOOLEAN[(record.must_change ?? '').trim().toLowerCase()];
+  if (mustChange === undefined) return reject('must_change must be true or false');
+  const password = record.password ? record.password : null;
+  const passwordHash = record.password_hash ? record.password_hash.trim() : null;
+  if (password && passwordHash) return reject('give password or password_hash, not both');
+  if (passwordHash && !isImportableHash(passwordHash)) return reject('password_hash is not an argon2 or bcrypt hash');
+  if (mustChange && !password && !passwordHash) return reject('must_change needs a password');
+  let groups: string[] | null = null;
+  if (record.groups !== undefined && record.groups.trim() !== '') {
+    groups = [...new Set(record.groups.split(/[;|]/).map((g) => g.trim()).filter(Boolean))];
+    const bad = groups.find((g) => FORMULA.test(g) || !GROUP.test(g));
+    if (bad !== undefined) return reject(`group "${bad.slice(0, 40)}" is not allowed (letters, digits, spaces and . _ : @ / - only)`);
+    if (groups.length > 50) return reject('more than 50 groups');
+  }
+  return { line, email: email.data, emailNormalized: normalizeEmail(email.data), name: name || null, password, passwordHash, mustChange, groups };
+}
+
+const SKIP_REASONS: Record<string, string> = {
+  CSV_MAX_RECORD_SIZE: `line longer than ${MAX_LINE_BYTES / 1024 / 1024} MiB`,
+  CSV_RECORD_INCONSISTENT_COLUMNS: 'a different number of fields than the header',
+  CSV_RECORD_INCONSISTENT_FIELDS_LENGTH: 'a different number of fields than the header',
+  CSV_INVALID_CLOSING_QUOTE: 'a quote is not closed properly',
+  CSV_QUOTE_NOT_CLOSED: 'a quote is never closed',
+};
+
+const isRejected = (row: Row | RejectedRow): row is RejectedRow => 'reason' in row;
+
+/** Runs `task` over `items` with at most `limit` at once. */
+async function pool<T>(items: T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await task(items[next++]!);
+  }));
+}
+
+export async function importUsers(services: Services, input: Readable, options: ImportOptions = {}): Promise<ImportReport> {
+  const report: ImportReport = { rows: 0, created: 0, updated: 0, unchanged: 0, rejected: [] };
+  const seen = new Map<string, number>();
+  let headerChecked = false;
+
+  const parser = input.pipe(parse({
+    bom: true,
+    columns: (header: string[]) => {
+      const columns = header.map((h) => h.trim().toLowerCase());
+      const unknown = columns.filter((c) => !(IMPORT_COLUMNS as readonly string[]).includes(c));
+      if (!columns.includes('email')) throw new AccountError('bad_header', `the first line must name the columns, including email (found: ${columns.join(', ').slice(0, 200)})`);
+      if (unknown.length) throw new AccountError('bad_header', `unknown column(s): ${unknown.join(', ').slice(0, 200)}; known: ${IMPORT_COLUMNS.join(', ')}`);
+      if (new Set(columns).size !== columns.length) throw new AccountError('bad_header', 'a column is named twice');
+      headerChecked = true;
+      return columns;
+    },
+    skip_empty_lines: true,
+    trim: false,
+    max_record_size: MAX_LINE_BYTES,
+    skip_records_with_error: true,
+    info: true,
+  }));
+  parser.on('skip', (error: CsvError & { lines?: number }) => {
+    report.rows++;
+    report.rejected.push({ line: error.lines ?? 0, email: null, reason: SKIP_REASONS[error.code] ?? `malformed CSV (${error.code})` });
+  });
+
+  let batch: Row[] = [];
+  try {
+    for await (const { record, info } of parser as AsyncIterable<{ record: Partial<Record<Column, string>>; info: { lines: number } }>) {
+      report.rows++;
+      const row = validateRow(record, info.lines);
+      if (isRejected(row)) {
+        report.rejected.push(row);
+        continue;
+      }
+      const first = seen.get(row.emailNormalized);
+      if (first !== undefined) {
+        report.rejected.push({ line: row.line, email: row.email, reason: `duplicate of line ${first}` });
+        continue;
+      }
+      seen.set(row.emailNormalized, row.line);
+      batch.push(row);
+      if (batch.length >= BATCH) {
+        await applyBatch(services, batch, options, report);
+        batch = [];
+        options.onProgress?.(report.rows);
+      }
+    }
+    await applyBatch(services, batch, options, report);
+    options.onProgress?.(report.rows);
+  } catch (error) {
+    if (error instanceof AccountError) throw error;
+    const code = (error as CsvError).code;
+    if (typeof code === 'string' && code.startsWith('CSV_')) throw new AccountError('bad_csv', `the file is not CSV this import can read (${code})`);
+    throw error;
+  }
+  if (!headerChecked && report.rows === 0) throw new AccountError('empty', 'the file is empty');
+  report.rejected.sort((a, b) => a.line - b.line);
+  return report;
+}
+
+async function applyBatch(services: Services, rows: Row[], options: ImportOptions, report: ImportReport): Promise<void> {
+  if (!rows.length) return;
+  const existing = new Map(
+    (await services.users.find({ emailNormalized: { $in: rows.map((r) => r.emailNormalized) } }).lean<User[]>())
+      .map((u) => [u.emailNormalized, u]),
+  );
+  const temporaryMs = services.config.policy.links.temporaryPasswordDays * 86_400_000;
+
+  // Passwords: the policy, then argon2 on both cores. Only for rows that will set one.
+  const hashes = new Map<Row, string>();
+  const needsHash = rows.filter((r) => r.password && (!existing.has(r.emailNormalized) || (options.upsert && !existing.get(r.emailNormalized)!.passwordHash)));
+  await pool(needsHash, options.hashConcurrency ?? 2, async (row) => {
+    const issues = services.policy.check(row.password, { email: row.email, name: row.name });
+    if (issues.length) return;
+    hashes.set(row, await services.hasher.hash(row.password!));
+  });
+
+  const now = new Date();
+  const inserts: Array<Record<string, unknown>> = [];
+  const updates: Array<{ updateOne: { filter: Record<string, unknown>; update: Record<string, unknown> } }> = [];
+  const audits: Array<{ userId: string; event: 'account.created' | 'account.updated' }> = [];
+
+  for (const row of rows) {
+    const current = existing.get(row.emailNormalized);
+    const settingPassword = row.password !== null || row.passwordHash !== null;
+    if (row.password !== null && !hashes.has(row) && (!current || (options.upsert && !current.passwordHash))) {
+      const issues = services.policy.check(row.password, { email: row.email, name: row.name });
+      report.rejected.push({ line: row.line, email: row.email, reason: `password: ${issues.map((i) => i.message).join(' ')}` });
+      continue;
+    }
+    const passwordHash = hashes.get(row) ?? row.passwordHash;
+    if (!current) {
+      const id = randomUUID();
+      inserts.push({
+        _id: id, email: row.email, emailNormalized: row.emailNormalized, name: row.name ?? '',
+        passwordHash: passwordHash ?? null, status: passwordHash ? 'active' : 'invited',
+        mustChangePassword: row.mustChange, temporaryPasswordExpiresAt: row.mustChange ? new Date(now.getTime() + temporaryMs) : null,
+        passwordChangedAt: passwordHash ? now : null, groups: row.groups ?? [], roles: [], passwordHistory: [], emailVerified: false,
+        searchTerms: searchTermsFor(row.email, row.name), createdAt: now, updatedAt: now,
+      });
+      audits.push({ userId: id, event: 'account.created' });
+      continue;
+    }
+    if (!options.upsert) {
+      report.unchanged++;
+      continue;
+    }
+    const set: Record<string, unknown> = {};
+    if (row.name !== null && row.name !== current.name) {
+      set.name = row.name;
+      set.searchTerms = searchTermsFor(current.email, row.name);
+    }
+    if (row.groups !== null && JSON.stringify([...row.groups].sort()) !== JSON.stringify([...(current.groups ?? [])].sort())) set.groups = row.groups;
+    if (settingPassword && !current.passwordHash && passwordHash) {
+      Object.assign(set, {
+        passwordHash, passwordChangedAt: now, mustChangePassword: row.mustChange,
+        temporaryPasswordExpiresAt: row.mustChange ? new Date(now.getTime() + temporaryMs) : null,
+        ...(current.status === 'invited' ? { status: 'active' } : {}),
+      });
+    }
+    if (!Object.keys(set).length) {
+      report.unchanged++;
+      continue;
+    }
+    updates.push({ updateOne: { filter: { _id: current._id }, update: { $set: { ...set, updatedAt: now } } } });
+    audits.push({ userId: current._id, event: 'account.updated' });
+  }
+
+  if (inserts.length) {
+    try {
+      await services.users.collection.insertMany(inserts, { ordered: false });
+      report.created += inserts.length;
+    } catch (error) {
+      // Another import (or a person) created some of these addresses meanwhile.
+      const result = error as { insertedCount?: number; writeErrors?: Array<{ index: number }> };
+      report.created += result.insertedCount ?? 0;
+      for (const writeError of result.writeErrors ?? []) {
+        const doc = inserts[writeError.index]!;
+        const row = rows.find((r) => r.emailNormalized === doc.emailNormalized)!;
+        report.rejected.push({ line: row.line, email: row.email, reason: 'an account with this email was created meanwhile' });
+      }
+      if (!result.writeErrors) throw error;
+    }
+  }
+  if (updates.length) {
+    await services.users.collection.bulkWrite(updates, { ordered: false });
+    report.updated += updates.length;
+  }
+  await services.audit.recordMany(audits.map((a) => ({ ...a, context: { actor: 'import', ...options.context }, details: { import: true } })));
+}

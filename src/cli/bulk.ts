@@ -1,0 +1,103 @@
+// Bulk commands: user:import, password:set, password:reset.
+import { Option, type Command } from 'commander';
+import { createReadStream, existsSync, writeFileSync } from 'node:fs';
+import { CliError, action, examples, withServices } from './context.ts';
+
+/** CSV cell for the row report; a leading = + - @ would run as a formula when opened in a spreadsheet. */
+function cell(value: string | number | null): string {
+  let text = value === null ? '' : String(value);
+  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+const rate = (value: string) => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 1000) throw new CliError('--rate must be a number of messages per second, from 0.01 to 1000');
+  return n;
+};
+
+async function progressBar(label: string) {
+  const { SingleBar, Presets } = await import('cli-progress');
+  const interactive = Boolean(process.stderr.isTTY);
+  const bar = new SingleBar({ format: `${label} {bar} {value}/{total} ({percentage}%) sent {sent}, skipped {skipped}`, stream: process.stderr, noTTYOutput: !interactive, notTTYSchedule: 5000 }, Presets.shades_classic);
+  let started = false;
+  return {
+    update(progress: { total: number; done: number; sent: number; skipped: number }) {
+      if (!started) {
+        bar.start(progress.total, 0, { sent: 0, skipped: 0 });
+        started = true;
+      }
+      bar.update(progress.done, { sent: progress.sent, skipped: progress.skipped });
+    },
+    stop: () => started && bar.stop(),
+  };
+}
+
+export function registerBulkCommands(program: Command): void {
+  program
+    .command('user:import')
+    .summary('Create (or update) accounts from a CSV file')
+    .description([
+      'Create accounts from a CSV file with a header line. Columns: email (required), name, password, password_hash',
+      '(argon2 or bcrypt, kept as is and upgraded at the next sign-in), must_change (true/false), groups (separated by ;).',
+      'Rows are validated one by one; rejected rows are listed with their line number and reason, and nothing of them is stored.',
+      'Accounts without a password are invited: send their set-password links with `latchkey password:set`.',
+      'Re-running the same file changes nothing twice.',
+    ].join('\n'))
+    .argument('<file>', 'the CSV file (UTF-8)')
+    .option('--upsert', 'update existing accounts (name, groups; a password only where the account has none)')
+    .option('--report <file>', 'write the rejected rows as CSV (line,email,reason) to this file')
+    .addHelpText('after', examples('latchkey user:import people.csv --report rejected.csv', 'latchkey user:import people.csv --upsert'))
+    .action(action(async (file: string, options: { upsert?: boolean; report?: string }) => {
+      if (!existsSync(file)) throw new CliError(`no such file: ${file}`);
+      const { importUsers } = await import('../accounts/import.ts');
+      const started = Date.now();
+      const report = await withServices(({ services }) => importUsers(services, createReadStream(file), {
+        upsert: options.upsert,
+        context: { actor: 'cli' },
+        onProgress: (rows) => process.stderr.isTTY && process.stderr.write(`\r${rows} rows`),
+      }));
+      if (process.stderr.isTTY) process.stderr.write('\n');
+      for (const row of report.rejected.slice(0, 20)) console.log(`line ${row.line}: ${row.reason}${row.email ? ` (${row.email})` : ''}`);
+      if (report.rejected.length > 20) console.log(`... and ${report.rejected.length - 20} more rejected rows${options.report ? '' : ' (use --report FILE for all)'}`);
+      if (options.report) {
+        writeFileSync(options.report, ['line,email,reason', ...report.rejected.map((r) => [r.line, r.email, r.reason].map(cell).join(','))].join('\n') + '\n');
+      }
+      console.log(`${report.rows} rows in ${((Date.now() - started) / 1000).toFixed(1)} s: ${report.created} created, ${report.updated} updated, ${report.unchanged} unchanged, ${report.rejected.length} rejected`);
+      if (report.rejected.length) process.exitCode = 3;
+    }));
+
+  program
+    .command('password:set')
+    .summary('Email a set-password link to every account without a password')
+    .description('Email a set-password link to every account that has never chosen a password (invited or imported without one). Accounts whose link is still valid are skipped, so a re-run emails no one twice.')
+    .option('--rate <per-second>', 'messages per second at most', '10')
+    .addHelpText('after', examples('latchkey password:set --rate 5'))
+    .action(action(async (options: { rate: string }) => {
+      const perSecond = rate(options.rate);
+      const { sendSetPasswordLinks } = await import('../accounts/bulk-mail.ts');
+      const bar = await progressBar('set-password links');
+      const result = await withServices(({ services }) => sendSetPasswordLinks(services, { ratePerSecond: perSecond, context: { actor: 'cli' }, onProgress: bar.update }));
+      bar.stop();
+      console.log(`${result.sent} sent, ${result.skipped} skipped (a link is still valid), of ${result.total}`);
+    }));
+
+  program
+    .command('password:reset')
+    .summary('Email password-reset links')
+    .description('Email a password-reset link to one account (--email) or every active account (--all). Accounts whose reset link is still valid are skipped, so a re-run emails no one twice.')
+    .addOption(new Option('--email <email>', 'one account').conflicts('all'))
+    .addOption(new Option('--all', 'every active account').conflicts('email'))
+    .option('--rate <per-second>', 'messages per second at most', '10')
+    .addHelpText('after', examples('latchkey password:reset --email ada@example.com', 'latchkey password:reset --all --rate 5'))
+    .action(action(async (options: { email?: string; all?: boolean; rate: string }) => {
+      if (!options.email && !options.all) throw new CliError('give --email EMAIL or --all');
+      const perSecond = rate(options.rate);
+      const { sendResetLinks } = await import('../accounts/bulk-mail.ts');
+      const bar = await progressBar('reset links');
+      const result = await withServices(({ services }) => sendResetLinks(services, options.all ? { all: true } : { email: options.email! }, { ratePerSecond: perSecond, context: { actor: 'cli' }, onProgress: bar.update }));
+      bar.stop();
+      if (options.email && result.total === 0) throw new CliError(`no active account with email ${options.email}`);
+      console.log(`${result.sent} sent, ${result.skipped} skipped (a link is still valid), of ${result.total}`);
+    }));
+}

@@ -1,0 +1,52 @@
+// The JSON APIs under /api. Every path under /api is answered here, errors
+// included (problem+json, never an HTML page): an unknown path is a 404, a known
+// path with another method a 405 with Allow.
+//
+// No CORS: these endpoints are for apps' servers, not for browsers on other
+// origins, so no Access-Control-* header is sent and a preflight gets nothing that
+// would let a cross-origin page call them. Add CORS here (per client origin, as
+// the provider's clientBasedCORS does) if browser apps ever need them.
+import Router from '@koa/router';
+import type { Context, Middleware } from 'koa';
+import type { AppDeps } from '../../deps.ts';
+import { apiErrors, isProblemCode, PlainProblem, PROBLEM_TYPES, problemTypeUri } from './problem.ts';
+import { openApiDocument } from './openapi.ts';
+import { changeOwnPassword, confirmReset, requestReset } from './password.ts';
+
+export function apiRoutes(deps: AppDeps): Router {
+  const { issuer } = deps.config;
+  const router = new Router();
+  const errors = apiErrors(issuer, deps.log);
+  const document = openApiDocument(issuer);
+
+  const endpoint = (method: 'GET' | 'POST', path: string, handler: (ctx: Context) => Promise<void> | void) => {
+    const allow = method === 'GET' ? 'GET, HEAD' : method;
+    router.register(path, method === 'GET' ? ['GET', 'HEAD'] : [method], [errors, handler as Middleware]);
+    // Registered after the handler, so it only runs for the other methods.
+    router.all(path, errors, (ctx) => {
+      if (ctx.method === 'OPTIONS') {
+        ctx.status = 204;
+        ctx.set('Allow', allow);
+        return;
+      }
+      throw new PlainProblem(405, 'Method Not Allowed', `This endpoint accepts ${allow} only.`, { Allow: allow });
+    });
+  };
+
+  endpoint('POST', '/api/account/password', (ctx) => changeOwnPassword(ctx, deps));
+  endpoint('POST', '/api/password-resets', (ctx) => requestReset(ctx, deps));
+  endpoint('POST', '/api/password-resets/confirm', (ctx) => confirmReset(ctx, deps));
+  endpoint('GET', '/api/openapi.json', (ctx) => {
+    ctx.body = document;
+  });
+  endpoint('GET', '/api/problems/:code', (ctx) => {
+    const code = ctx.params.code ?? '';
+    if (!isProblemCode(code)) throw new PlainProblem(404, 'Not Found', 'There is no problem type of that name.');
+    const { status, title, description } = PROBLEM_TYPES[code];
+    ctx.body = { type: problemTypeUri(issuer, code), code, status, title, description };
+  });
+  router.all('/api{/*rest}', errors, () => {
+    throw new PlainProblem(404, 'Not Found', 'There is no API endpoint at this path.');
+  });
+  return router;
+}
