@@ -23,6 +23,9 @@ const assets = [
   ['strength.js', 'text/javascript', readFileSync(join(VIEWS_DIR, 'assets/strength.js'))],
 ] as const;
 
+const methodNotAllowed = () => new HttpError(405, 'Not allowed', 'This page does not accept that request.');
+const notImplemented = () => new HttpError(501, 'Not supported', 'This request is not supported.');
+
 export function createApp(deps: AppDeps, cookieKeys: string[]): Koa {
   const { config, log } = deps;
   const app = new Koa({ keys: cookieKeys, proxy: config.trustProxy });
@@ -63,18 +66,18 @@ export function createApp(deps: AppDeps, cookieKeys: string[]): Koa {
     if (ctx.path.startsWith('/interaction/')) return forms.issue(ctx, next);
     return next();
   });
-  app.use(interactions.routes());
-  const passwords = passwordRoutes(deps, forms);
-  app.use(passwords.routes());
-  const account = accountRoutes(deps, forms);
-  app.use(account.routes());
-  app.use(passwords.allowedMethods({ throw: true, methodNotAllowed: () => new HttpError(405, 'Not allowed', 'This page does not accept that request.') }));
-  app.use(interactions.allowedMethods({ throw: true, methodNotAllowed: () => new HttpError(405, 'Not allowed', 'This page does not accept that request.'), notImplemented: () => new HttpError(501, 'Not supported', 'This request is not supported.') }));
-  // JSON APIs: every /api path (errors, 404 and 405 included) is answered by the router as problem+json.
-  const api = apiRoutes(deps);
-  app.use(api.routes());
-  app.use(api.allowedMethods({ throw: true, methodNotAllowed: () => new HttpError(405, 'Not allowed', 'This page does not accept that request.'), notImplemented: () => new HttpError(501, 'Not supported', 'This request is not supported.') }));
-  if (config.demoApp) app.use(demoRoutes(deps).routes());
+  // Each router answers its own paths, with 405 for a method it does not take.
+  const routers = [
+    interactions,
+    passwordRoutes(deps, forms),
+    accountRoutes(deps, forms),
+    apiRoutes(deps), // every /api path, errors included, is answered as problem+json
+    ...(config.demoApp ? [demoRoutes(deps)] : []),
+  ];
+  for (const router of routers) {
+    app.use(router.routes());
+    app.use(router.allowedMethods({ throw: true, methodNotAllowed, notImplemented }));
+  }
   app.use(mount(deps.provider as unknown as Koa));
   return app;
 }

@@ -20,6 +20,7 @@ import { Mailer } from './mail/mailer.ts';
 import { BackgroundTasks } from './background.ts';
 import { AuditTrail } from './accounts/audit.ts';
 import { auditModel } from './db/models/audit.ts';
+import { PORTAL_SESSIONS } from './accounts/revocation.ts';
 import { join } from 'node:path';
 import { MODEL_INDEXES, artifactCollection } from './oidc/adapter.ts';
 
@@ -90,6 +91,7 @@ export async function prepareDatabase(services: Services): Promise<() => void> {
   await lockoutModel(connection).createIndexes();
   await linkModel(connection).createIndexes();
   await auditModel(connection).createIndexes();
+  await db.collection(PORTAL_SESSIONS).createIndex({ accountId: 1 });
   await ensureThrottleIndexes(connection);
 
   const expiring = [
@@ -97,6 +99,7 @@ export async function prepareDatabase(services: Services): Promise<() => void> {
     { collection: db.collection(THROTTLE_COLLECTION), field: 'expire' },
     { collection: linkModel(connection).collection as never, field: 'purgeAt' },
     { collection: auditModel(connection).collection as never, field: 'expiresAt' },
+    { collection: db.collection(PORTAL_SESSIONS), field: 'expiresAt' },
   ];
   for (const [model, fields] of Object.entries(MODEL_INDEXES)) {
     const collection = artifactCollection(db, model);

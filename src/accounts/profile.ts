@@ -59,6 +59,6 @@ export async function updateProfile(
     set.address = hasAny ? address : null;
   }
   await deps.users.updateOne({ _id: userId }, { $set: set });
-  await deps.audit.record('profile.updated', userId, context, { fields: Object.keys(set).join(',') });
+  await deps.audit.record('profile.updated', userId, context, { fields: Object.keys(set).filter((k) => k !== 'searchTerms').join(',') });
   return { ok: true };
 }

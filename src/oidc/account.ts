@@ -15,6 +15,8 @@ export const SCOPE_CLAIMS = {
 /** Scopes clients may ask for: the claim scopes, refresh tokens, and our account API. */
 export const SCOPES = ['openid', 'offline_access', 'email', 'profile', 'phone', 'address', 'groups', 'account'] as const;
 
+const nonEmpty = (value: object) => Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null && v !== undefined && v !== ''));
+
 function formatted(address: NonNullable<User['address']>): string {
   return [address.street_address, [address.postal_code, address.locality].filter(Boolean).join(' '), address.region, address.country]
     .filter(Boolean).join('\n');
@@ -34,7 +36,7 @@ export function findAccountIn(users: UserModel): FindAccount {
         locale: user.locale ?? undefined,
         phone_number: user.phoneNumber ?? undefined,
         phone_number_verified: user.phoneNumber ? user.phoneNumberVerified : undefined,
-        address: user.address ? { ...user.address, formatted: formatted(user.address) } : undefined,
+        address: user.address ? { ...nonEmpty(user.address), formatted: formatted(user.address) } : undefined,
         groups: user.groups ?? [],
         updated_at: Math.floor(new Date((user as { updatedAt?: Date }).updatedAt ?? Date.now()).getTime() / 1000),
       }),

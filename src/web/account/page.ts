@@ -1,6 +1,7 @@
 // What every portal page shares: the signed-in person, the nav, the notice a
 // successful POST leaves behind (post/redirect/get), and words for codes.
 import type { Context } from 'koa';
+import { SCOPE_TEXT } from '../interactions/consent.ts';
 import { render } from '../render.ts';
 import type { Portal } from './session.ts';
 
@@ -35,16 +36,6 @@ export function seeOther(ctx: Context, path: string, notice?: keyof typeof NOTIC
 }
 
 /** The scopes an app holds, in the consent page's words. */
-const SCOPE_TEXT: Record<string, string> = {
-  openid: 'Know who you are',
-  email: 'See your email address',
-  profile: 'See your name and language',
-  phone: 'See your phone number',
-  address: 'See your postal address',
-  groups: 'See the groups you belong to',
-  account: 'Change your password and account settings',
-  offline_access: 'Stay signed in when you are not using it',
-};
 
 export const scopeText = (scope: string): string => SCOPE_TEXT[scope] ?? scope;
 

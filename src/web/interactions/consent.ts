@@ -5,7 +5,8 @@ import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
 import { finish, type Interaction } from './interaction.ts';
 
-const SCOPE_TEXT: Record<string, string> = {
+/** What each scope lets an app do, in a person's words (consent and connected-apps pages). */
+export const SCOPE_TEXT: Record<string, string> = {
   openid: 'Know who you are',
   email: 'See your email address',
   profile: 'See your name and language',

@@ -27,7 +27,7 @@ export function passwordRoutes(deps: AppDeps, csrf: { issue: Middleware; verify:
   // Where password managers send people to change a password (W3C well-known URL).
   router.get('/.well-known/change-password', (ctx) => {
     ctx.status = 302;
-    ctx.redirect('/password/forgot');
+    ctx.redirect('/account/password');
   });
   return router;
 }
