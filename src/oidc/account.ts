@@ -12,8 +12,12 @@ export const SCOPE_CLAIMS = {
   groups: ['groups'],
 } as const;
 
-/** Scopes clients may ask for: the claim scopes, refresh tokens, and our account API. */
-export const SCOPES = ['openid', 'offline_access', 'email', 'profile', 'phone', 'address', 'groups', 'account'] as const;
+/**
+ * Scopes clients may ask for: the claim scopes, refresh tokens, our account API
+ * (`account`) and the admin API (`admin`: only an admin's own token, or a client
+ * whose registered `scope` includes it, for client credentials).
+ */
+export const SCOPES = ['openid', 'offline_access', 'email', 'profile', 'phone', 'address', 'groups', 'account', 'admin'] as const;
 
 const nonEmpty = (value: object) => Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null && v !== undefined && v !== ''));
 

@@ -14,6 +14,7 @@ export const SCOPE_TEXT: Record<string, string> = {
   address: 'See your postal address',
   groups: 'See the groups you belong to',
   account: 'Change your password and account settings',
+  admin: 'Manage every account of this organisation (administrators only)',
   offline_access: 'Stay signed in when you are not using it',
 };
 
