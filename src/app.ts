@@ -9,6 +9,7 @@ import type { AppDeps } from './deps.ts';
 import { requestLog } from './web/middleware/request-log.ts';
 import { securityHeaders } from './web/middleware/security-headers.ts';
 import { errorPages } from './web/middleware/errors.ts';
+import { databaseGate } from './web/middleware/database-gate.ts';
 import { csrf } from './web/middleware/csrf.ts';
 import { interactionRoutes } from './web/interactions/routes.ts';
 import { demoRoutes } from './web/demo.ts';
@@ -60,6 +61,7 @@ export function createApp(deps: AppDeps, cookieKeys: string[]): Koa {
   app.use(requestLog(log));
   app.use(securityHeaders({ secure: config.secure }));
   app.use(errorPages(log));
+  app.use(databaseGate(deps.connection));
   app.use(site.routes());
   app.use(async (ctx, next) => {
     // Our pages get a CSRF cookie; protocol endpoints do not need one.

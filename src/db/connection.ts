@@ -10,11 +10,27 @@ export async function connect(uri: string, options: { dbName?: string } = {}): P
     dbName: options.dbName,
     autoIndex: false,
     autoCreate: true,
-    serverSelectionTimeoutMS: 10_000,
+    // While the database is away, fail fast (a 503 page) instead of queueing requests.
+    bufferCommands: false,
+    serverSelectionTimeoutMS: 5_000,
+    heartbeatFrequencyMS: 2_000,
     maxPoolSize: 20,
   });
   await connection.asPromise();
   return connection;
+}
+
+const UNAVAILABLE = new Set([
+  'MongoNetworkError', 'MongoNetworkTimeoutError', 'MongoServerSelectionError', 'MongooseServerSelectionError',
+  'MongoNotConnectedError', 'MongoPoolClearedError', 'MongoTopologyClosedError',
+]);
+
+/** Whether an error means "the database cannot be reached right now" (rather than a bug). */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let e = error as { name?: string; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e.name && UNAVAILABLE.has(e.name)) return true;
+  }
+  return false;
 }
 
 /** A TTL index where the server supports it; otherwise a plain index the sweeper uses. */

@@ -4,15 +4,18 @@ import type { Middleware } from 'koa';
 import type { Logger } from '../../log.ts';
 import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
+import { isDatabaseUnavailable } from '../../db/connection.ts';
+import { DATABASE_UNAVAILABLE as UNAVAILABLE } from './database-gate.ts';
 
 export function errorPages(log: Logger): Middleware {
   return async (ctx, next) => {
     try {
       await next();
     } catch (error) {
-      const known = error instanceof HttpError ? error : null;
+      const known = error instanceof HttpError ? error : isDatabaseUnavailable(error) ? UNAVAILABLE : null;
       const status = known?.status ?? ((error as { status?: number; expose?: boolean }).expose ? (error as { status: number }).status : 500);
-      if (status >= 500) log.error({ err: error, reqId: ctx.state.requestId, path: ctx.path }, 'request failed');
+      if (known === UNAVAILABLE) log.warn({ reqId: ctx.state.requestId, path: ctx.path, err: (error as Error).message }, 'database unavailable');
+      else if (status >= 500) log.error({ err: error, reqId: ctx.state.requestId, path: ctx.path }, 'request failed');
       if (known) ctx.set(known.headers);
       const title = known?.title ?? (status >= 500 ? 'Something went wrong' : 'Request not understood');
       const message = known?.message ?? (status >= 500 ? 'We could not complete this request. Please try again in a moment.' : 'The request could not be processed.');
