@@ -4,6 +4,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import mount from 'koa-mount';
 import { readFileSync } from 'node:fs';
+import { timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
 import type { AppDeps } from './deps.ts';
 import { requestLog } from './web/middleware/request-log.ts';
@@ -23,6 +24,13 @@ const assets = [
   ['app.css', 'text/css', readFileSync(join(VIEWS_DIR, 'assets/app.css'))],
   ['strength.js', 'text/javascript', readFileSync(join(VIEWS_DIR, 'assets/strength.js'))],
 ] as const;
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+function safeEqual(a: string, b: string): boolean {
+  const [x, y] = [Buffer.from(a), Buffer.from(b)];
+  return x.length === y.length && timingSafeEqual(x, y);
+}
 
 const methodNotAllowed = () => new HttpError(405, 'Not allowed', 'This page does not accept that request.');
 const notImplemented = () => new HttpError(501, 'Not supported', 'This request is not supported.');
@@ -55,10 +63,19 @@ export function createApp(deps: AppDeps, cookieKeys: string[]): Koa {
     }
   });
   site.get('/', (ctx) => ctx.redirect('/.well-known/openid-configuration'));
+  site.get('/metrics', async (ctx) => {
+    const token = config.metricsToken;
+    const allowed = token ? safeEqual(ctx.get('authorization'), `Bearer ${token}`) : LOOPBACK.has(ctx.ip);
+    if (!allowed) throw new HttpError(token ? 401 : 403, 'Not allowed', 'Metrics are not public.');
+    ctx.type = deps.metrics.registry.contentType;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await deps.metrics.registry.metrics();
+  });
 
   const interactions = interactionRoutes(deps, forms);
 
   app.use(requestLog(log));
+  app.use(deps.metrics.requestTimer());
   app.use(securityHeaders({ secure: config.secure }));
   app.use(errorPages(log));
   app.use(databaseGate(deps.connection));

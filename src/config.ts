@@ -83,6 +83,7 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LATCHKEY_CONFIG: z.string().default('config/latchkey.json'),
   DEMO_APP: z.enum(['true', 'false']).optional(),
+  METRICS_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
 });
 
 export interface Config {
@@ -104,6 +105,8 @@ export interface Config {
   /** From COOKIE_KEYS; when absent outside production they are generated and kept in DATA_DIR. */
   cookieKeys?: string[];
   trustProxy: boolean;
+  /** Bearer token for /metrics; without it, /metrics answers only requests from this machine. */
+  metricsToken?: string;
   logLevel: string;
   policy: Policy;
   lockout: { maxFailures: number; windowMs: number; lockMs: number; maxLockMs: number };
@@ -165,6 +168,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     mailFrom: e.MAIL_FROM,
     cookieKeys,
     trustProxy: e.TRUST_PROXY === 'true',
+    metricsToken: e.METRICS_TOKEN,
     logLevel: e.LOG_LEVEL,
     policy,
     lockout: {

@@ -22,6 +22,7 @@ import { AuditTrail } from './accounts/audit.ts';
 import { auditModel } from './db/models/audit.ts';
 import { PORTAL_SESSIONS } from './accounts/revocation.ts';
 import { join } from 'node:path';
+import type { Metrics } from './metrics.ts';
 import { MODEL_INDEXES, artifactCollection } from './oidc/adapter.ts';
 
 export interface Services {
@@ -44,9 +45,10 @@ export interface Services {
   flows: LinkFlowDeps;
 }
 
-/** Everything the web app needs besides the services: the provider built on them. */
+/** Everything the web app needs besides the services: the provider built on them, and metrics. */
 export interface AppDeps extends Services {
   provider: Provider;
+  metrics: Metrics;
 }
 
 export function createServices(config: Config, log: Logger, connection: Connection): Services {

@@ -16,6 +16,7 @@ import { demoClient, loadClientsFile, portalClient } from './oidc/clients.ts';
 import { cookieKeysFor } from './secrets.ts';
 import { providerPages } from './web/provider-pages.ts';
 import { createApp } from './app.ts';
+import { Metrics } from './metrics.ts';
 
 export interface RunningServer {
   url: string;
@@ -88,7 +89,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       pages: providerPages,
     });
     provider.on('server_error', (_ctx, error) => log.error({ err: error }, 'provider error'));
-    const deps: AppDeps = { ...services, provider };
+    const deps: AppDeps = { ...services, provider, metrics: new Metrics(services.audit, services.mailer) };
     const app = createApp(deps, cookieKeys);
     http.on('request', app.callback());
     // Bounded time for slow clients; keep-alive shorter than typical proxies' idle timeout.

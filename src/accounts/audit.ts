@@ -24,7 +24,16 @@ export interface RequestContext {
 
 const SECRET_KEYS = /pass|token|secret|cookie|hash/i;
 
+export type AuditListener = (event: AuditEvent, details: AuditRecord['details']) => void;
+
 export class AuditTrail {
+  readonly #listeners: AuditListener[] = [];
+
+  /** Observers of every recorded event (metrics count sign-ins and lockouts here). */
+  onRecord(listener: AuditListener): void {
+    this.#listeners.push(listener);
+  }
+
   readonly #model: AuditModel;
   readonly #retentionMs: number;
   readonly #log: Logger;
@@ -41,6 +50,7 @@ export class AuditTrail {
       if (SECRET_KEYS.test(key)) throw new Error(`audit detail "${key}" looks secret; it must not be recorded`);
       safe[key] = typeof value === 'string' ? value.slice(0, 200) : value;
     }
+    for (const listener of this.#listeners) listener(event, safe);
     const at = new Date();
     try {
       await this.#model.create({

@@ -7,7 +7,7 @@ import type { Connection } from 'mongoose';
 import type { ClientMetadata } from 'oidc-provider';
 import { loadConfig, type Config, type Policy } from '../../src/config.ts';
 import { connect } from '../../src/db/connection.ts';
-import { createLogger } from '../../src/log.ts';
+import { createLogger, type Logger } from '../../src/log.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { databaseServerUri, testRoot } from '../setup.ts';
 
@@ -17,6 +17,8 @@ export interface TestServerOptions {
   policy?: DeepPartial<Policy>;
   env?: Record<string, string>;
   clients?: ClientMetadata[];
+  /** A logger of the test's own (to read what the server logs). */
+  log?: Logger;
 }
 
 export interface TestDatabase {
@@ -56,6 +58,6 @@ export function testConfig(options: TestServerOptions = {}): Config {
 export async function startTestServer(options: TestServerOptions & { database?: TestDatabase } = {}): Promise<RunningServer & { database: TestDatabase }> {
   const database = options.database ?? (await freshDatabase());
   const config = testConfig(options);
-  const server = await startServer(config, createLogger(config.logLevel), { connection: database.connection, clients: options.clients });
+  const server = await startServer(config, options.log ?? createLogger(config.logLevel), { connection: database.connection, clients: options.clients });
   return Object.assign(server, { database });
 }
