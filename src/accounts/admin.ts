@@ -131,6 +131,7 @@ export async function editAccount(services: Services, userId: string, input: unk
   }
   const user = await mustFind(services, userId);
   const set: Record<string, unknown> = {};
+  if (!Object.keys(parsed.data).length) return { ok: true };
   if (parsed.data.name !== undefined) {
     set.name = parsed.data.name;
     set.searchTerms = searchTermsFor(user.email, parsed.data.name);
@@ -148,15 +149,19 @@ export async function adminCreateAccount(
   input: { email: string; name?: string; groups?: string[]; temporaryPassword?: string; invite?: boolean; clientId?: string | null },
   context: RequestContext,
 ): Promise<User> {
-  if (input.invite === Boolean(input.temporaryPassword)) throw new AccountError('invalid_request', 'Give either a temporary password or an invitation.');
+  if (Boolean(input.invite) === Boolean(input.temporaryPassword)) throw new AccountError('invalid_request', 'Give either a temporary password or an invitation.');
+  const groups = input.groups === undefined ? undefined : z.array(groupName).max(50).parse(input.groups);
   let user: User;
   if (input.invite) {
     user = await inviteUser(services.flows, { email: input.email, name: input.name, clientId: input.clientId ?? null }, context);
+    if (groups?.length) await services.users.updateOne({ _id: user._id }, { $set: { groups: [...new Set(groups)] } });
   } else {
-    user = await createUser(services, { email: input.email, name: input.name, password: input.temporaryPassword });
-    await setTemporaryPassword({ ...services.flows, temporaryPasswordMs: temporaryPasswordMs(services) }, user, input.temporaryPassword!);
+    // Stored already marked temporary: never, even briefly, an ordinary password.
+    user = await createUser(services, {
+      email: input.email, name: input.name, password: input.temporaryPassword, groups,
+      temporaryUntil: new Date(Date.now() + temporaryPasswordMs(services)),
+    });
   }
-  if (input.groups?.length) await services.users.updateOne({ _id: user._id }, { $set: { groups: input.groups } });
   await services.audit.record('account.created', user._id, context, { invite: Boolean(input.invite) });
   return user;
 }
@@ -198,12 +203,16 @@ export async function forceSignIn(services: Services, userId: string, context: R
 export async function setDisabled(services: Services, userId: string, disabled: boolean, context: RequestContext): Promise<void> {
   const user = await mustFind(services, userId);
   if (disabled) {
-    await services.users.updateOne({ _id: userId }, { $set: { status: 'disabled' } });
+    if (user.status === 'disabled') return;
+    // Remember what it was, so enabling restores an invited or unconfirmed account as such.
+    await services.users.updateOne({ _id: userId }, { $set: { status: 'disabled', statusBeforeDisable: user.status } });
     await revokeAccountAccess(services.db, userId);
     await services.links.revokeAll(userId);
     await services.audit.record('account.disabled', userId, context);
   } else if (user.status === 'disabled') {
-    await services.users.updateOne({ _id: userId }, { $set: { status: user.passwordHash ? 'active' : 'invited' } });
+    const previous = (user as { statusBeforeDisable?: User['status'] | null }).statusBeforeDisable;
+    const status = previous && previous !== 'disabled' ? previous : user.passwordHash ? 'active' : 'invited';
+    await services.users.updateOne({ _id: userId }, { $set: { status, statusBeforeDisable: null } });
     await services.audit.record('account.enabled', userId, context);
   }
 }

@@ -29,6 +29,9 @@ export interface NewUser {
   password?: string;
   name?: string;
   roles?: string[];
+  groups?: string[];
+  /** The password is temporary: changed at the first sign-in, and it expires at this time. */
+  temporaryUntil?: Date;
 }
 
 /** Creates an account; a given password must pass the policy. Without one the account cannot sign in until it sets one. */
@@ -49,7 +52,9 @@ export async function createUser(deps: { users: UserModel; hasher: PasswordHashe
       name: input.name?.trim() ?? '',
       passwordHash,
       roles: input.roles ?? [],
+      groups: input.groups ? [...new Set(input.groups)] : [],
       searchTerms: searchTermsFor(email.data, input.name),
+      ...(input.temporaryUntil && passwordHash ? { mustChangePassword: true, temporaryPasswordExpiresAt: input.temporaryUntil } : {}),
     });
     return created!.toObject() as User;
   } catch (error) {

@@ -65,14 +65,11 @@ export function registerUserCommands(program: Command): void {
       if (options.passwordStdin) password = await passwordFromStdin();
       if (password === undefined) throw new CliError('--password is required (or --password-stdin to read it from stdin)');
 
-      const [{ createUser }, { setTemporaryPassword }] = await Promise.all([import('../accounts/users.ts'), import('../accounts/set-password.ts')]);
-      const user = await withServices(async ({ services }) => {
-        const created = await createUser(services, { email: options.email, password, name: options.name, roles: options.admin ? ['admin'] : [] });
-        if (options.mustChange) {
-          await setTemporaryPassword({ ...services.flows, temporaryPasswordMs: services.config.policy.links.temporaryPasswordDays * 86_400_000 }, created, password!);
-        }
-        return created;
-      });
+      const { createUser } = await import('../accounts/users.ts');
+      const user = await withServices(({ services }) => createUser(services, {
+        email: options.email, password, name: options.name, roles: options.admin ? ['admin'] : [],
+        temporaryUntil: options.mustChange ? new Date(Date.now() + services.config.policy.links.temporaryPasswordDays * 86_400_000) : undefined,
+      }));
       console.log(`created user ${user.email} (${user._id})${options.mustChange ? ': the password must be changed at the first sign-in' : ''}`);
     }));
 

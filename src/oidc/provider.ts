@@ -40,6 +40,15 @@ export function createProvider(options: ProviderOptions): Provider {
     claims: { ...SCOPE_CLAIMS } as unknown as Configuration['claims'],
     scopes: [...SCOPES],
     responseTypes: ['code'],
+    // A client registered without `scope` may ask for every scope but `admin`, which
+    // only a client whose registration names it can get (client credentials included).
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      id_token_signed_response_alg: 'RS256',
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      scope: SCOPES.filter((scope) => scope !== 'admin').join(' '),
+    },
     // Authorization code with PKCE (S256) for every client, confidential ones too.
     pkce: { required: () => true },
     cookies: {

@@ -3,6 +3,8 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Context } from 'koa';
 import { renderHtml } from './render.ts';
+import { isDatabaseUnavailable } from '../db/connection.ts';
+import { DATABASE_UNAVAILABLE } from './middleware/database-gate.ts';
 
 const asKoa = (ctx: KoaContextWithOIDC) => ctx as unknown as Context;
 
@@ -12,9 +14,16 @@ const clientOf = (ctx: KoaContextWithOIDC) => {
 };
 
 export const providerPages = {
-  async error(ctx: KoaContextWithOIDC, out: Record<string, string>): Promise<void> {
+  async error(ctx: KoaContextWithOIDC, out: Record<string, string>, error?: Error): Promise<void> {
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
+    if (isDatabaseUnavailable(error)) {
+      // The same answer as our own pages give while the database is away.
+      ctx.status = DATABASE_UNAVAILABLE.status;
+      ctx.set(DATABASE_UNAVAILABLE.headers);
+      ctx.body = renderHtml(asKoa(ctx), 'error', { title: DATABASE_UNAVAILABLE.title, message: DATABASE_UNAVAILABLE.message });
+      return;
+    }
     ctx.body = renderHtml(asKoa(ctx), 'error', {
       title: 'This sign-in could not continue',
       message: out.error_description ?? 'The request was not valid.',

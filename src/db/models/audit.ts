@@ -6,7 +6,7 @@ export interface AuditRecord {
   event: string;
   /** The account the event is about (null for an email with no account). */
   userId: string | null;
-  /** Who did it: "self", "admin:<userId>", "cli", "system". */
+  /** Who did it: "self", "admin:<userId>", "client:<clientId>" (admin API automation), "cli", "import", "system". */
   actor: string;
   ip: string | null;
   userAgent: string | null;
@@ -27,7 +27,8 @@ const auditSchema = new Schema<AuditRecord>(
     details: { type: Schema.Types.Mixed, default: {} },
     expiresAt: { type: Date, required: true },
   },
-  { versionKey: false },
+  // minimize: false keeps an empty `details: {}` rather than dropping the field.
+  { versionKey: false, minimize: false },
 );
 auditSchema.index({ userId: 1, at: -1 });
 auditSchema.index({ event: 1, at: -1 });

@@ -36,6 +36,8 @@ const userSchema = new Schema(
     roles: { type: [String], default: [] },
     // invited: pre-registered, no password yet; unverified: signed up, email not confirmed.
     status: { type: String, enum: ['active', 'invited', 'unverified', 'disabled'], default: 'active' },
+    // What the status was before an operator disabled the account, restored when enabled again.
+    statusBeforeDisable: { type: String, default: null },
   },
   { timestamps: true, versionKey: false, strict: 'throw' },
 );

@@ -4,6 +4,7 @@
 // up on every request, so a revoked token stops working at once.
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
+import type { AccessToken, Client } from 'oidc-provider';
 import { ApiProblem } from './problem.ts';
 
 export const ACCOUNT_SCOPE = 'account';
@@ -27,8 +28,15 @@ export function invalidToken(issuer: string, description: string): ApiProblem {
   });
 }
 
-/** The account behind the request's bearer token, or a 401/403 problem. */
-export async function requireAccountToken(ctx: Context, provider: Provider, issuer: string): Promise<BearerAuth> {
+/** 403 for a valid token that was not granted `scope` (RFC 6750 §3.1 insufficient_scope). */
+export function insufficientScope(issuer: string, scope: string): ApiProblem {
+  return new ApiProblem('insufficient-scope', `The access token was not granted the "${scope}" scope.`, {
+    headers: { 'WWW-Authenticate': challenge(issuer, { error: 'insufficient_scope', scope, error_description: `The ${scope} scope is required.` }) },
+  });
+}
+
+/** The token sent as `Authorization: Bearer <token>`, or a 401 problem. */
+export function bearerValue(ctx: Context, issuer: string): string {
   const header = ctx.get('authorization');
   if (!header || !/^Bearer(\s|$)/i.test(header)) {
     // No credentials (or another scheme): RFC 6750 §3.1 says no error code in the challenge.
@@ -38,23 +46,32 @@ export async function requireAccountToken(ctx: Context, provider: Provider, issu
   }
   const value = BEARER.exec(header)?.[1];
   if (!value) throw invalidToken(issuer, 'The Authorization header is not a well-formed bearer token.');
+  return value;
+}
 
-  const token = await provider.AccessToken.find(value);
-  if (!token || token.isExpired || !token.accountId || !token.grantId) throw invalidToken(issuer, 'The access token is unknown, expired or revoked.');
+/**
+ * Checks an access token the provider found as its userinfo endpoint would: not
+ * expired, issued for an account, a plain bearer token for us, its client and
+ * grant still there and matching. Returns the token's client, or throws a 401.
+ */
+export async function checkAccessToken(provider: Provider, issuer: string, token: AccessToken | undefined): Promise<{ token: AccessToken & { accountId: string; grantId: string; clientId: string }; client: Client }> {
+  if (!token || token.isExpired || !token.accountId || !token.grantId || !token.clientId) throw invalidToken(issuer, 'The access token is unknown, expired or revoked.');
   // DPoP- or certificate-bound tokens need a proof we do not check here: refuse them rather than accept them as bearer tokens.
   if (token.isSenderConstrained()) throw invalidToken(issuer, 'Sender-constrained (DPoP or mTLS) access tokens are not accepted here.');
   // A token minted for another resource server (resource indicators) is not for us.
   if (token.aud !== undefined) throw invalidToken(issuer, 'The access token is meant for another audience.');
 
-  const [client, grant] = await Promise.all([provider.Client.find(token.clientId!), provider.Grant.find(token.grantId, { ignoreExpiration: true })]);
+  const [client, grant] = await Promise.all([provider.Client.find(token.clientId), provider.Grant.find(token.grantId, { ignoreExpiration: true })]);
   if (!client || !grant || grant.isExpired || grant.clientId !== token.clientId || grant.accountId !== token.accountId) {
     throw invalidToken(issuer, 'The access token is unknown, expired or revoked.');
   }
+  return { token: token as AccessToken & { accountId: string; grantId: string; clientId: string }, client };
+}
 
-  if (!token.scopes.has(ACCOUNT_SCOPE)) {
-    throw new ApiProblem('insufficient-scope', `The access token was not granted the "${ACCOUNT_SCOPE}" scope.`, {
-      headers: { 'WWW-Authenticate': challenge(issuer, { error: 'insufficient_scope', scope: ACCOUNT_SCOPE, error_description: `The ${ACCOUNT_SCOPE} scope is required.` }) },
-    });
-  }
-  return { accountId: token.accountId, clientId: token.clientId!, grantId: token.grantId, sessionUid: token.sessionUid };
+/** The account behind the request's bearer token, or a 401/403 problem. */
+export async function requireAccountToken(ctx: Context, provider: Provider, issuer: string): Promise<BearerAuth> {
+  const value = bearerValue(ctx, issuer);
+  const { token } = await checkAccessToken(provider, issuer, await provider.AccessToken.find(value));
+  if (!token.scopes.has(ACCOUNT_SCOPE)) throw insufficientScope(issuer, ACCOUNT_SCOPE);
+  return { accountId: token.accountId, clientId: token.clientId, grantId: token.grantId, sessionUid: token.sessionUid };
 }

@@ -6,13 +6,15 @@
 // A problem never carries a stack trace, and never the password or token sent.
 import type { Context, Middleware } from 'koa';
 import type { Logger } from '../../log.ts';
+import { isDatabaseUnavailable } from '../../db/connection.ts';
+import { DATABASE_UNAVAILABLE } from '../middleware/database-gate.ts';
 
 /** The documented problem types: code → status, title and what it means. */
 export const PROBLEM_TYPES = {
   'invalid-request': {
     status: 400,
     title: 'Invalid request',
-    description: 'The body is not valid JSON, or does not have the fields this endpoint takes: a required field is missing, a field is unknown, or a value has the wrong type or form. The `errors` member names each failing field.',
+    description: 'The body is not valid JSON, or it (or the query string) does not have the fields this endpoint takes: a required field is missing, a field is unknown or given twice, or a value has the wrong type or form. The `errors` member names each failing field.',
   },
   'unsupported-media-type': {
     status: 415,
@@ -32,7 +34,12 @@ export const PROBLEM_TYPES = {
   'insufficient-scope': {
     status: 403,
     title: 'Insufficient scope',
-    description: 'The access token was not granted the `account` scope. Ask for it in the authorization request (scope=openid account).',
+    description: 'The access token was not granted the scope this endpoint needs: `account` for /api/account (ask for it in the authorization request, scope=openid account), `admin` for /api/admin. The WWW-Authenticate header names the scope.',
+  },
+  forbidden: {
+    status: 403,
+    title: 'Forbidden',
+    description: 'The access token is valid and has the scope, but may not use this endpoint: for /api/admin, its account is not an active administrator, it was issued to a third-party app, or (for client credentials) the client is not registered with the `admin` scope.',
   },
   'wrong-current-password': {
     status: 403,
@@ -58,6 +65,26 @@ export const PROBLEM_TYPES = {
     status: 404,
     title: 'Link not valid',
     description: 'The reset token is not one of ours (it may have been copied incompletely). Ask for a fresh one.',
+  },
+  'not-found': {
+    status: 404,
+    title: 'Not found',
+    description: 'There is no account with this id.',
+  },
+  'email-taken': {
+    status: 409,
+    title: 'Email already in use',
+    description: 'An account with this email address already exists (addresses are compared without regard to case).',
+  },
+  'account-disabled': {
+    status: 409,
+    title: 'Account disabled',
+    description: 'The account is disabled; enable it before sending it a reset link.',
+  },
+  'own-admin-access': {
+    status: 409,
+    title: 'Would remove your own admin access',
+    description: 'An administrator cannot remove their own admin role or disable their own account through the API; another administrator (or the CLI) can.',
   },
   'too-many-requests': {
     status: 429,
@@ -142,6 +169,13 @@ export function apiErrors(issuer: string, log: Logger): Middleware {
       }
       if (error instanceof PlainProblem) {
         send(ctx, { type: 'about:blank', title: error.title, status: error.status, detail: error.message }, error.headers);
+        return;
+      }
+      // The database went away mid-request: the same 503 (with Retry-After) the gate answers, as a problem.
+      if (isDatabaseUnavailable(error)) {
+        log.warn({ reqId: ctx.state.requestId, path: ctx.path, err: (error as Error).message }, 'database unavailable');
+        const { status, title, message, headers } = DATABASE_UNAVAILABLE;
+        send(ctx, { type: 'about:blank', title, status, detail: message }, headers);
         return;
       }
       // A client error raised by a library (http-errors with expose): its status, none of its text.

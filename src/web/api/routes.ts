@@ -12,6 +12,7 @@ import type { AppDeps } from '../../deps.ts';
 import { apiErrors, isProblemCode, PlainProblem, PROBLEM_TYPES, problemTypeUri } from './problem.ts';
 import { openApiDocument } from './openapi.ts';
 import { changeOwnPassword, confirmReset, requestReset } from './password.ts';
+import * as admin from './admin.ts';
 
 export function apiRoutes(deps: AppDeps): Router {
   const { issuer } = deps.config;
@@ -19,10 +20,15 @@ export function apiRoutes(deps: AppDeps): Router {
   const errors = apiErrors(issuer, deps.log);
   const document = openApiDocument(issuer);
 
-  const endpoint = (method: 'GET' | 'POST', path: string, handler: (ctx: Context) => Promise<void> | void) => {
-    const allow = method === 'GET' ? 'GET, HEAD' : method;
-    router.register(path, method === 'GET' ? ['GET', 'HEAD'] : [method], [errors, handler as Middleware]);
-    // Registered after the handler, so it only runs for the other methods.
+  type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  type Handler = (ctx: Context) => Promise<void> | void;
+  /** A path and the methods it takes; any other method gets 405 with Allow (OPTIONS: 204 with Allow). */
+  const resource = (path: string, handlers: Partial<Record<Method, Handler>>) => {
+    const allow = Object.keys(handlers).flatMap((method) => (method === 'GET' ? ['GET', 'HEAD'] : [method])).join(', ');
+    for (const [method, handler] of Object.entries(handlers)) {
+      router.register(path, method === 'GET' ? ['GET', 'HEAD'] : [method], [errors, handler as Middleware]);
+    }
+    // Registered after the handlers, so it only runs for the other methods.
     router.all(path, errors, (ctx) => {
       if (ctx.method === 'OPTIONS') {
         ctx.status = 204;
@@ -32,6 +38,7 @@ export function apiRoutes(deps: AppDeps): Router {
       throw new PlainProblem(405, 'Method Not Allowed', `This endpoint accepts ${allow} only.`, { Allow: allow });
     });
   };
+  const endpoint = (method: Method, path: string, handler: Handler) => resource(path, { [method]: handler });
 
   endpoint('POST', '/api/account/password', (ctx) => changeOwnPassword(ctx, deps));
   endpoint('POST', '/api/password-resets', (ctx) => requestReset(ctx, deps));
@@ -45,6 +52,20 @@ export function apiRoutes(deps: AppDeps): Router {
     const { status, title, description } = PROBLEM_TYPES[code];
     ctx.body = { type: problemTypeUri(issuer, code), code, status, title, description };
   });
+  // The admin API: an administrator's own token from a first-party app, or a client credentials token (admin-auth.ts).
+  resource('/api/admin/accounts', { GET: (ctx) => admin.listAccounts(ctx, deps), POST: (ctx) => admin.createAccount(ctx, deps) });
+  resource('/api/admin/accounts/:id', { GET: (ctx) => admin.showAccount(ctx, deps), PATCH: (ctx) => admin.updateAccount(ctx, deps) });
+  endpoint('POST', '/api/admin/accounts/:id/reset-email', (ctx) => admin.sendResetEmail(ctx, deps));
+  endpoint('POST', '/api/admin/accounts/:id/temporary-password', (ctx) => admin.setTemporary(ctx, deps));
+  endpoint('POST', '/api/admin/accounts/:id/revoke', (ctx) => admin.revokeAccess(ctx, deps));
+  endpoint('POST', '/api/admin/accounts/:id/unlock', (ctx) => admin.unlockAccount(ctx, deps));
+  endpoint('POST', '/api/admin/accounts/:id/disable', (ctx) => admin.setAccountDisabled(ctx, deps, true));
+  endpoint('POST', '/api/admin/accounts/:id/enable', (ctx) => admin.setAccountDisabled(ctx, deps, false));
+  resource('/api/admin/accounts/:id/roles/admin', {
+    PUT: (ctx) => admin.setAdminRole(ctx, deps, true),
+    DELETE: (ctx) => admin.setAdminRole(ctx, deps, false),
+  });
+  endpoint('GET', '/api/admin/audit', (ctx) => admin.listAudit(ctx, deps));
   router.all('/api{/*rest}', errors, () => {
     throw new PlainProblem(404, 'Not Found', 'There is no API endpoint at this path.');
   });
