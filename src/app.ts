@@ -16,6 +16,7 @@ import { interactionRoutes } from './web/interactions/routes.ts';
 import { demoRoutes } from './web/demo.ts';
 import { passwordRoutes } from './web/password/routes.ts';
 import { accountRoutes } from './web/account/routes.ts';
+import { adminRoutes } from './web/admin/routes.ts';
 import { apiRoutes } from './web/api/routes.ts';
 import { VIEWS_DIR } from './web/render.ts';
 import { HttpError } from './web/http-error.ts';
@@ -90,6 +91,7 @@ export function createApp(deps: AppDeps, cookieKeys: string[]): Koa {
     interactions,
     passwordRoutes(deps, forms),
     accountRoutes(deps, forms),
+    adminRoutes(deps, forms),
     apiRoutes(deps), // every /api path, errors included, is answered as problem+json
     ...(config.demoApp ? [demoRoutes(deps)] : []),
   ];

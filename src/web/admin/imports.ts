@@ -1,0 +1,229 @@
+// CSV imports from the admin console. The upload (multipart/form-data, one file
+// of at most 50 MB) is streamed into importUsers as it arrives; the import runs
+// as a job (accounts/import-jobs.ts) and the POST answers 303 to the job's page
+// once the upload is in, without waiting for the import.
+//
+// The form's fields come before its file (_csrf, upsert, then file): the CSRF
+// token is checked before a single row is read. The file stream has a buffer as
+// large as the upload limit, so a slow import never holds up the upload.
+import { PassThrough, type Writable } from 'node:stream';
+import busboy from 'busboy';
+import type { Context, Middleware } from 'koa';
+import type { AppDeps } from '../../deps.ts';
+import { getImportJob, listImportJobs, rejectedRowsCsv, startImportJob, type ImportJob } from '../../accounts/import-jobs.ts';
+import { IMPORT_COLUMNS } from '../../accounts/import.ts';
+import { AccountError } from '../../accounts/users.ts';
+import { HttpError } from '../http-error.ts';
+import { adminContext, adminOf, emailsOf, formatDateTime, renderAdmin } from './page.ts';
+
+export const MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
+/** The form's own parts (boundaries, headers, _csrf, upsert) on top of the file. */
+const FORM_OVERHEAD_BYTES = 64 * 1024;
+/** Imports running at once in this process (each may hold its upload in memory). */
+const MAX_RUNNING = 2;
+const JOB_ID = /^[0-9a-f-]{36}$/;
+
+const TOO_LARGE = () => new HttpError(413, 'File too large', 'The CSV file may be at most 50 MB. Split it into smaller files.');
+const STATUS_TEXT: Record<string, string> = { running: 'Running', done: 'Done', failed: 'Failed' };
+
+function jobView(job: ImportJob, emails: Map<string, string>) {
+  return {
+    id: job._id,
+    status: job.status,
+    statusText: STATUS_TEXT[job.status] ?? job.status,
+    fileName: job.fileName,
+    upsert: job.upsert,
+    startedBy: emails.get(job.startedBy) ?? job.startedBy,
+    startedAt: formatDateTime(new Date(job.startedAt)),
+    finishedAt: job.finishedAt ? formatDateTime(new Date(job.finishedAt)) : null,
+    rows: job.rows, created: job.created, updated: job.updated, unchanged: job.unchanged,
+    rejectedCount: job.rejectedCount,
+    error: job.error,
+  };
+}
+
+async function showImportsPage(ctx: Context, deps: AppDeps, errors: Record<string, string> = {}, status = 200): Promise<void> {
+  const jobs = await listImportJobs(deps, 20);
+  const emails = await emailsOf(deps, jobs.map((job) => job.startedBy));
+  renderAdmin(ctx, 'imports', 'imports', {
+    title: 'Import accounts',
+    jobs: jobs.map((job) => jobView(job, emails)),
+    columns: IMPORT_COLUMNS,
+    errors,
+  }, status);
+}
+
+export function showImports(ctx: Context, deps: AppDeps): Promise<void> {
+  return showImportsPage(ctx, deps);
+}
+
+async function findJob(ctx: Context, deps: AppDeps): Promise<ImportJob> {
+  const id = ctx.params.id;
+  const job = typeof id === 'string' && JOB_ID.test(id) ? await getImportJob(deps, id) : null;
+  if (!job) throw new HttpError(404, 'Import not found', 'There is no such import.');
+  return job;
+}
+
+export async function showJob(ctx: Context, deps: AppDeps): Promise<void> {
+  const job = await findJob(ctx, deps);
+  const emails = await emailsOf(deps, [job.startedBy]);
+  renderAdmin(ctx, 'import', 'imports', {
+    title: 'Import',
+    job: jobView(job, emails),
+    rejected: job.rejected.slice(0, 100),
+    refresh: job.status === 'running',
+  });
+}
+
+export async function downloadReport(ctx: Context, deps: AppDeps): Promise<void> {
+  const job = await findJob(ctx, deps);
+  ctx.set('Cache-Control', 'no-store');
+  ctx.set('Content-Disposition', `attachment; filename="import-${job._id}-rejected.csv"`);
+  ctx.type = 'text/csv; charset=utf-8';
+  ctx.body = rejectedRowsCsv(job.rejected);
+}
+
+type Outcome =
+  | { kind: 'job'; id: string }
+  | { kind: 'error'; error: unknown }
+  | { kind: 'form'; errors: Record<string, string> };
+
+const formExpired = () => new HttpError(403, 'Form expired', 'This form has expired or was sent from another site. Go back, reload the page and try again.');
+const unreadable = () => new HttpError(400, 'Request not understood', 'The upload could not be read.');
+
+/**
+ * What importUsers reads from. Its pipe() passes an error on to the reader: a plain
+ * pipe() does not, and the import would wait forever for a file that was cut off.
+ */
+class UploadStream extends PassThrough {
+  override pipe<T extends NodeJS.WritableStream>(destination: T, options?: { end?: boolean }): T {
+    this.once('error', (error) => (destination as unknown as Writable).destroy(error));
+    return super.pipe(destination, options);
+  }
+}
+
+/** POST /admin/imports: behind requireAdmin; reads the multipart body itself. */
+export function importUpload(deps: AppDeps, csrf: { verify: Middleware }) {
+  let running = 0;
+
+  /** The form's _csrf, checked by the same middleware as every other form. */
+  async function csrfOk(ctx: Context, token: string | undefined): Promise<boolean> {
+    ctx.request.body = { _csrf: token };
+    try {
+      await csrf.verify(ctx as never, async () => {});
+      return true;
+    } catch {
+      return false;
+    } finally {
+      ctx.request.body = undefined;
+    }
+  }
+
+  return async function submitImport(ctx: Context): Promise<void> {
+    if (!ctx.is('multipart/form-data')) throw new HttpError(415, 'Request not understood', 'Upload the CSV file with the form on the imports page.');
+    const length = Number(ctx.get('content-length'));
+    if (Number.isFinite(length) && length > MAX_UPLOAD_BYTES + FORM_OVERHEAD_BYTES) throw TOO_LARGE();
+    if (running >= MAX_RUNNING) {
+      throw new HttpError(429, 'Imports busy', 'Other imports are still running. Wait for one to finish, then upload again.', { 'Retry-After': '60' });
+    }
+
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({
+        headers: ctx.req.headers,
+        limits: { fileSize: MAX_UPLOAD_BYTES, files: 1, fields: 5, fieldSize: 1024, parts: 8 },
+        // The whole file may wait in memory while the import catches up.
+        fileHwm: MAX_UPLOAD_BYTES + 1,
+      });
+    } catch {
+      throw unreadable();
+    }
+
+    const admin = adminOf(ctx).user;
+    const context = adminContext(ctx);
+    const fields: Record<string, string> = {};
+    let started: Promise<Outcome> | null = null;
+    let tooLarge = false;
+    let malformed = false;
+
+    const outcome = await new Promise<Outcome>((resolve) => {
+      const settle = async () => {
+        if (started) return resolve(await started);
+        if (tooLarge) return resolve({ kind: 'error', error: TOO_LARGE() });
+        if (malformed) return resolve({ kind: 'error', error: unreadable() });
+        if (!(await csrfOk(ctx, fields._csrf))) return resolve({ kind: 'error', error: formExpired() });
+        resolve({ kind: 'form', errors: { file: 'Choose a CSV file to upload.' } });
+      };
+
+      parser.on('field', (name, value, info) => {
+        if ((name === '_csrf' || name === 'upsert') && !info.valueTruncated) fields[name] = value;
+      });
+      for (const limit of ['partsLimit', 'filesLimit', 'fieldsLimit']) parser.on(limit, () => { malformed = true; });
+
+      parser.on('file', (name, file, info) => {
+        if (name !== 'file' || started || !info.filename) {
+          file.resume();
+          return;
+        }
+        // Between the upload and the import: the import can be stopped (too large, cut
+        // off) while the rest of the upload is still read, and dropped.
+        const input = new UploadStream();
+        file.pipe(input);
+        const stop = (message: string) => {
+          file.unpipe(input);
+          input.destroy(new AccountError('upload', message));
+          file.resume();
+        };
+        file.on('limit', () => {
+          tooLarge = true;
+          stop('the file is larger than 50 MB; rows before that point were imported');
+        });
+        file.on('error', () => stop('the upload was cut off; rows before that point were imported'));
+        ctx.req.on('close', () => {
+          if (!ctx.req.complete) stop('the upload was interrupted; rows before that point were imported');
+        });
+        started = (async (): Promise<Outcome> => {
+          if (!(await csrfOk(ctx, fields._csrf))) {
+            file.unpipe(input);
+            file.resume();
+            return { kind: 'error', error: formExpired() };
+          }
+          running++;
+          try {
+            const job = await startImportJob(deps, input, { startedBy: admin._id, upsert: fields.upsert === 'yes', fileName: info.filename, context });
+            void job.done.finally(() => {
+              running--;
+              // An import that stopped early reads no further: the rest of the upload is dropped.
+              file.unpipe(input);
+              file.resume();
+            });
+            return { kind: 'job', id: job.id };
+          } catch (error) {
+            running--;
+            file.unpipe(input);
+            file.resume();
+            return { kind: 'error', error };
+          }
+        })();
+      });
+
+      // The body is all in once the request ends (the file stream buffers what the import has not read yet).
+      ctx.req.on('end', () => void settle());
+      ctx.req.on('close', () => {
+        if (!ctx.req.complete) void settle();
+      });
+      parser.on('error', () => {
+        malformed = true;
+        void settle();
+      });
+      ctx.req.pipe(parser);
+    });
+
+    if (outcome.kind === 'form') return showImportsPage(ctx, deps, outcome.errors, 400);
+    if (outcome.kind === 'error') throw outcome.error;
+    // The job exists and says what happened; the upload itself was refused.
+    if (tooLarge) throw TOO_LARGE();
+    ctx.status = 303;
+    ctx.redirect(`/admin/imports/${outcome.id}`);
+  };
+}
