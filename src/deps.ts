@@ -21,6 +21,7 @@ import { BackgroundTasks } from './background.ts';
 import { AuditTrail } from './accounts/audit.ts';
 import { auditModel } from './db/models/audit.ts';
 import { PORTAL_SESSIONS } from './accounts/revocation.ts';
+import { IMPORT_JOBS } from './accounts/import-jobs.ts';
 import { join } from 'node:path';
 import type { Metrics } from './metrics.ts';
 import { MODEL_INDEXES, artifactCollection } from './oidc/adapter.ts';
@@ -102,6 +103,7 @@ export async function prepareDatabase(services: Services): Promise<() => void> {
     { collection: linkModel(connection).collection as never, field: 'purgeAt' },
     { collection: auditModel(connection).collection as never, field: 'expiresAt' },
     { collection: db.collection(PORTAL_SESSIONS), field: 'expiresAt' },
+    { collection: db.collection(IMPORT_JOBS), field: 'expiresAt' },
   ];
   for (const [model, fields] of Object.entries(MODEL_INDEXES)) {
     const collection = artifactCollection(db, model);

@@ -11,6 +11,8 @@ import { importUsers, type RejectedRow } from './import.ts';
 import { AccountError } from './users.ts';
 
 export const IMPORT_JOBS = 'import_jobs';
+/** Jobs and their row reports are kept this long, then swept. */
+export const JOB_RETENTION_MS = 30 * 86_400_000;
 /** Rejected rows kept with a job (and so in its report); the count covers them all. */
 export const MAX_REJECTED_KEPT = 10_000;
 /** A running job not updated for this long belongs to a process that is gone. */
@@ -30,6 +32,8 @@ export interface ImportJob {
   /** The last write of any kind: progress, heartbeat or the outcome. */
   updatedAt: Date;
   finishedAt: Date | null;
+  /** When the sweeper removes the job and its report. */
+  expiresAt: Date;
   status: ImportJobStatus;
   fileName: string | null;
   upsert: boolean;
@@ -94,6 +98,7 @@ export async function startImportJob(services: Services, input: Readable, option
   const now = new Date();
   const job: ImportJob = {
     _id: randomUUID(), startedBy: options.startedBy, startedAt: now, updatedAt: now, finishedAt: null, status: 'running',
+    expiresAt: new Date(now.getTime() + JOB_RETENTION_MS),
     fileName: options.fileName?.slice(0, 200) ?? null, upsert: Boolean(options.upsert),
     rows: 0, created: 0, updated: 0, unchanged: 0, rejectedCount: 0, rejected: [], error: null,
   };
@@ -139,7 +144,7 @@ async function run(services: Services, job: ImportJob, input: Readable, options:
   }
   await writing;
   const finishedAt = new Date();
-  await jobs.updateOne({ _id: job._id }, { $set: { ...outcome, finishedAt, updatedAt: finishedAt } })
+  await jobs.updateOne({ _id: job._id }, { $set: { ...outcome, finishedAt, updatedAt: finishedAt, expiresAt: new Date(finishedAt.getTime() + JOB_RETENTION_MS) } })
     .catch((error: unknown) => log.error({ err: error, job: job._id }, 'import job outcome not saved'));
   return { ...job, ...outcome, finishedAt, updatedAt: finishedAt };
 }

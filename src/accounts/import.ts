@@ -91,6 +91,8 @@ const SKIP_REASONS: Record<string, string> = {
   CSV_RECORD_INCONSISTENT_FIELDS_LENGTH: 'a different number of fields than the header',
   CSV_INVALID_CLOSING_QUOTE: 'a quote is not closed properly',
   CSV_QUOTE_NOT_CLOSED: 'a quote is never closed',
+  INVALID_OPENING_QUOTE: 'a quote inside a field that is not quoted (quote the whole field and double inner quotes)',
+  CSV_INVALID_OPENING_QUOTE: 'a quote inside a field that is not quoted (quote the whole field and double inner quotes)',
 };
 
 const isRejected = (row: Row | RejectedRow): row is RejectedRow => 'reason' in row;
@@ -108,7 +110,7 @@ export async function importUsers(services: Services, input: Readable, options: 
   const seen = new Map<string, number>();
   let headerChecked = false;
 
-  const parser = input.pipe(parse({
+  const parser = parse({
     bom: true,
     columns: (header: string[]) => {
       const columns = header.map((h) => h.trim().toLowerCase());
@@ -124,10 +126,18 @@ export async function importUsers(services: Services, input: Readable, options: 
     max_record_size: MAX_LINE_BYTES,
     skip_records_with_error: true,
     info: true,
-  }));
+  });
+  // pipe() does not pass a source's error on; a cut-off upload must end the import, not hang it.
+  input.on('error', (error) => parser.destroy(error));
+  input.pipe(parser);
+  const skippedLines = new Set<number>();
   parser.on('skip', (error: CsvError & { lines?: number }) => {
+    // csv-parse can report one bad line several times (once per stray quote).
+    const line = error.lines ?? 0;
+    if (skippedLines.has(line)) return;
+    skippedLines.add(line);
     report.rows++;
-    report.rejected.push({ line: error.lines ?? 0, email: null, reason: SKIP_REASONS[error.code] ?? `malformed CSV (${error.code})` });
+    report.rejected.push({ line, email: null, reason: SKIP_REASONS[error.code] ?? `malformed CSV (${error.code})` });
   });
 
   const existing = options.upsert ? await loadExisting(services) : new Map<string, Existing>();
