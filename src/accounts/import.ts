@@ -68,8 +68,9 @@ function validateRow(record: Partial<Record<Column, string>>, line: number): Row
   const name = (record.name ?? '').trim();
   if (name.length > 200) return reject('name is longer than 200 characters');
   if (FORMULA.test(name)) return reject('name starts like a spreadsheet formula (=, +, -, @)');
-  const mustChange = BOOLEAN[(record.must_change ?? '').trim().toLowerCase()];
-  if (mustChange === undefined) return reject('must_change must be true or false');
+  const flag = (record.must_change ?? '').trim().toLowerCase();
+  if (!Object.hasOwn(BOOLEAN, flag)) return reject('must_change must be true or false');
+  const mustChange = BOOLEAN[flag]!;
   const password = record.password ? record.password : null;
   const passwordHash = record.password_hash ? record.password_hash.trim() : null;
   if (password && passwordHash) return reject('give password or password_hash, not both');
@@ -123,6 +124,9 @@ export async function importUsers(services: Services, input: Readable, options: 
     },
     skip_empty_lines: true,
     trim: false,
+    // A stray quote inside a field is kept as text (then judged like any other value),
+    // rather than throwing the parser off for the rest of the file.
+    relax_quotes: true,
     max_record_size: MAX_LINE_BYTES,
     skip_records_with_error: true,
     info: true,

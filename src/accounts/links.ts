@@ -63,6 +63,11 @@ export class OneTimeLinks {
     return Boolean(await this.#model.exists({ userId, purpose, usedAt: null, expiresAt: { $gt: new Date() } }));
   }
 
+  /** Forgets one link (its email was never delivered, so a re-send is not "already sent"). */
+  async discard(token: string): Promise<void> {
+    await this.#model.deleteOne({ _id: hashOf(token), usedAt: null });
+  }
+
   async revokeAll(userId: string, purpose?: LinkPurpose): Promise<void> {
     await this.#model.deleteMany({ userId, usedAt: null, ...(purpose ? { purpose } : {}) });
   }

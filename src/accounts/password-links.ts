@@ -49,6 +49,9 @@ async function sendLink(deps: LinkFlowDeps, user: User, purpose: keyof typeof LI
     link: linkUrl(deps, purpose, token),
     expiresIn: describeDuration(deps.lifetimeMs(purpose)),
     appName: meta.appName,
+  }, {
+    // An email given up on leaves no valid link behind, so bulk re-runs send it again.
+    onFailed: () => deps.links.discard(token),
   });
 }
 

@@ -14,7 +14,8 @@ export interface HashingParams {
 export const PASSWORD_MAX_BYTES = 1024;
 
 /** Hashes an import may bring as they are: argon2 PHC strings and bcrypt. They are upgraded at the next sign-in. */
-const ARGON2_PHC = /^\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
+// Parameters in any order: node-argon2 writes m,p,t; the PHC reference and most others m,t,p.
+const ARGON2_PHC = /^\$argon2(id|i|d)\$v=\d+\$(?=[^$]*\bm=\d+)(?=[^$]*\bt=\d+)(?=[^$]*\bp=\d+)[mtp]=\d+,[mtp]=\d+,[mtp]=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
 const BCRYPT = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
 
 export function isImportableHash(hash: string): boolean {

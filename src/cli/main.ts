@@ -5,6 +5,7 @@ import { registerUserCommands } from './users.ts';
 import { registerClientCommands } from './clients.ts';
 import { registerKeyCommands } from './keys.ts';
 import { registerBulkCommands } from './bulk.ts';
+import { registerAdminCommands } from './admin.ts';
 
 const program = new Command('latchkey')
   .description([
@@ -20,5 +21,6 @@ registerUserCommands(program);
 registerClientCommands(program);
 registerKeyCommands(program);
 registerBulkCommands(program);
+registerAdminCommands(program);
 
 await program.parseAsync(process.argv);

@@ -57,6 +57,8 @@ interface Job {
   data: MessageData;
   built?: BuiltMessage;
   attempts: number;
+  /** Called (and awaited before the mailer is idle) when the message is given up on. */
+  onFailed?: () => Promise<void>;
 }
 
 const CLOSE_WAIT_MS = 10_000;
@@ -177,7 +179,7 @@ export class Mailer {
   #warnOutbox = false;
 
   /** Queues a message and returns at once; building, sending and retrying happen in the background. */
-  send(name: MessageName, data: MessageData): void {
+  send(name: MessageName, data: MessageData, options: { onFailed?: () => Promise<void> } = {}): void {
     if (this.#warnOutbox) {
       this.#warnOutbox = false;
       this.#log.warn({ outboxDir: this.#outboxDir }, `SMTP_URL is not set: emails are written to ${this.#outboxDir}`);
@@ -195,7 +197,7 @@ export class Mailer {
     }
     // Only the known fields are kept: nothing else a caller passes sits in the queue.
     const { name: person, link, expiresIn, appName, when, ip } = data;
-    this.#queue.push({ name, data: { to, name: person, link, expiresIn, appName, when, ip }, attempts: 0 });
+    this.#queue.push({ name, data: { to, name: person, link, expiresIn, appName, when, ip }, attempts: 0, onFailed: options.onFailed });
     this.#schedulePump();
   }
 
@@ -265,6 +267,14 @@ export class Mailer {
     this.#checkIdle();
   }
 
+  async #givenUp(job: Job): Promise<void> {
+    try {
+      await job.onFailed?.();
+    } catch (error) {
+      this.#log.error({ mail: job.name, error: describeError(error) }, 'after a failed email: cleanup failed');
+    }
+  }
+
   async #attempt(job: Job): Promise<void> {
     const meta = { mail: job.name, to: maskAddress(job.data.to) };
     try {
@@ -272,6 +282,7 @@ export class Mailer {
     } catch (error) {
       this.stats.failed++;
       this.#log.error({ ...meta, error: describeError(error) }, 'email not built');
+      await this.#givenUp(job);
       return;
     }
     job.attempts++;
@@ -304,6 +315,7 @@ export class Mailer {
       if (!retry) {
         this.stats.failed++;
         this.#log.error({ ...meta, attempt: job.attempts, error: describeError(error) }, 'email not sent');
+        await this.#givenUp(job);
         return;
       }
       this.stats.retried++;
