@@ -212,6 +212,7 @@ async function applyBatch(services: Services, rows: Row[], options: ImportOption
   const inserts: Array<Record<string, unknown>> = [];
   const updates: Array<{ updateOne: { filter: Record<string, unknown>; update: Record<string, unknown> } }> = [];
   const audits: Array<{ userId: string; event: 'account.created' | 'account.updated' }> = [];
+  const passwordSet: string[] = [];
 
   for (const row of rows) {
     const current = existing.get(row.emailNormalized);
@@ -252,6 +253,7 @@ async function applyBatch(services: Services, rows: Row[], options: ImportOption
       continue;
     }
     updates.push({ updateOne: { filter: { _id: current._id }, update: { $set: { ...set, updatedAt: now } } } });
+    if (set.passwordHash) passwordSet.push(current._id);
     audits.push({ userId: current._id, event: 'account.updated' });
   }
 
@@ -280,6 +282,8 @@ async function applyBatch(services: Services, rows: Row[], options: ImportOption
     await services.users.collection.bulkWrite(updates, { ordered: false });
     report.updated += updates.length;
   }
+  // An invitation must not set a second password once the file gave one.
+  for (const userId of passwordSet) await services.links.revokeAll(userId, 'invite');
   // One audit record per batch and kind, not per account: at 100,000 rows, per-account
   // records doubled the import's time; the accounts' own createdAt dates them.
   const created = audits.filter((a) => a.event === 'account.created').length;
