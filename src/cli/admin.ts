@@ -8,7 +8,7 @@ import type { AccountStatus, AccountSummary } from '../accounts/admin.ts';
 import type { AuditRecord } from '../db/models/audit.ts';
 import type { User } from '../db/models/user.ts';
 import type { Services } from '../deps.ts';
-import { CliError, action, examples, readStdin, withServices } from './context.ts';
+import { CliError, action, examples, passwordFromStdin, withServices } from './context.ts';
 
 const CLI: RequestContext = { actor: 'cli' };
 
@@ -38,15 +38,6 @@ function isoDate(value: string): Date {
   const date = new Date(text);
   if (!shape.test(text) || Number.isNaN(date.getTime())) throw new InvalidArgumentError('Must be an ISO 8601 date or date and time, such as 2026-01-31 or 2026-01-31T12:00:00Z.');
   return date;
-}
-
-/** The password from stdin: one line, without its trailing newline (as user:create reads it). */
-async function passwordFromStdin(): Promise<string> {
-  if (process.stdin.isTTY) process.stderr.write('Password (then Enter and Ctrl-D): ');
-  const text = (await readStdin('the password', 16 * 1024)).replace(/\r?\n$/, '');
-  if (!text) throw new CliError('--password-stdin: no password on stdin');
-  if (/[\r\n]/.test(text)) throw new CliError('--password-stdin: the password must be a single line');
-  return text;
 }
 
 async function accountByEmail(services: Services, email: string): Promise<User> {

@@ -113,3 +113,12 @@ export async function readStdin(what: string, maxBytes = 1024 * 1024): Promise<s
 export function examples(...lines: string[]): string {
   return `\nExample${lines.length > 1 ? 's' : ''}:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`;
 }
+
+/** The password from stdin: one line, without its trailing newline. */
+export async function passwordFromStdin(): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write('Password (then Enter and Ctrl-D): ');
+  const text = (await readStdin('the password', 16 * 1024)).replace(/\r?\n$/, '');
+  if (!text) throw new CliError('--password-stdin: no password on stdin');
+  if (/[\r\n]/.test(text)) throw new CliError('--password-stdin: the password must be a single line');
+  return text;
+}

@@ -1,6 +1,6 @@
 // Account commands: user:create, user:unlock.
 import { Option, type Command } from 'commander';
-import { CliError, action, examples, readStdin, withServices } from './context.ts';
+import { CliError, action, examples, passwordFromStdin, withServices } from './context.ts';
 
 interface CreateOptions {
   email: string;
@@ -11,15 +11,6 @@ interface CreateOptions {
   invite?: boolean;
   client?: string;
   admin?: boolean;
-}
-
-/** The password from stdin: one line, without its trailing newline. */
-async function passwordFromStdin(): Promise<string> {
-  if (process.stdin.isTTY) process.stderr.write('Password (then Enter and Ctrl-D): ');
-  const text = (await readStdin('the password', 16 * 1024)).replace(/\r?\n$/, '');
-  if (!text) throw new CliError('--password-stdin: no password on stdin');
-  if (/[\r\n]/.test(text)) throw new CliError('--password-stdin: the password must be a single line');
-  return text;
 }
 
 export function registerUserCommands(program: Command): void {

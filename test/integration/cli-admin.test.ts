@@ -2,9 +2,8 @@
 // run them: `bin/latchkey.js` in a child process against a fresh database, checked
 // by exit code, output, what the database then holds and what a real SMTP server got.
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import argon2 from 'argon2';
 import { createServices, prepareDatabase, type Services } from '../../src/deps.ts';
 import { createLogger } from '../../src/log.ts';
@@ -17,29 +16,11 @@ import type { LockoutState } from '../../src/db/models/lockout.ts';
 import { freshDatabase, testConfig, type TestDatabase } from '../helpers/server.ts';
 import { startSmtp, type TestSmtp } from '../helpers/smtp.ts';
 import { databaseServerUri, testRoot } from '../setup.ts';
+import { runCli, uriFor, type Run } from '../helpers/cli.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const DAY = 24 * 60 * 60_000;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-/** The URI of database `name` on the run's database server, whatever shape MONGODB_URI has. */
-function uriFor(serverUri: string, name: string): string {
-  try {
-    const url = new URL(serverUri);
-    url.pathname = `/${name}`;
-    return url.toString();
-  } catch {
-    // Several hosts (mongodb://a:1,b:2/?replicaSet=x) are not a URL the URL class accepts.
-    const match = /^(mongodb(?:\+srv)?:\/\/[^/?]*)(?:\/[^?]*)?(\?.*)?$/.exec(serverUri);
-    if (!match) throw new Error(`cannot add a database name to ${serverUri}`);
-    return `${match[1]}/${name}${match[2] ?? ''}`;
-  }
-}
 
 describe('CLI admin', function () {
   this.timeout(60_000);
@@ -50,16 +31,7 @@ describe('CLI admin', function () {
   const ids: Record<string, string> = {};
 
   function latchkey(args: string[], options: { stdin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
-    return new Promise((done, fail) => {
-      const child = spawn(process.execPath, ['bin/latchkey.js', ...args], { cwd: ROOT, env: { ...env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('error', fail);
-      child.on('close', (code) => done({ code, stdout, stderr }));
-      child.stdin.end(options.stdin ?? '');
-    });
+    return runCli(args, { ...env, ...options.env }, options.stdin);
   }
 
   /** A refusal: exit 1, a `latchkey: ` message on stderr matching `pattern`, nothing on stdout. */

@@ -2,40 +2,21 @@
 // process against a fresh database, checked by exit code, output and what the
 // database then holds.
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { accountSubject } from '../../src/accounts/lockout.ts';
 import { emailKey } from '../../src/accounts/email.ts';
 import { loadSigningKeys } from '../../src/oidc/keys.ts';
 import type { LockoutState } from '../../src/db/models/lockout.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/server.ts';
 import { databaseServerUri, testRoot } from '../setup.ts';
+import { runCli, uriFor, type Run } from '../helpers/cli.ts';
 import { startSmtp } from '../helpers/smtp.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const DAY = 24 * 60 * 60_000;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-/** The URI of database `name` on the run's database server, whatever shape MONGODB_URI has. */
-function uriFor(serverUri: string, name: string): string {
-  try {
-    const url = new URL(serverUri);
-    url.pathname = `/${name}`;
-    return url.toString();
-  } catch {
-    // Several hosts (mongodb://a:1,b:2/?replicaSet=x) are not a URL the URL class accepts.
-    const match = /^(mongodb(?:\+srv)?:\/\/[^/?]*)(?:\/[^?]*)?(\?.*)?$/.exec(serverUri);
-    if (!match) throw new Error(`cannot add a database name to ${serverUri}`);
-    return `${match[1]}/${name}${match[2] ?? ''}`;
-  }
-}
 
 describe('latchkey CLI', function () {
   this.timeout(30_000);
@@ -43,16 +24,7 @@ describe('latchkey CLI', function () {
   let env: NodeJS.ProcessEnv;
 
   function latchkey(args: string[], options: { stdin?: string } = {}): Promise<Run> {
-    return new Promise((done, fail) => {
-      const child = spawn(process.execPath, ['bin/latchkey.js', ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('error', fail);
-      child.on('close', (code) => done({ code, stdout, stderr }));
-      child.stdin.end(options.stdin ?? '');
-    });
+    return runCli(args, env, options.stdin);
   }
 
   const users = () => database.connection.collection('users');

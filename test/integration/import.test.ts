@@ -3,9 +3,8 @@
 // called directly with a stream, and the bulk emails that follow an import
 // (`password:set`, `password:reset`) checked against a real SMTP server.
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import argon2 from 'argon2';
 import bcrypt from 'bcryptjs';
@@ -22,30 +21,12 @@ import type { RunningServer } from '../../src/server.ts';
 import { freshDatabase, startTestServer, testConfig, type TestDatabase } from '../helpers/server.ts';
 import { startSmtp, type ParsedMail, type TestSmtp } from '../helpers/smtp.ts';
 import { databaseServerUri, testRoot } from '../setup.ts';
+import { runCli, uriFor, type Run } from '../helpers/cli.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const DAY = 24 * 60 * 60_000;
 const SUMMARY = /^(\d+) rows in [\d.]+ s: (\d+) created, (\d+) updated, (\d+) unchanged, (\d+) rejected$/m;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-/** The URI of database `name` on the run's database server, whatever shape MONGODB_URI has. */
-function uriFor(serverUri: string, name: string): string {
-  try {
-    const url = new URL(serverUri);
-    url.pathname = `/${name}`;
-    return url.toString();
-  } catch {
-    // Several hosts (mongodb://a:1,b:2/?replicaSet=x) are not a URL the URL class accepts.
-    const match = /^(mongodb(?:\+srv)?:\/\/[^/?]*)(?:\/[^?]*)?(\?.*)?$/.exec(serverUri);
-    if (!match) throw new Error(`cannot add a database name to ${serverUri}`);
-    return `${match[1]}/${name}${match[2] ?? ''}`;
-  }
-}
 
 /** The summary line of a user:import run, as numbers. */
 function summary(run: Run): { rows: number; created: number; updated: number; unchanged: number; rejected: number } {
@@ -80,16 +61,7 @@ describe('CSV import', function () {
   let dir: string;
 
   function latchkey(args: string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
-    return new Promise((done, fail) => {
-      const child = spawn(process.execPath, ['bin/latchkey.js', ...args], { cwd: ROOT, env: { ...env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('error', fail);
-      child.on('close', (code) => done({ code, stdout, stderr }));
-      child.stdin.end('');
-    });
+    return runCli(args, { ...env, ...options.env }, '');
   }
 
   /** Writes `content` to a file in the test's directory and returns its path. */
