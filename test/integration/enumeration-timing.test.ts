@@ -7,7 +7,7 @@ import { startTestServer } from '../helpers/server.ts';
 import { Agent, formOn } from '../helpers/agent.ts';
 import { discover, openSignIn, publicClient, startAuthorization } from '../helpers/rp.ts';
 
-const TRIES = 30;
+const TRIES = 40;
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
