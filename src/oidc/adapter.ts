@@ -53,7 +53,14 @@ export class MongoAdapter implements Adapter {
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
     const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
-    await this.#collection.updateOne({ _id: id }, { $set: { payload, expiresAt } }, { upsert: true });
+    // Most artifacts are written once: insert first, replace only when it exists. (On the
+    // embedded FerretDB an insert costs the same at any size; an update scans.)
+    try {
+      await this.#collection.insertOne({ _id: id, payload, expiresAt });
+    } catch (error) {
+      if ((error as { code?: number }).code !== 11000) throw error;
+      await this.#collection.replaceOne({ _id: id }, { payload, expiresAt });
+    }
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
