@@ -211,7 +211,7 @@ async function applyBatch(services: Services, rows: Row[], options: ImportOption
   const now = new Date();
   const inserts: Array<Record<string, unknown>> = [];
   const updates: Array<{ updateOne: { filter: Record<string, unknown>; update: Record<string, unknown> } }> = [];
-  const audits: Array<{ userId: string; event: 'account.created' | 'account.updated' }> = [];
+  const insertedRows: Row[] = []; // parallel to `inserts`
   const passwordSet: string[] = [];
 
   for (const row of rows) {
@@ -232,7 +232,7 @@ async function applyBatch(services: Services, rows: Row[], options: ImportOption
         passwordChangedAt: passwordHash ? now : null, groups: row.groups ?? [], roles: [], passwordHistory: [], emailVerified: false,
         searchTerms: searchTermsFor(row.email, row.name), createdAt: now, updatedAt: now,
       });
-      audits.push({ userId: id, event: 'account.created' });
+      insertedRows.push(row);
       continue;
     }
     const set: Record<string, unknown> = {};
@@ -254,30 +254,27 @@ async function applyBatch(services: Services, rows: Row[], options: ImportOption
     }
     updates.push({ updateOne: { filter: { _id: current._id }, update: { $set: { ...set, updatedAt: now } } } });
     if (set.passwordHash) passwordSet.push(current._id);
-    audits.push({ userId: current._id, event: 'account.updated' });
   }
 
+  let created = inserts.length;
   if (inserts.length) {
     try {
       await services.users.collection.insertMany(inserts, { ordered: false });
-      report.created += inserts.length;
     } catch (error) {
       // Rows whose email already has an account: the unique index refused them. Without
       // --upsert that is the expected "exists, left as it is"; with it, a concurrent creation.
       const result = error as { insertedCount?: number; writeErrors?: Array<{ index: number; code?: number }> | { index: number; code?: number } };
       const writeErrors = Array.isArray(result.writeErrors) ? result.writeErrors : result.writeErrors ? [result.writeErrors] : [];
       if (!writeErrors.length || writeErrors.some((e) => e.code !== 11000)) throw error;
-      report.created += inserts.length - writeErrors.length;
-      const refused = new Set(writeErrors.map((e) => e.index));
-      for (const index of refused) {
-        const doc = inserts[index]!;
-        const row = rows.find((r) => r.emailNormalized === doc.emailNormalized)!;
+      created -= writeErrors.length;
+      for (const { index } of writeErrors) {
+        const row = insertedRows[index]!;
         if (options.upsert) report.rejected.push({ line: row.line, email: row.email, reason: 'an account with this email was created meanwhile' });
         else report.unchanged++;
       }
-      audits.splice(0, audits.length, ...audits.filter((a) => !inserts.some((d, i) => refused.has(i) && d._id === a.userId)));
     }
   }
+  report.created += created;
   if (updates.length) {
     await services.users.collection.bulkWrite(updates, { ordered: false });
     report.updated += updates.length;
@@ -286,8 +283,7 @@ async function applyBatch(services: Services, rows: Row[], options: ImportOption
   for (const userId of passwordSet) await services.links.revokeAll(userId, 'invite');
   // One audit record per batch and kind, not per account: at 100,000 rows, per-account
   // records doubled the import's time; the accounts' own createdAt dates them.
-  const created = audits.filter((a) => a.event === 'account.created').length;
-  const updated = audits.length - created;
+  const updated = updates.length;
   await services.audit.recordMany([
     ...(created ? [{ event: 'account.created' as const, userId: null, context: { actor: 'import', ...options.context }, details: { import: true, count: created, firstLine: rows[0]!.line, lastLine: rows.at(-1)!.line } }] : []),
     ...(updated ? [{ event: 'account.updated' as const, userId: null, context: { actor: 'import', ...options.context }, details: { import: true, count: updated, firstLine: rows[0]!.line, lastLine: rows.at(-1)!.line } }] : []),

@@ -67,10 +67,6 @@ export async function findUserByEmail(users: UserModel, email: string): Promise<
   return users.findOne({ emailNormalized: normalizeEmail(email) }).lean<User>();
 }
 
-export async function findUserById(users: UserModel, id: string): Promise<User | null> {
-  return users.findById(id).lean<User>();
-}
-
 /** Clears the account's lock, its trusted-browser counters and its per-IP throttles. */
 export async function unlockUser(
   deps: { users: UserModel; lockout: Lockout; throttle: Throttle; audit: AuditTrail },
