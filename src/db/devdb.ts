@@ -3,7 +3,7 @@
 // 127.0.0.1. Used only when MONGODB_URI is unset.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { createInterface } from 'node:readline';
@@ -11,6 +11,17 @@ import { createInterface } from 'node:readline';
 const run = promisify(execFile);
 const SOURCE_DIR = resolve(import.meta.dirname, '../../scripts/devdb');
 const CACHE_DIR = resolve(import.meta.dirname, '../../node_modules/.cache/latchkey-devdb');
+const FERRETDB_MODULE = 'github.com/FerretDB/FerretDB';
+
+/**
+ * Patched FerretDB files (upstream path in the module → our copy), built in
+ * into the build. They make the SQLite backend use its indexes for
+ * `_id` and for string equalities on indexed fields; see scripts/devdb/patches.
+ */
+const PATCHED_FILES: Record<string, string> = {
+  'internal/backends/sqlite/metadata/metadata.go': 'patches/metadata.go',
+  'internal/backends/sqlite/collection.go': 'patches/collection.go',
+};
 
 export interface DevDb {
   /** mongodb://127.0.0.1:PORT/ — append the database name. */
@@ -21,19 +32,40 @@ export interface DevDb {
 /** Builds the binary if its sources changed since the last build; returns its path. */
 export async function buildDevDb(onBuild: () => void = () => {}): Promise<string> {
   const digest = createHash('sha256');
-  for (const file of ['main.go', 'go.mod', 'go.sum']) digest.update(readFileSync(join(SOURCE_DIR, file)));
+  for (const file of ['main.go', 'go.mod', 'go.sum', ...Object.values(PATCHED_FILES)]) {
+    digest.update(readFileSync(join(SOURCE_DIR, file)));
+  }
   const binary = join(CACHE_DIR, `devdb-${digest.digest('hex').slice(0, 16)}`);
   if (existsSync(binary)) return binary;
 
   onBuild();
   mkdirSync(CACHE_DIR, { recursive: true });
   const partial = `${binary}.${process.pid}.partial`;
+  const goEnv = { ...process.env, GOFLAGS: '-mod=mod', CGO_ENABLED: '0' };
+  const go = (args: string[]) => run('go', args, { cwd: SOURCE_DIR, env: goEnv, maxBuffer: 16 * 1024 * 1024 });
   try {
-    await run('go', ['build', '-o', partial, '.'], {
-      cwd: SOURCE_DIR,
-      env: { ...process.env, GOFLAGS: '-mod=mod', CGO_ENABLED: '0' },
-      maxBuffer: 16 * 1024 * 1024,
-    });
+    // Go refuses overlays of files in the module cache, so the build uses a copy
+    // of the FerretDB module with our patched files in it, through a `replace`
+    // in a throwaway go.mod (-modfile); scripts/devdb/go.mod stays untouched.
+    await go(['mod', 'download', FERRETDB_MODULE]);
+    const { stdout } = await go(['list', '-m', '-f', '{{.Dir}}', FERRETDB_MODULE]);
+    const patchedModule = `${binary}.${process.pid}.ferretdb`;
+    cpSync(stdout.trim(), patchedModule, { recursive: true });
+    for (const [upstream, patched] of Object.entries(PATCHED_FILES)) {
+      const target = join(patchedModule, upstream);
+      chmodSync(target, 0o644); // module cache files are read-only
+      copyFileSync(join(SOURCE_DIR, patched), target);
+    }
+    const modfile = `${binary}.${process.pid}.mod`;
+    writeFileSync(modfile, `${readFileSync(join(SOURCE_DIR, 'go.mod'), 'utf8')}\nreplace ${FERRETDB_MODULE} => ${patchedModule}\n`);
+    copyFileSync(join(SOURCE_DIR, 'go.sum'), modfile.replace(/\.mod$/, '.sum'));
+    try {
+      await go(['build', `-modfile=${modfile}`, '-o', partial, '.']);
+    } finally {
+      for (const leftover of [patchedModule, modfile, modfile.replace(/\.mod$/, '.sum')]) {
+        rmSync(leftover, { recursive: true, force: true });
+      }
+    }
   } catch (error) {
     const e = error as NodeJS.ErrnoException & { stderr?: string };
     if (e.code === 'ENOENT') throw new Error('the embedded database needs Go on the PATH to build (or set MONGODB_URI)');
