@@ -25,9 +25,13 @@ export function removeTemp(): void {
   tempRoot = undefined;
 }
 
-/** Node 24 (the one running this script: npm put it first on the PATH) running a script of ours. */
+/**
+ * Node 24 (the one running this script: npm put it first on the PATH) running a script of ours.
+ * BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every child there (open it in Chrome DevTools).
+ */
 export function spawnNode(script: string, args: string[], options: SpawnOptions = {}): ChildProcess {
-  const child = spawn(process.execPath, [script, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], ...options });
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...profile, script, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], ...options });
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;

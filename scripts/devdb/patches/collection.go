@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -575,8 +576,28 @@ func pushdownWhere(meta *metadata.Collection, filter *types.Document) (string, [
 		return fmt.Sprintf(` WHERE %s = ?`, column), []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
 	}
 
+	if scanLog != nil {
+		fmt.Fprintf(scanLog, "full scan of %s for filter keys %v\n", meta.Name, filter.Keys())
+	}
+
 	return "", nil
 }
+
+// scanLog (DEVDB_SCAN_LOG=<file>) records every filtered query that reads the whole
+// table, to find the lookups an index does not serve here.
+var scanLog = func() *os.File {
+	path := os.Getenv("DEVDB_SCAN_LOG")
+	if path == "" {
+		return nil
+	}
+
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil
+	}
+
+	return f
+}()
 
 // leadsAnIndex reports whether some index of the collection starts with the given field.
 func leadsAnIndex(meta *metadata.Collection, field string) bool {
