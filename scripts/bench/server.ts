@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ClientMetadata } from 'oidc-provider';
 import { join } from 'node:path';
+import { appendFileSync } from 'node:fs';
 import { loadConfig, type Policy } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
 import { startServer } from '../../src/server.ts';
@@ -52,8 +53,15 @@ if (!uri) {
 }
 const connection = await connect(withMonitoring(uri), { dbName: config.mongodbUri ? `latchkey_bench_${randomBytes(6).toString('hex')}` : 'latchkey' });
 const commands: Record<string, number> = {};
+// BENCH_TRACE_COMMANDS=<file>: one line per command (name, collection, filter keys), to see what a flow sends.
+const trace = process.env.BENCH_TRACE_COMMANDS;
 connection.getClient().on('commandStarted', (event) => {
   commands[event.commandName] = (commands[event.commandName] ?? 0) + 1;
+  if (trace) {
+    const body = event.command as Record<string, unknown>;
+    const filter = (body.filter ?? body.query ?? (body.updates as Array<{ q: object }> | undefined)?.[0]?.q ?? (body.deletes as Array<{ q: object }> | undefined)?.[0]?.q ?? {}) as object;
+    appendFileSync(trace, `${event.commandName} ${String(body[event.commandName])} ${Object.keys(filter).join(',')}\n`);
+  }
 });
 
 const server = await startServer(config, log, { clients: options.clients, connection });

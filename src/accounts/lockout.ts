@@ -33,8 +33,13 @@ export class Lockout {
   }
 
   async isLocked(subject: string, now = new Date()): Promise<boolean> {
+    return (await this.check(subject, now)).locked;
+  }
+
+  /** Whether the subject is locked, and whether it has a counter at all (so a success knows if there is anything to reset). */
+  async check(subject: string, now = new Date()): Promise<{ locked: boolean; counting: boolean }> {
     const state = await this.#model.findById(subject, { lockedUntil: 1 }).lean<Pick<LockoutState, 'lockedUntil'>>();
-    return Boolean(state?.lockedUntil && state.lockedUntil > now);
+    return { locked: Boolean(state?.lockedUntil && state.lockedUntil > now), counting: state !== null };
   }
 
   async state(subject: string): Promise<LockoutState | null> {

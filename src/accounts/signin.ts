@@ -1,7 +1,7 @@
 // Signing in with email and password: the one place that decides. Every surface
 // (hosted page, API) calls authenticate(); none repeats its rules.
 //
-// Order matters for enumeration: whatever the outcome, exactly one argon2
+// Order matters for enumeration: whatever the failure, exactly one argon2
 // verification and one counter update happen, so an unknown email, a locked
 // account and a wrong password cost the same and read the same to the caller.
 import { randomUUID } from 'node:crypto';
@@ -36,23 +36,23 @@ export async function authenticate(
   deps: SignInDeps,
   input: { email: string; password: string; device?: TrustedDevice | null; context?: RequestContext },
 ): Promise<SignInResult> {
-  // limit(2), not findOne: a store that scans (the embedded FerretDB) then reads the whole
-  // collection whether or not the address exists, instead of stopping early at a match.
-  // With MongoDB's unique index the two cost the same.
+  // limit(2), not findOne: should the lookup ever scan (a store without the index), it
+  // then reads the whole collection whether or not the address exists, rather than
+  // stopping early at a match and telling the two apart by time.
   const [user = null] = await deps.users.find({ emailNormalized: normalizeEmail(input.email) }).limit(2).lean<User[]>();
   // The device cookie only counts for the account it was issued for.
   const device = user && input.device?.userId === user._id ? input.device : null;
   // A trusted browser keeps its own budget: failures from elsewhere cannot lock it out.
   const subject = !user ? unknownEmailSubject(emailKey(input.email)) : device ? deviceSubject(device.deviceId) : accountSubject(user._id);
 
-  const [locked, passwordMatches] = await Promise.all([
-    deps.lockout.isLocked(subject),
+  const [lock, passwordMatches] = await Promise.all([
+    deps.lockout.check(subject),
     user?.passwordHash ? deps.hasher.verify(user.passwordHash, input.password) : deps.hasher.verifyNothing(input.password),
   ]);
 
   const reason: SignInFailure | null = !user ? 'unknown_email'
     : !user.passwordHash ? 'no_password'
-    : locked ? 'locked'
+    : lock.locked ? 'locked'
     : !passwordMatches ? 'wrong_password'
     : user.status === 'disabled' ? 'disabled'
     : user.status !== 'active' ? 'unverified'
@@ -74,7 +74,9 @@ export async function authenticate(
     return { ok: false, reason, userId };
   }
 
-  await deps.lockout.reset(subject);
+  // Most sign-ins have no failures to forget: skip the write then. (A failure counted
+  // while this one ran stays counted; the next success clears it.)
+  if (lock.counting) await deps.lockout.reset(subject);
   await deps.audit.record('signin.succeeded', user!._id, input.context, { trustedDevice: Boolean(device), mustChange: user!.mustChangePassword });
   if (deps.hasher.needsRehash(user!.passwordHash!)) {
     // Parameters changed since this hash was made: upgrade it while we hold the password.

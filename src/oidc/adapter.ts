@@ -53,14 +53,9 @@ export class MongoAdapter implements Adapter {
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
     const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
-    // Most artifacts are written once: insert first, replace only when it exists. (On the
-    // embedded FerretDB an insert costs the same at any size; an update scans.)
-    try {
-      await this.#collection.insertOne({ _id: id, payload, expiresAt });
-    } catch (error) {
-      if ((error as { code?: number }).code !== 11000) throw error;
-      await this.#collection.replaceOne({ _id: id }, { payload, expiresAt });
-    }
+    // One write whether the artifact is new (tokens, codes) or saved again (sessions,
+    // interactions, grants): a replace by _id, inserting when absent.
+    await this.#collection.replaceOne({ _id: id }, { payload, expiresAt }, { upsert: true });
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
