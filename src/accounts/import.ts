@@ -35,7 +35,11 @@ export interface ImportOptions {
   upsert?: boolean;
   context?: RequestContext;
   onProgress?: (rowsDone: number) => void;
-  /** Passwords hashed at once; argon2 runs on libuv's pool, so 2 keeps both cores busy. */
+  /**
+   * Rows in flight at once (policy check on this thread, then argon2 on libuv's pool).
+   * 3 keeps two argon2 runs going while the main thread checks the next row's policy
+   * (measured on 2 cores: 2 → 33.6 rows/s, 3 → 38.1, 4 → 36.4).
+   */
   hashConcurrency?: number;
 }
 
@@ -202,7 +206,7 @@ async function applyBatch(services: Services, rows: Row[], options: ImportOption
   // Passwords: the policy, then argon2 on both cores. Only for rows that will set one.
   const hashes = new Map<Row, string>();
   const needsHash = rows.filter((r) => r.password && (!existing.has(r.emailNormalized) || (options.upsert && !existing.get(r.emailNormalized)!.passwordHash)));
-  await pool(needsHash, options.hashConcurrency ?? 2, async (row) => {
+  await pool(needsHash, options.hashConcurrency ?? 3, async (row) => {
     const issues = services.policy.check(row.password, { email: row.email, name: row.name });
     if (issues.length) return;
     hashes.set(row, await services.hasher.hash(row.password!));
