@@ -11,7 +11,7 @@
 // oldest token in the pool and puts the rotated one it gets back at the end.
 import { assertClean, load, type LoadResult } from './lib/http.ts';
 import { clientCredentials, codeFlow, discovery, jwks, refresh, type ServerKind } from './lib/flows.ts';
-import { cpuShares, describeShares, sampleCpu, type CpuShares } from './lib/cpu.ts';
+import { cpuPerOperation, cpuShares, describeShares, sampleCpu, type CpuShares } from './lib/cpu.ts';
 import { startBaseline, startLatchkey, type Account } from './lib/servers.ts';
 import type { ServerChild } from './lib/proc.ts';
 import type { BenchContext } from './lib/report.ts';
@@ -124,7 +124,7 @@ export async function tokensBench(ctx: BenchContext): Promise<void> {
         bound: { label: 'baseline oidc-provider', value: ratePerSecond(b), unit: '/s' },
         ratio: ratePerSecond(a) / ratePerSecond(b),
         ...(metric === 'refresh' ? { goal: { min: 0.5 } } : {}),
-        note: `Latchkey ${a.done} in ${a.seconds.toFixed(1)} s (${describeShares(a.shares)}; ${a.commands ?? ''}); baseline ${b.done} in ${b.seconds.toFixed(1)} s (${describeShares(b.shares)}); concurrency ${CONCURRENCY}, ${rounds} alternating rounds each.`
+        note: `Latchkey ${a.done} in ${a.seconds.toFixed(1)} s (${describeShares(a.shares)}; ${cpuPerOperation(a.shares, ratePerSecond(a), 'request')}; ${a.commands ?? ''}); baseline ${b.done} in ${b.seconds.toFixed(1)} s (${describeShares(b.shares)}; ${cpuPerOperation(b.shares, ratePerSecond(b), 'request')}); concurrency ${CONCURRENCY}, ${rounds} alternating rounds each.`
           + (metric === 'refresh' ? ` Pool of ${poolSize} refresh tokens per server from code flows; the tokens are bound to their session (scope without offline_access), so each grant also looks the session up.` : ''),
       });
     }

@@ -1,0 +1,14 @@
+import { startLatchkey } from './lib/servers.ts';
+import { openSignIn, postSignIn, type AtSignIn } from './lib/flows.ts';
+import { cpuSeconds } from './lib/cpu.ts';
+import { childPids } from './lib/proc.ts';
+const server = await startLatchkey('sprof', 20);
+const N = Number(process.env.N ?? 300);
+const prepared: AtSignIn[] = [];
+for (let i = 0; i < N; i++) prepared.push(await openSignIn('latchkey', server.url));
+const cpu = () => ({ s: cpuSeconds(server.pid), d: childPids(server.pid).reduce((a, p) => a + cpuSeconds(p), 0) });
+const c0 = cpu(); let next = 0; const t = performance.now();
+await Promise.all(Array.from({ length: 4 }, async () => { while (next < N) { const i = next++; const a = server.accounts[i % 20]!; await postSignIn('latchkey', prepared[i]!, a.email, a.password); } }));
+const sec = (performance.now() - t) / 1000; const c1 = cpu();
+console.log('POST/s', (N / sec).toFixed(1), 'server ms/op', ((c1.s - c0.s) / N * 1000).toFixed(1), 'db ms/op', ((c1.d - c0.d) / N * 1000).toFixed(1));
+await server.stop();
