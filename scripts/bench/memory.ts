@@ -36,6 +36,7 @@ export async function memoryBench(ctx: BenchContext): Promise<void> {
     await codeFlow('latchkey', issuer, account(0).email, account(0).password);
     await sleep(2000);
     const atStart = rssBytes(server.pid);
+    const heapAtStart = await heapUsed(issuer);
     const databaseAtStart = databaseRss();
 
     ctx.progress(`mixed load for ${minutes} min at concurrency ${CONCURRENCY} (server RSS at start ${(atStart / MiB).toFixed(1)} MiB)`);
@@ -85,6 +86,7 @@ export async function memoryBench(ctx: BenchContext): Promise<void> {
     const databaseAfter = databaseRss();
     await sleep(5000);
     const afterIdle = rssBytes(server.pid);
+    const heapAfter = await heapUsed(issuer);
 
     const elapsedMs = result.seconds * 1000;
     const rate = (from: number, to: number) => completions.filter((t) => t >= from && t < to).length / ((to - from) / 1000);
@@ -98,9 +100,16 @@ export async function memoryBench(ctx: BenchContext): Promise<void> {
       ratio: afterLoad / atStart,
       note: `${ops.signIns} code flows with sign-in, ${ops.refreshes} refresh grants, ${ops.userinfo} userinfo and ${ops.discovery} discovery requests in ${result.seconds.toFixed(0)} s at concurrency ${CONCURRENCY}; `
         + `sign-ins/s (each with ${ROUNDS_PER_SIGN_IN} refresh + userinfo + discovery) in the first ${(windowMs / 1000).toFixed(0)} s ${first.toFixed(1)}, in the last ${last.toFixed(1)}; `
-        + `server RSS peak ${mib(peak)}, ${mib(afterIdle)} after 5 s idle; ${databaseAtStart ? `embedded database RSS ${mib(databaseAtStart)} at start, ${mib(databaseAfter)} after; ` : ''}${describeCpu(cpuBefore, cpuAfter)}; ${commands}.`,
+        + `server RSS peak ${mib(peak)}, ${mib(afterIdle)} after 5 s idle; V8 heap in use ${mib(heapAtStart)} at start, ${mib(heapAfter)} after (RSS beyond the heap is native memory: argon2's buffers, the allocator's arenas); ${databaseAtStart ? `embedded database RSS ${mib(databaseAtStart)} at start, ${mib(databaseAfter)} after; ` : ''}${describeCpu(cpuBefore, cpuAfter)}; ${commands}.`,
     });
   } finally {
     await server.stop();
   }
+}
+
+/** The server's V8 heap in use, from its own /metrics (loopback may read it). */
+async function heapUsed(issuer: string): Promise<number> {
+  const text = await (await fetch(`${issuer}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('latchkey_nodejs_heap_size_used_bytes '));
+  return line ? Number(line.split(' ')[1]) : Number.NaN;
 }

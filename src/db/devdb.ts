@@ -21,6 +21,7 @@ const FERRETDB_MODULE = 'github.com/FerretDB/FerretDB';
 const PATCHED_FILES: Record<string, string> = {
   'internal/backends/sqlite/metadata/metadata.go': 'patches/metadata.go',
   'internal/backends/sqlite/collection.go': 'patches/collection.go',
+  'ferretdb/ferretdb.go': 'patches/ferretdb.go',
 };
 
 export interface DevDb {
