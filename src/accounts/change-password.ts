@@ -16,7 +16,7 @@ export type ChangePasswordResult =
 export async function changePassword(
   deps: LinkFlowDeps,
   userId: string,
-  input: { currentPassword: string; newPassword: string; signOutOtherSessions: boolean; keepSessionUid?: string | null },
+  input: { currentPassword: string; newPassword: string; signOutOtherSessions: boolean; keepSessionUid?: string | null; keepGrantId?: string | null },
   context: RequestContext = {},
 ): Promise<ChangePasswordResult> {
   const user = await deps.users.findById(userId).lean<User>();
@@ -35,7 +35,7 @@ export async function changePassword(
   if (issues.length) return { ok: false, reason: 'policy', issues };
 
   await storePassword(deps, user, input.newPassword);
-  if (input.signOutOtherSessions) await revokeAccountAccess(deps.db, user._id, { keepSessionUid: input.keepSessionUid });
+  if (input.signOutOtherSessions) await revokeAccountAccess(deps.db, user._id, { keepSessionUid: input.keepSessionUid, keepGrantId: input.keepGrantId });
   await deps.audit.record('password.changed', user._id, context, { signedOutOthers: input.signOutOtherSessions });
   deps.mailer.send('password_changed', {
     to: user.email, name: user.name || undefined, when: formatWhen(new Date()), ip: context.ip ?? undefined,

@@ -101,7 +101,7 @@ describe('password API', () => {
   const signsIn = async (email: string, password: string) => (await authenticate(server.deps.signIn, { email, password })).ok;
 
   describe('POST /api/account/password', () => {
-    it('changes the password with an account-scoped token; other apps are signed out', async () => {
+    it('changes the password with an account-scoped token; other apps are signed out, the calling one is not', async () => {
       const email = uniqueEmail('change');
       const oldPassword = 'the old api passphrase';
       const newPassword = 'a fresh api passphrase 2';
@@ -119,8 +119,9 @@ describe('password API', () => {
       expect(await signsIn(email, newPassword)).to.equal(true);
       const refused = await oidc.refreshTokenGrant(otherConfig, other.tokens.refresh_token!).catch((e: Error) => e);
       expect(refused, 'the other app\'s refresh token is revoked').to.be.instanceOf(oidc.ResponseBodyError);
-      // Every token went, this one included; the browser it came from is still signed in at the provider.
-      expectProblem(await call('/api/account/password', { token, body: { current_password: newPassword, new_password: 'yet another passphrase 3' } }), 401, 'invalid-token');
+      // The calling app's grant stays: its token is still accepted (here refused only for the policy).
+      expectProblem(await call('/api/account/password', { token, body: { current_password: newPassword, new_password: 'short' } }), 400, 'password-policy');
+      // The browser it came from is still signed in at the provider.
       const again = await openSignIn(browser, await startAuthorization(appConfig, { scope: 'openid account' }));
       expect(again.url.startsWith(RP_CALLBACK), 'no password asked in the calling browser').to.equal(true);
 

@@ -40,8 +40,10 @@ export async function changeOwnPassword(ctx: Context, deps: AppDeps): Promise<vo
     currentPassword: body.current_password,
     newPassword: body.new_password,
     signOutOtherSessions: body.sign_out_other_sessions,
-    // The browser session this token came from stays signed in at the provider; its tokens go with the rest.
+    // "Other" sessions: the calling app keeps its grant (this token, its refresh token), and the
+    // browser session the token came from stays signed in at the provider.
     keepSessionUid: auth.sessionUid ?? null,
+    keepGrantId: auth.grantId,
   }, requestContext(ctx));
 
   if (result.ok) {

@@ -15,7 +15,7 @@ export const changePasswordRequest = z.strictObject({
   new_password: z.string()
     .meta({ description: 'The password to set; checked against the password policy (length, common passwords, personal information, strength, reuse).' }),
   sign_out_other_sessions: z.boolean().default(true)
-    .meta({ description: 'Revoke every grant and token of the account (the one calling included) and end its other sessions; the browser session the access token came from stays signed in at the provider. Defaults to true.' }),
+    .meta({ description: 'Revoke every other grant and token of the account and end its other sessions. The calling app keeps its grant (this access token and its refresh token stay valid) and the browser session the token came from stays signed in at the provider. Defaults to true.' }),
 }).meta({
   title: 'ChangePasswordRequest',
   examples: [{ current_password: 'the old passphrase', new_password: 'a new and long passphrase', sign_out_other_sessions: true }],
