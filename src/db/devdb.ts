@@ -3,7 +3,7 @@
 // 127.0.0.1. Used only when MONGODB_URI is unset.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { createInterface } from 'node:readline';
@@ -14,9 +14,10 @@ const CACHE_DIR = resolve(import.meta.dirname, '../../node_modules/.cache/latchk
 const FERRETDB_MODULE = 'github.com/FerretDB/FerretDB';
 
 /**
- * Patched FerretDB files (upstream path in the module → our copy), built in
- * into the build. They make the SQLite backend use its indexes for
- * `_id` and for string equalities on indexed fields; see scripts/devdb/patches.
+ * Patched FerretDB files (upstream path in the module → our copy) compiled in
+ * place of upstream's. They make the SQLite backend use its indexes for `_id`,
+ * for string equalities on indexed fields and for dotted keys; see
+ * scripts/devdb/patches and the README ("An embedded database").
  */
 const PATCHED_FILES: Record<string, string> = {
   'internal/backends/sqlite/metadata/metadata.go': 'patches/metadata.go',
@@ -52,10 +53,9 @@ export async function buildDevDb(onBuild: () => void = () => {}): Promise<string
     const { stdout } = await go(['list', '-m', '-f', '{{.Dir}}', FERRETDB_MODULE]);
     const patchedModule = `${binary}.${process.pid}.ferretdb`;
     cpSync(stdout.trim(), patchedModule, { recursive: true });
+    makeWritable(patchedModule); // the module cache is read-only, and so is a copy of it
     for (const [upstream, patched] of Object.entries(PATCHED_FILES)) {
-      const target = join(patchedModule, upstream);
-      chmodSync(target, 0o644); // module cache files are read-only
-      copyFileSync(join(SOURCE_DIR, patched), target);
+      copyFileSync(join(SOURCE_DIR, patched), join(patchedModule, upstream));
     }
     const modfile = `${binary}.${process.pid}.mod`;
     writeFileSync(modfile, `${readFileSync(join(SOURCE_DIR, 'go.mod'), 'utf8')}\nreplace ${FERRETDB_MODULE} => ${patchedModule}\n`);
@@ -74,6 +74,13 @@ export async function buildDevDb(onBuild: () => void = () => {}): Promise<string
   }
   renameSync(partial, binary); // atomic, so concurrent first starts do not see half a file
   return binary;
+}
+
+function makeWritable(dir: string): void {
+  chmodSync(dir, 0o755);
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    chmodSync(join(entry.parentPath, entry.name), entry.isDirectory() ? 0o755 : 0o644);
+  }
 }
 
 /** Starts the embedded database with its files under `dir`; resolves once it accepts connections. */
