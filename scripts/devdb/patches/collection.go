@@ -19,8 +19,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	sqlite3 "modernc.org/sqlite"
 	sqlite3lib "modernc.org/sqlite/lib"
@@ -68,7 +70,7 @@ func (c *collection) Query(ctx context.Context, params *backends.QueryParams) (*
 
 	q := prepareSelectClause(meta.TableName, params.Comment, meta.Capped(), params.OnlyRecordIDs)
 
-	whereClause, args := pushdownWhere(meta, params.Filter)
+	whereClause, args := pushdownWhere(ctx, db, meta, params.Filter)
 
 	q += whereClause
 	q += prepareOrderByClause(params.Sort)
@@ -535,11 +537,16 @@ var (
 // without other conditions), then a string equality on a field that leads an
 // index (e.g. `{emailNormalized: "a@b.c"}`, `{"payload.grantId": "..."}`).
 //
-// Known difference from MongoDB, accepted for a development stand-in: a string
-// equality on an indexed field does not match documents where that field is an
-// array containing the string. Latchkey never stores arrays in fields it looks
-// up by equality.
-func pushdownWhere(meta *metadata.Collection, filter *types.Document) (string, []any) {
+// MongoDB's equality also matches an array holding the value, and a dotted path
+// walks through arrays on the way. So the clause also returns every row where
+// the field or any parent of it is an array:
+//
+//	WHERE sjson->"payload"->"uid" = ?
+//	   OR json_type(sjson, '$.payload') = 'array' OR json_type(sjson, '$.payload.uid') = 'array'
+//
+// Each term has an index (the json_type ones are made here on first use), so
+// SQLite answers with a multi-index OR: a few lookups, no scan.
+func pushdownWhere(ctx context.Context, db *fsql.DB, meta *metadata.Collection, filter *types.Document) (string, []any) {
 	if filter == nil || filter.Len() == 0 {
 		return "", nil
 	}
@@ -552,28 +559,31 @@ func pushdownWhere(meta *metadata.Collection, filter *types.Document) (string, [
 	}
 
 	for _, key := range filter.Keys() {
-		if key == "" || strings.HasPrefix(key, "$") {
-			continue
-		}
-
 		v, _ := filter.Get(key)
 		if _, ok := v.(string); !ok {
 			continue
 		}
 
-		if !leadsAnIndex(meta, key) {
+		fields := strings.Split(key, ".")
+		if !plainPath(fields) || !leadsAnIndex(meta, key) {
 			continue
 		}
 
-		// the same expression registry.go uses for the index, so SQLite picks it
-		fields := strings.Split(key, ".")
-		for i, f := range fields {
-			fields[i] = fmt.Sprintf("%q", f)
+		arrayTerms, err := arrayIndexes(ctx, db, meta.TableName, fields)
+		if err != nil {
+			continue // without them the OR would scan; let the handler scan instead
 		}
 
-		column := metadata.DefaultColumn + "->" + strings.Join(fields, "->")
+		// the same expression registry.go uses for the index, so SQLite picks it
+		quoted := make([]string, len(fields))
+		for i, f := range fields {
+			quoted[i] = fmt.Sprintf("%q", f)
+		}
 
-		return fmt.Sprintf(` WHERE %s = ?`, column), []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
+		column := metadata.DefaultColumn + "->" + strings.Join(quoted, "->")
+		where := fmt.Sprintf(` WHERE (%s = ? OR %s)`, column, strings.Join(arrayTerms, " OR "))
+
+		return where, []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
 	}
 
 	if scanLog != nil {
@@ -582,6 +592,50 @@ func pushdownWhere(meta *metadata.Collection, filter *types.Document) (string, [
 
 	return "", nil
 }
+
+// plainPath reports whether every segment of a dotted path is a plain identifier
+// (no array positions such as `a.0.b`, nothing to quote inside a JSON path).
+func plainPath(fields []string) bool {
+	for _, f := range fields {
+		if !plainSegment.MatchString(f) {
+			return false
+		}
+	}
+
+	return true
+}
+
+var plainSegment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// arrayIndexes returns the `json_type(...) = 'array'` terms for the path and each
+// of its parents, creating an index for each the first time it is needed (per
+// process; IF NOT EXISTS makes a restart cheap).
+func arrayIndexes(ctx context.Context, db *fsql.DB, table string, fields []string) ([]string, error) {
+	terms := make([]string, len(fields))
+
+	for i := range fields {
+		path := strings.Join(fields[:i+1], ".")
+		expr := fmt.Sprintf(`json_type(%s, '$.%s')`, metadata.DefaultColumn, path)
+		terms[i] = expr + ` = 'array'`
+
+		name := table + "_latchkey_array_" + path
+		// Per database handle: a database dropped and made again gets a new one.
+		made := fmt.Sprintf("%p/%s", db, name)
+		if _, done := arrayIndexesMade.Load(made); done {
+			continue
+		}
+
+		if _, err := db.ExecContext(ctx, fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (%s)`, name, table, expr)); err != nil {
+			return nil, lazyerrors.Error(err)
+		}
+
+		arrayIndexesMade.Store(made, true)
+	}
+
+	return terms, nil
+}
+
+var arrayIndexesMade sync.Map
 
 // scanLog (DEVDB_SCAN_LOG=<file>) records every filtered query that reads the whole
 // table, to find the lookups an index does not serve here.
