@@ -9,7 +9,7 @@
 import { argon2Now, bracketNote } from './argon2.ts';
 import { assertClean, load } from './lib/http.ts';
 import { codeFlow, openSignIn, postSignIn, type AtSignIn } from './lib/flows.ts';
-import { cpuPerOperation, cpuShares, describeCpu, sampleCpu } from './lib/cpu.ts';
+import { cpuPerOperation, cpuShares, describeShares, sampleCpu } from './lib/cpu.ts';
 import { startLatchkey } from './lib/servers.ts';
 import { perOperation } from './lib/dbstats.ts';
 import type { BenchContext } from './lib/report.ts';
@@ -42,7 +42,7 @@ export async function signinBench(ctx: BenchContext): Promise<void> {
     const posts = assertClean('sign-in POSTs', await load({ concurrency: CONCURRENCY, count, seconds: ctx.scale(120, 30), signal: ctx.signal, task: async (i) => {
       await postSignIn('latchkey', prepared[i]!, account(i).email, account(i).password);
     } }));
-    const after = sampleCpu(server.pid);
+    const shares = cpuShares(before, sampleCpu(server.pid));
     const commands = perOperation('sign-in POST', commandsBefore, await server.dbCommands(), posts.done);
     ctx.progress('argon2 verify rate, just after');
     const bound1 = await argon2Now(ctx, 'verify');
@@ -53,7 +53,7 @@ export async function signinBench(ctx: BenchContext): Promise<void> {
       bound: { label: 'bound (argon2 verify, 2 cores)', value: bound, unit: '/s' },
       ratio: posts.perSecond / bound,
       goal: { min: 0.9 },
-      note: `${posts.done} POSTs of prepared sign-in forms (each answered 303 to the resumed authorization) in ${posts.seconds.toFixed(1)} s at concurrency ${CONCURRENCY}, ${ACCOUNTS} accounts; ${describeCpu(before, after)}; ${cpuPerOperation(cpuShares(before, after), posts.perSecond, 'POST')} (one argon2 verification costs ${(2000 / bound).toFixed(1)} ms of a core at the bound); ${commands}; ${bracketNote('verify', bound0, bound1, ctx)}.`,
+      note: `${posts.done} POSTs of prepared sign-in forms (each answered 303 to the resumed authorization) in ${posts.seconds.toFixed(1)} s at concurrency ${CONCURRENCY}, ${ACCOUNTS} accounts; ${describeShares(shares)}; ${cpuPerOperation(shares, posts.perSecond, 'POST')} (one argon2 verification costs ${(2000 / bound).toFixed(1)} ms of a core at the bound); ${commands}; ${bracketNote('verify', bound0, bound1, ctx)}.`,
     });
 
     // (b) Whole code flows.
@@ -65,7 +65,7 @@ export async function signinBench(ctx: BenchContext): Promise<void> {
       const tokens = await codeFlow('latchkey', issuer, account(i).email, account(i).password);
       if (!tokens.refresh_token || !tokens.id_token) throw new Error('token response without refresh or ID token');
     } }));
-    const after2 = sampleCpu(server.pid);
+    const shares2 = cpuShares(before2, sampleCpu(server.pid));
     const commands2 = perOperation('flow', commandsBefore2, await server.dbCommands(), result.done);
     ctx.progress('argon2 verify rate, just after');
     const bound2 = await argon2Now(ctx, 'verify');
@@ -76,7 +76,7 @@ export async function signinBench(ctx: BenchContext): Promise<void> {
       bound: { label: 'bound (argon2 verify, 2 cores)', value: flowBound, unit: '/s' },
       ratio: result.perSecond / flowBound,
       goal: { min: 0.7 },
-      note: `${result.done} flows (GET /auth → sign-in page → POST → resumed /auth → code → POST /token: 5 requests each) in ${result.seconds.toFixed(1)} s at concurrency ${CONCURRENCY}; ${describeCpu(before2, after2)}; ${cpuPerOperation(cpuShares(before2, after2), result.perSecond, 'flow')}; ${commands2}; ${bracketNote('verify', bound1, bound2, ctx)}.`,
+      note: `${result.done} flows (GET /auth → sign-in page → POST → resumed /auth → code → POST /token: 5 requests each) in ${result.seconds.toFixed(1)} s at concurrency ${CONCURRENCY}; ${describeShares(shares2)}; ${cpuPerOperation(shares2, result.perSecond, 'flow')}; ${commands2}; ${bracketNote('verify', bound1, bound2, ctx)}.`,
     });
   } finally {
     await server.stop();

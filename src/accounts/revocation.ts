@@ -27,8 +27,8 @@ export async function revokeAccountAccess(
   }
   const { deletedCount: grantCount } = await grants.deleteMany({ 'payload.accountId': accountId, ...keepGrant });
   // "Sign out my other devices" keeps the browser that asked.
-  const keep = options.keepSessionUid ? { 'payload.uid': { $ne: options.keepSessionUid } } : {};
-  const { deletedCount: sessions } = await artifactCollection(db, 'Session').deleteMany({ 'payload.accountId': accountId, ...keep });
+  const keepSession = options.keepSessionUid ? { 'payload.uid': { $ne: options.keepSessionUid } } : {};
+  const { deletedCount: sessions } = await artifactCollection(db, 'Session').deleteMany({ 'payload.accountId': accountId, ...keepSession });
   await db.collection(PORTAL_SESSIONS).deleteMany({ accountId, ...(options.keepSessionUid ? { sid: { $ne: options.keepSessionUid } } : {}) });
   return { sessions, grants: grantCount };
 }
