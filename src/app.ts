@@ -51,10 +51,18 @@ export function createApp(deps: AppDeps, cookieKeys: string[]): Koa {
       ctx.body = body;
     });
   }
+  // Liveness never asks the database: a restart would not bring it back.
   site.get('/healthz/live', (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
     ctx.body = { status: 'ok' };
   });
   site.get('/healthz/ready', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    if (deps.lifecycle.state !== 'ready') {
+      ctx.status = 503;
+      ctx.body = { status: 'unavailable', reason: deps.lifecycle.state };
+      return;
+    }
     try {
       await deps.db.command({ ping: 1 }, { timeoutMS: 2000 });
       ctx.body = { status: 'ok' };

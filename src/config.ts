@@ -84,6 +84,9 @@ const EnvSchema = z.object({
   LATCHKEY_CONFIG: z.string().default('config/latchkey.json'),
   DEMO_APP: z.enum(['true', 'false']).optional(),
   METRICS_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
+  // 0: stop at once. Behind a load balancer that polls readiness (Kubernetes, ELB), set it
+  // to at least its probe interval × failure threshold, so it stops sending traffic first.
+  SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(300_000).default(0),
 });
 
 export interface Config {
@@ -107,6 +110,8 @@ export interface Config {
   trustProxy: boolean;
   /** Bearer token for /metrics; without it, /metrics answers only requests from this machine. */
   metricsToken?: string;
+  /** After SIGTERM: how long readiness fails while requests are still served, before the stop. */
+  shutdownDrainMs: number;
   logLevel: string;
   policy: Policy;
   lockout: { maxFailures: number; windowMs: number; lockMs: number; maxLockMs: number };
@@ -169,6 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     cookieKeys,
     trustProxy: e.TRUST_PROXY === 'true',
     metricsToken: e.METRICS_TOKEN,
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     logLevel: e.LOG_LEVEL,
     policy,
     lockout: {

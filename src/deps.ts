@@ -24,6 +24,7 @@ import { PORTAL_SESSIONS } from './accounts/revocation.ts';
 import { IMPORT_JOBS } from './accounts/import-jobs.ts';
 import { join } from 'node:path';
 import type { Metrics } from './metrics.ts';
+import type { Lifecycle } from './server.ts';
 import { MODEL_INDEXES, artifactCollection } from './oidc/adapter.ts';
 
 export interface Services {
@@ -50,6 +51,8 @@ export interface Services {
 export interface AppDeps extends Services {
   provider: Provider;
   metrics: Metrics;
+  /** Whether this instance takes traffic (readiness). */
+  lifecycle: Lifecycle;
 }
 
 export function createServices(config: Config, log: Logger, connection: Connection): Services {

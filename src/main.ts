@@ -36,12 +36,18 @@ if (config.demoApp) {
   ].join('\n'));
 }
 
+// A member of a pool stops in steps: readiness fails at once (the load balancer
+// takes this instance out), requests keep being served for SHUTDOWN_DRAIN_MS, then
+// the server finishes what is in flight, hands background work back and exits.
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, async () => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'stopping: finishing requests in flight');
+    server.drain();
+    log.info({ signal, drainMs: config.shutdownDrainMs }, 'stopping: readiness now fails');
+    if (config.shutdownDrainMs) await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
+    log.info('stopping: finishing requests in flight');
     const force = setTimeout(() => process.exit(1), 20_000);
     force.unref();
     await server.stop();

@@ -1,6 +1,6 @@
 // Starting and stopping a Latchkey server: database → services → provider → app
 // → listen. main.ts calls it for the process; tests call it for each server they need.
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Connection } from 'mongoose';
@@ -22,7 +22,39 @@ export interface RunningServer {
   url: string;
   deps: AppDeps;
   http: Server;
+  /** Readiness fails from now on (a load balancer takes the instance out); requests are still served. */
+  drain(): void;
+  /** Drains, finishes requests in flight and background work, then closes the database. */
   stop(): Promise<void>;
+}
+
+/**
+ * Where an instance is in its life, for /healthz/ready: only `ready` takes traffic.
+ * `starting` until every part is wired, `draining` from the stop signal on.
+ */
+export interface Lifecycle {
+  state: 'starting' | 'ready' | 'draining';
+}
+
+/**
+ * The answer to every request that arrives before the app is wired (the port is
+ * bound first because the issuer needs the port it got): 503 with Retry-After,
+ * a short page, liveness 200. Never a request left waiting.
+ */
+function answerWhileStarting(request: IncomingMessage, response: ServerResponse): void {
+  const live = request.url === '/healthz/live';
+  const json = live || request.url?.startsWith('/healthz/') || request.url?.startsWith('/api/');
+  const body = json
+    ? JSON.stringify(live ? { status: 'ok' } : { status: 'unavailable', reason: 'starting' })
+    : '<!doctype html><html lang="en"><meta charset="utf-8"><title>Starting</title><h1>Starting</h1><p>This service is starting. Please try again in a moment.</p></html>';
+  request.resume(); // a body, if any, is read and dropped
+  response.writeHead(live ? 200 : 503, {
+    'Content-Type': json ? 'application/json' : 'text/html; charset=utf-8',
+    'Cache-Control': 'no-store',
+    ...(live ? {} : { 'Retry-After': '1' }),
+    'Content-Length': Buffer.byteLength(body),
+  });
+  response.end(body);
 }
 
 /** The database the config points at: MONGODB_URI, or the embedded one under DATA_DIR. */
@@ -59,7 +91,9 @@ export interface StartOptions {
 
 export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
   const opened = options.connection ? { connection: options.connection, close: async () => {} } : await openDatabase(config, undefined, log);
-  const http = createServer();
+  const lifecycle: Lifecycle = { state: 'starting' };
+  let handle: (request: IncomingMessage, response: ServerResponse) => void = answerWhileStarting;
+  const http = createServer((request, response) => handle(request, response));
   try {
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
@@ -89,9 +123,9 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       pages: providerPages,
     });
     provider.on('server_error', (_ctx, error) => log.error({ err: error }, 'provider error'));
-    const deps: AppDeps = { ...services, provider, metrics: new Metrics(services.audit, services.mailer) };
-    const app = createApp(deps, cookieKeys);
-    http.on('request', app.callback());
+    const deps: AppDeps = { ...services, provider, lifecycle, metrics: new Metrics(services.audit, services.mailer) };
+    handle = createApp(deps, cookieKeys).callback();
+    lifecycle.state = 'ready';
     // Bounded time for slow clients; keep-alive shorter than typical proxies' idle timeout.
     http.requestTimeout = 30_000;
     http.headersTimeout = 15_000;
@@ -102,7 +136,11 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       url: issuer,
       deps,
       http,
+      drain() {
+        lifecycle.state = 'draining';
+      },
       stop: () => (stopping ??= (async () => {
+        lifecycle.state = 'draining';
         stopSweep();
         // Finish requests in flight, then drop idle keep-alive sockets.
         const closed = new Promise<void>((resolve) => http.close(() => resolve()));
