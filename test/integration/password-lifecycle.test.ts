@@ -13,7 +13,7 @@ import { startSmtp } from '../helpers/smtp.ts';
 import { Agent, formOn, type Page } from '../helpers/agent.ts';
 import { discover, openSignIn, publicClient, RP_CALLBACK, signIn, startAuthorization, submitSignIn } from '../helpers/rp.ts';
 
-const client = publicClient();
+const client = publicClient({ client_uri: 'http://127.0.0.1:9/home' });
 const invitingApp = publicClient({ client_id: 'inviting-app', client_name: 'Inviting App', client_uri: 'http://127.0.0.1:9/app', initiate_login_uri: 'https://app.example/login' });
 const FAILED = 'Email or password is incorrect';
 
@@ -121,6 +121,29 @@ describe('password lifecycle', () => {
       expect(back.body).to.contain('Your password was changed');
       const done = await submitSignIn(agent, back, email, 'returning new password 42');
       expect(done.url.startsWith(RP_CALLBACK)).to.equal(true);
+    });
+
+    it('opened on another device: the password is changed there, with a way back to the app, and the first browser still returns to its sign-in', async () => {
+      const email = uniqueEmail('two-devices');
+      await createUser(server.deps, { email, password: 'old password on the laptop' });
+      const laptop = new Agent();
+      const login = await openSignIn(laptop, await startAuthorization(config));
+      const uid = /\/interaction\/([\w-]+)\/login/.exec(login.body)![1]!;
+      await forgot(laptop, email, uid);
+      const link = smtp.linkIn(await mailTo(email, /reset/i));
+
+      const phone = new Agent();
+      const done = await submit(phone, await phone.request(link), /\/password\/reset$/, { password: 'chosen on the phone 31' });
+      expect(done.status).to.equal(200);
+      expect(done.url).to.not.contain('/interaction/');
+      expect(done.body).to.contain('Password changed').and.contain('Your password was changed');
+      expect(done.body).to.contain(`Continue to ${client.client_name}`);
+      expect(done.body).to.not.contain('expired');
+
+      // The laptop, still on its sign-in, signs in with the new password.
+      const back = await laptop.follow(`${server.url}/interaction/${uid}`);
+      const signedIn = await submitSignIn(laptop, back, email, 'chosen on the phone 31');
+      expect(signedIn.url.startsWith(RP_CALLBACK)).to.equal(true);
     });
 
     it('clears a lockout', async () => {

@@ -8,6 +8,7 @@ import type { LinkState } from '../../accounts/links.ts';
 import { resendLinkFor, setPasswordWithLink } from '../../accounts/password-links.ts';
 import { render } from '../render.ts';
 import { parseForm, requestContext, text } from '../forms.ts';
+import { afterLink } from './return-to-sign-in.ts';
 
 type Purpose = 'invite' | 'reset';
 
@@ -61,20 +62,24 @@ export async function submitLinkPassword(ctx: Context, deps: AppDeps, purpose: P
     return linkProblem(ctx, result.state, token);
   }
 
-  // Back into the sign-in this started from, while it is still open.
-  const uid = result.link.interactionUid;
-  if (uid && (await deps.provider.Interaction.find(uid))) {
+  // Back into the sign-in this started from, in the browser that holds it; elsewhere
+  // (the link opened on another device) the password is changed and that is said.
+  const next = await afterLink(ctx, deps, result.link.interactionUid, result.link.clientId, 'password_changed');
+  if (next.kind === 'sign-in') {
     ctx.status = 303;
-    return ctx.redirect(`/interaction/${encodeURIComponent(uid)}?notice=password_changed`);
+    return ctx.redirect(next.location);
   }
   // An invitation that named an app goes straight there, to start its sign-in.
-  const client = result.link.clientId ? await deps.provider.Client.find(result.link.clientId) : undefined;
-  const appUri = client?.initiateLoginUri ?? client?.clientUri;
-  if (purpose === 'invite' && appUri) {
+  if (purpose === 'invite' && next.app?.uri) {
     ctx.status = 303;
-    return ctx.redirect(appUri);
+    return ctx.redirect(next.app.uri);
   }
-  render(ctx, 'message', { title: COPY[purpose].title === 'Choose a new password' ? 'Password changed' : 'Account ready', message: COPY[purpose].done, next: 'Go back to the app you use and sign in with your new password.' });
+  render(ctx, 'message', {
+    title: purpose === 'reset' ? 'Password changed' : 'Account ready',
+    message: COPY[purpose].done,
+    app: next.app,
+    next: 'Go back to the app you use and sign in with your new password.',
+  });
 }
 
 const PROBLEM: Record<LinkState, { status: number; title: string; message: string }> = {
