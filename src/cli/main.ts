@@ -6,6 +6,7 @@ import { registerClientCommands } from './clients.ts';
 import { registerKeyCommands } from './keys.ts';
 import { registerBulkCommands } from './bulk.ts';
 import { registerAdminCommands } from './admin.ts';
+import { registerDevDbCommands } from './devdb.ts';
 
 const program = new Command('latchkey')
   .description([
@@ -22,5 +23,6 @@ registerClientCommands(program);
 registerKeyCommands(program);
 registerBulkCommands(program);
 registerAdminCommands(program);
+registerDevDbCommands(program);
 
 await program.parseAsync(process.argv);

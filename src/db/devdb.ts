@@ -83,8 +83,30 @@ function makeWritable(dir: string): void {
   }
 }
 
-/** Starts the embedded database with its files under `dir`; resolves once it accepts connections. */
+/** Where a running embedded database names itself, so a second one on the same files is refused. */
+const RUNNING_FILE = 'devdb.running.json';
+
+/** The embedded database already running on `dir`, if any (its process is alive). */
+export function runningDevDb(dir: string): { pid: number; uri: string } | null {
+  try {
+    const running = JSON.parse(readFileSync(join(dir, RUNNING_FILE), 'utf8')) as { pid: number; uri: string };
+    process.kill(running.pid, 0); // throws when that process is gone
+    return running;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Starts the embedded database with its files under `dir`; resolves once it accepts connections.
+ * One process per directory: FerretDB serialises writes inside its own process only, so two on
+ * the same files would lose updates. A second start is refused with the URI to share instead.
+ */
 export async function startDevDb(dir: string, options: { port?: number; onBuild?: () => void } = {}): Promise<DevDb> {
+  const running = runningDevDb(dir);
+  if (running) {
+    throw new Error(`the embedded database in ${dir} is already running (process ${running.pid}); share it with MONGODB_URI=${running.uri}latchkey, or use another directory`);
+  }
   const binary = await buildDevDb(options.onBuild);
   mkdirSync(dir, { recursive: true });
   const child: ChildProcess = spawn(
@@ -113,6 +135,9 @@ export async function startDevDb(dir: string, options: { port?: number; onBuild?
     });
   });
 
+  const runningFile = join(dir, RUNNING_FILE);
+  writeFileSync(runningFile, JSON.stringify({ pid: child.pid, uri }));
+  child.once('exit', () => rmSync(runningFile, { force: true }));
   return {
     uri,
     stop: () =>
