@@ -107,6 +107,13 @@ export function createApp(deps: AppDeps, cookieKeys: string[]): Koa {
     app.use(router.routes());
     app.use(router.allowedMethods({ throw: true, methodNotAllowed, notImplemented }));
   }
-  app.use(mount(deps.provider as unknown as Koa));
+  // The provider is looked up per request: a new one replaces it when the signing keys change.
+  const mounted = new WeakMap<object, Koa.Middleware>();
+  app.use((ctx, next) => {
+    const { provider } = deps;
+    let middleware = mounted.get(provider);
+    if (!middleware) mounted.set(provider, (middleware = mount(provider as unknown as Koa)));
+    return middleware(ctx, next);
+  });
   return app;
 }

@@ -87,6 +87,15 @@ const EnvSchema = z.object({
   // 0: stop at once. Behind a load balancer that polls readiness (Kubernetes, ELB), set it
   // to at least its probe interval × failure threshold, so it stops sending traffic first.
   SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(300_000).default(0),
+  // Signing keys (README, "Signing key rotation"). Each instance re-reads the keys' dates
+  // this often: one small query, and a new provider only when they changed.
+  KEYS_POLL_MS: z.coerce.number().int().min(100).max(300_000).default(5_000),
+  // How long relying parties may cache the JWKS (Cache-Control max-age).
+  JWKS_MAX_AGE_S: z.coerce.number().int().min(0).max(86_400).default(300),
+  // How long a new key is published before it signs; at least JWKS_MAX_AGE_S + KEYS_POLL_MS.
+  // 15 minutes also covers client libraries that ignore Cache-Control and keep a JWKS
+  // for their own 10 minutes (jose's createRemoteJWKSet, jwks-rsa).
+  KEY_ROTATION_DELAY_S: z.coerce.number().int().min(1).max(30 * 86_400).default(900),
 });
 
 export interface Config {
@@ -112,6 +121,14 @@ export interface Config {
   metricsToken?: string;
   /** After SIGTERM: how long readiness fails while requests are still served, before the stop. */
   shutdownDrainMs: number;
+  signingKeys: {
+    /** How often an instance re-reads the signing keys (KEYS_POLL_MS). */
+    pollMs: number;
+    /** Cache-Control max-age of the JWKS (JWKS_MAX_AGE_S). */
+    jwksMaxAgeS: number;
+    /** How long `keys:rotate` publishes a new key before it signs (KEY_ROTATION_DELAY_S). */
+    rotationDelayMs: number;
+  };
   logLevel: string;
   policy: Policy;
   lockout: { maxFailures: number; windowMs: number; lockMs: number; maxLockMs: number };
@@ -159,6 +176,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new ConfigError('environment variable MONGODB_URI: required when NODE_ENV=production (the embedded database is for development)');
   }
 
+  // Every instance must publish a new key (within one poll) for a whole JWKS cache
+  // lifetime before any instance signs with it.
+  const propagationS = e.JWKS_MAX_AGE_S + e.KEYS_POLL_MS / 1000;
+  if (e.KEY_ROTATION_DELAY_S < propagationS) {
+    throw new ConfigError(`environment variable KEY_ROTATION_DELAY_S: must be at least JWKS_MAX_AGE_S + KEYS_POLL_MS (${Math.ceil(propagationS)} seconds), so every instance publishes a new key for a whole JWKS cache lifetime before it signs`);
+  }
+
   return {
     env: e.NODE_ENV,
     port: e.PORT,
@@ -175,6 +199,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     trustProxy: e.TRUST_PROXY === 'true',
     metricsToken: e.METRICS_TOKEN,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
+    signingKeys: {
+      pollMs: e.KEYS_POLL_MS,
+      jwksMaxAgeS: e.JWKS_MAX_AGE_S,
+      rotationDelayMs: e.KEY_ROTATION_DELAY_S * 1000,
+    },
     logLevel: e.LOG_LEVEL,
     policy,
     lockout: {

@@ -10,7 +10,7 @@ import type { Logger } from './log.ts';
 import { connect } from './db/connection.ts';
 import { startDevDb, type DevDb } from './db/devdb.ts';
 import { createServices, prepareDatabase, type AppDeps, type Services } from './deps.ts';
-import { loadSigningKeys } from './oidc/keys.ts';
+import { LiveProvider } from './oidc/live-provider.ts';
 import { createProvider } from './oidc/provider.ts';
 import { demoClient, loadClientsFile, portalClient } from './oidc/clients.ts';
 import { cookieKeysFor } from './secrets.ts';
@@ -94,6 +94,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   const lifecycle: Lifecycle = { state: 'starting' };
   let handle: (request: IncomingMessage, response: ServerResponse) => void = answerWhileStarting;
   const http = createServer((request, response) => handle(request, response));
+  let liveProvider: LiveProvider | undefined; // stopped on a failed start too
   try {
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
@@ -111,19 +112,31 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     if (resolved.demoApp) clients.push(demoClient(issuer));
     clients.push(...(options.clients ?? []));
 
-    const provider = createProvider({
-      issuer,
-      db: services.db,
-      users: services.users,
-      jwks: await loadSigningKeys(services.db),
-      cookieKeys,
-      secure: resolved.secure,
-      trustProxy: resolved.trustProxy,
-      clients,
-      pages: providerPages,
-    });
-    provider.on('server_error', (_ctx, error) => log.error({ err: error }, 'provider error'));
-    const deps: AppDeps = { ...services, provider, lifecycle, metrics: new Metrics(services.audit, services.mailer) };
+    // A new provider whenever the signing keys change (live-provider.ts); deps.provider is the current one.
+    const live = (liveProvider = await LiveProvider.start(services.db, (jwks) => {
+      const built = createProvider({
+        issuer,
+        db: services.db,
+        users: services.users,
+        jwks,
+        jwksMaxAgeS: resolved.signingKeys.jwksMaxAgeS,
+        cookieKeys,
+        secure: resolved.secure,
+        trustProxy: resolved.trustProxy,
+        clients,
+        pages: providerPages,
+      });
+      built.on('server_error', (_ctx, error) => log.error({ err: error }, 'provider error'));
+      return built;
+    }, { pollMs: resolved.signingKeys.pollMs, log }));
+    const deps: AppDeps = {
+      ...services,
+      get provider() {
+        return live.current;
+      },
+      lifecycle,
+      metrics: new Metrics(services.audit, services.mailer),
+    };
     handle = createApp(deps, cookieKeys).callback();
     lifecycle.state = 'ready';
     // Bounded time for slow clients; keep-alive shorter than typical proxies' idle timeout.
@@ -142,6 +155,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       stop: () => (stopping ??= (async () => {
         lifecycle.state = 'draining';
         stopSweep();
+        await live.stop();
         // Finish requests in flight, then drop idle keep-alive sockets.
         const closed = new Promise<void>((resolve) => http.close(() => resolve()));
         http.closeIdleConnections();
@@ -154,6 +168,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     };
   } catch (error) {
     http.close();
+    await liveProvider?.stop();
     await opened.close();
     throw error;
   }

@@ -15,7 +15,14 @@ export interface ProviderOptions {
   issuer: string;
   db: Db;
   users: UserModel;
+  /** Signing keys, the one to sign with first for each algorithm (see keys.ts). */
   jwks: { keys: JsonWebKey[] };
+  /**
+   * Cache-Control max-age of the JWKS response, in seconds (JWKS_MAX_AGE_S): no
+   * longer than a new key's propagation delay, so relying parties that cache the
+   * JWKS as told hold the new key before it signs. Without it: no Cache-Control.
+   */
+  jwksMaxAgeS?: number;
   cookieKeys: string[];
   secure: boolean;
   trustProxy: boolean;
@@ -27,6 +34,9 @@ export interface ProviderOptions {
     loggedOut(ctx: KoaContextWithOIDC): Promise<void>;
   };
 }
+
+/** The ID token lifetime: a retired signing key stays published at least this long (plus the JWKS max-age). */
+export const ID_TOKEN_TTL_S = HOUR;
 
 export const isFirstParty = (client: { [FIRST_PARTY]?: unknown } | undefined) => client?.[FIRST_PARTY] === true;
 
@@ -105,7 +115,7 @@ export function createProvider(options: ProviderOptions): Provider {
       AccessToken: HOUR,
       AuthorizationCode: 60,
       ClientCredentials: 10 * 60,
-      IdToken: HOUR,
+      IdToken: ID_TOKEN_TTL_S,
       Interaction: HOUR,
       RefreshToken: 14 * DAY,
       Session: 14 * DAY,
@@ -122,5 +132,13 @@ export function createProvider(options: ProviderOptions): Provider {
   const provider = new Provider(options.issuer, configuration);
   // Behind a TLS terminator the provider must trust X-Forwarded-* to build https URLs.
   provider.proxy = options.trustProxy;
+  // oidc-provider sends the JWKS without Cache-Control; clients then guess how long to keep it.
+  const { jwksMaxAgeS } = options;
+  if (jwksMaxAgeS !== undefined) {
+    provider.use(async (ctx, next) => {
+      await next();
+      if (ctx.oidc?.route === 'jwks' && ctx.status === 200) ctx.set('Cache-Control', `public, max-age=${jwksMaxAgeS}`);
+    });
+  }
   return provider;
 }
