@@ -1,33 +1,26 @@
 // The admin API (/api/admin): what the console does to accounts, for an
-// organisation's own tools and automation. Each handler checks the caller
-// (admin-auth.ts), validates its input strictly, calls the one domain function in
-// accounts/admin.ts that the console and CLI use too, with the caller as the
-// audit trail's actor, and answers with a response schema's fields only.
+// organisation's own tools and automation. Each endpoint is declared with admin
+// access (admin-auth.ts checks the caller before anything else), validates its
+// input strictly, calls the one domain function in accounts/admin.ts that the
+// console and CLI use too, with the caller as the audit trail's actor, and answers
+// with a response schema's fields only (endpoint.ts).
 import type { Context } from 'koa';
-import type { z } from 'zod';
-import type { AppDeps } from '../../deps.ts';
-import type { RequestContext } from '../../accounts/audit.ts';
 import {
   adminCreateAccount, adminSendReset, adminSetTemporaryPassword, adminUnlock, editAccount, findAccounts, forceSignIn,
   getAccount, setDisabled, setRole, ADMIN_ROLE,
 } from '../../accounts/admin.ts';
 import { AccountError } from '../../accounts/users.ts';
 import type { PasswordIssue } from '../../accounts/password-policy.ts';
-import { requestContext } from '../forms.ts';
 import { ApiProblem, type FieldError } from './problem.ts';
-import { BODY, jsonBody, queryParams } from './json-body.ts';
-import { requireAdmin, type AdminAuth } from './admin-auth.ts';
+import { BODY } from './json-body.ts';
+import type { AdminAuth } from './admin-auth.ts';
+import { defineEndpoint, type Endpoint } from './endpoint.ts';
 import {
   accountDetail, accountList, accountSearchQuery, accountSummary, adminCreateAccountRequest, adminEditAccountRequest,
   adminTemporaryPasswordRequest, auditList, auditQuery, emptyRequest, resetSent, revokeResult,
 } from './schemas.ts';
 
 const MAX_ID = 200;
-
-/** Exactly the response schema's fields, dates as RFC 3339 strings. A mismatch is a bug (a 500, logged). */
-function answer<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
-  return schema.parse(JSON.parse(JSON.stringify(value)));
-}
 
 const invalid = (detail: string, errors: FieldError[]) => new ApiProblem('invalid-request', detail, { errors });
 
@@ -53,17 +46,6 @@ function domainProblem(error: unknown): never {
   throw error;
 }
 
-interface Call {
-  auth: AdminAuth;
-  context: RequestContext;
-}
-
-/** Authenticates, then gives the audit context with the caller as actor. */
-async function begin(ctx: Context, deps: AppDeps): Promise<Call> {
-  const auth = await requireAdmin(ctx, deps);
-  return { auth, context: { ...requestContext(ctx), actor: auth.actor } };
-}
-
 function accountId(ctx: Context): string {
   const id = ctx.params.id ?? '';
   if (!id || id.length > MAX_ID) throw notFound();
@@ -72,149 +54,204 @@ function accountId(ctx: Context): string {
 
 const isCaller = (auth: AdminAuth, id: string) => auth.kind === 'admin' && auth.userId === id;
 
-/** GET /api/admin/accounts */
-export async function listAccounts(ctx: Context, deps: AppDeps): Promise<void> {
-  await begin(ctx, deps);
-  const query = queryParams(ctx, accountSearchQuery);
-  ctx.body = answer(accountList, await findAccounts(deps, query));
-}
+const listAccounts = defineEndpoint({
+  method: 'GET', path: '/api/admin/accounts', access: 'admin', query: accountSearchQuery,
+  operationId: 'adminListAccounts', summary: 'Search accounts', description: 'Accounts sorted by email, a page at a time.',
+  status: 200, success: { description: 'A page of accounts.', schema: accountList },
+  handle: ({ deps, query }) => findAccounts(deps, query),
+});
 
-/** POST /api/admin/accounts */
-export async function createAccount(ctx: Context, deps: AppDeps): Promise<void> {
-  const { context } = await begin(ctx, deps);
-  const body = await jsonBody(ctx, adminCreateAccountRequest);
-  const invite = body.invite === true;
-  const temporary = body.temporary_password !== undefined;
-  if (invite && temporary) {
-    throw invalid('Give either temporary_password or invite: true, not both.', [
-      { field: 'temporary_password', code: 'invalid_value', message: 'Leave this out when inviting.' },
-    ]);
-  }
-  if (!invite && !temporary) {
-    throw invalid('Give either temporary_password or invite: true.', [
-      { field: 'temporary_password', code: 'required', message: 'Give a temporary password, or invite: true.' },
-    ]);
-  }
-  if (body.client_id !== undefined) {
-    if (!invite) throw invalid('client_id goes with invite only.', [{ field: 'client_id', code: 'invalid_value', message: 'This field only goes with invite: true.' }]);
-    if (!(await deps.provider.Client.find(body.client_id))) {
-      throw invalid('client_id is not a registered client.', [{ field: 'client_id', code: 'invalid_value', message: 'No client with this id is registered.' }]);
+const createAccount = defineEndpoint({
+  method: 'POST', path: '/api/admin/accounts', access: 'admin', body: adminCreateAccountRequest,
+  operationId: 'adminCreateAccount', summary: 'Create an account',
+  description: 'With a temporary password the person must change at the first sign-in, or as an invitation (an email link to choose the first password). Recorded in the audit trail as account.created by the caller.',
+  status: 201,
+  success: {
+    description: 'Created.', schema: accountSummary,
+    headers: { Location: { description: 'The new account\'s URL in this API.', schema: { type: 'string', format: 'uri' } } },
+  },
+  problems: ['password-policy', 'email-taken'],
+  async handle({ ctx, deps, body, context }) {
+    const invite = body.invite === true;
+    const temporary = body.temporary_password !== undefined;
+    if (invite && temporary) {
+      throw invalid('Give either temporary_password or invite: true, not both.', [
+        { field: 'temporary_password', code: 'invalid_value', message: 'Leave this out when inviting.' },
+      ]);
     }
-  }
-  if (temporary) {
-    // The same check the domain makes, with every issue (the domain reports the first only).
-    const issues = deps.policy.check(body.temporary_password, { email: body.email, name: body.name });
-    if (issues.length) throw policyProblem('temporary_password', issues);
-  }
+    if (!invite && !temporary) {
+      throw invalid('Give either temporary_password or invite: true.', [
+        { field: 'temporary_password', code: 'required', message: 'Give a temporary password, or invite: true.' },
+      ]);
+    }
+    if (body.client_id !== undefined) {
+      if (!invite) throw invalid('client_id goes with invite only.', [{ field: 'client_id', code: 'invalid_value', message: 'This field only goes with invite: true.' }]);
+      if (!(await deps.provider.Client.find(body.client_id))) {
+        throw invalid('client_id is not a registered client.', [{ field: 'client_id', code: 'invalid_value', message: 'No client with this id is registered.' }]);
+      }
+    }
+    if (temporary) {
+      // The same check the domain makes, with every issue (the domain reports the first only).
+      const issues = deps.policy.check(body.temporary_password, { email: body.email, name: body.name });
+      if (issues.length) throw policyProblem('temporary_password', issues);
+    }
 
-  const user = await adminCreateAccount(deps, {
-    email: body.email,
-    name: body.name,
-    groups: body.groups ? [...new Set(body.groups)] : undefined,
-    temporaryPassword: body.temporary_password,
-    invite,
-    clientId: body.client_id ?? null,
-  }, context).catch(domainProblem);
+    const user = await adminCreateAccount(deps, {
+      email: body.email,
+      name: body.name,
+      groups: body.groups ? [...new Set(body.groups)] : undefined,
+      temporaryPassword: body.temporary_password,
+      invite,
+      clientId: body.client_id ?? null,
+    }, context).catch(domainProblem);
 
-  const created = await getAccount(deps, user._id);
-  if (!created) throw new Error('the account just created was not found');
-  ctx.status = 201;
-  ctx.set('Location', `${deps.config.issuer.replace(/\/$/, '')}/api/admin/accounts/${encodeURIComponent(user._id)}`);
-  ctx.body = answer(accountSummary, created);
-}
+    const created = await getAccount(deps, user._id);
+    if (!created) throw new Error('the account just created was not found');
+    ctx.set('Location', `${deps.config.issuer.replace(/\/$/, '')}/api/admin/accounts/${encodeURIComponent(user._id)}`);
+    return created;
+  },
+});
 
-/** GET /api/admin/accounts/:id */
-export async function showAccount(ctx: Context, deps: AppDeps): Promise<void> {
-  await begin(ctx, deps);
-  const detail = await getAccount(deps, accountId(ctx));
-  if (!detail) throw notFound();
-  ctx.body = answer(accountDetail, detail);
-}
+const showAccount = defineEndpoint({
+  method: 'GET', path: '/api/admin/accounts/:id', access: 'admin',
+  operationId: 'adminGetAccount', summary: 'An account in detail', description: 'Profile, state, lockout counters and connected apps. Never a password or its hash.',
+  status: 200, success: { description: 'The account.', schema: accountDetail },
+  problems: ['not-found'],
+  async handle({ ctx, deps }) {
+    const detail = await getAccount(deps, accountId(ctx));
+    if (!detail) throw notFound();
+    return detail;
+  },
+});
 
-/** PATCH /api/admin/accounts/:id */
-export async function updateAccount(ctx: Context, deps: AppDeps): Promise<void> {
-  const { context } = await begin(ctx, deps);
-  const id = accountId(ctx);
-  const body = await jsonBody(ctx, adminEditAccountRequest);
-  if (!Object.keys(body).length) {
-    throw invalid('Give at least one of name, groups, notes.', [{ field: BODY, code: 'required', message: 'Give at least one of name, groups, notes.' }]);
-  }
-  const result = await editAccount(deps, id, body, context).catch(domainProblem);
-  if (!result.ok) {
-    // The schema above is the domain's own: this only happens if the two drift apart.
-    throw invalid('The request is not valid.', Object.entries(result.errors).map(([field, message]) => ({ field, code: 'invalid_value', message })));
-  }
-  ctx.status = 204;
-}
+const updateAccount = defineEndpoint({
+  method: 'PATCH', path: '/api/admin/accounts/:id', access: 'admin', body: adminEditAccountRequest,
+  operationId: 'adminEditAccount', summary: 'Change name, groups or notes', description: 'The fields given replace the current values.',
+  status: 204, success: { description: 'Changed.' },
+  problems: ['not-found'],
+  async handle({ ctx, deps, body, context }) {
+    const id = accountId(ctx);
+    if (!Object.keys(body).length) {
+      throw invalid('Give at least one of name, groups, notes.', [{ field: BODY, code: 'required', message: 'Give at least one of name, groups, notes.' }]);
+    }
+    const result = await editAccount(deps, id, body, context).catch(domainProblem);
+    if (!result.ok) {
+      // The schema above is the domain's own: this only happens if the two drift apart.
+      throw invalid('The request is not valid.', Object.entries(result.errors).map(([field, message]) => ({ field, code: 'invalid_value', message })));
+    }
+  },
+});
 
-/** POST /api/admin/accounts/:id/reset-email */
-export async function sendResetEmail(ctx: Context, deps: AppDeps): Promise<void> {
-  const { context } = await begin(ctx, deps);
-  const id = accountId(ctx);
-  await jsonBody(ctx, emptyRequest);
-  const sent = await adminSendReset(deps, id, context).catch(domainProblem);
-  ctx.status = 202;
-  ctx.body = answer(resetSent, { sent });
-}
+/** An action on one account that takes no input. */
+type Action = Omit<Endpoint<'admin', typeof emptyRequest>, 'access' | 'body' | 'optionalBody' | 'method'> & { method?: 'POST' | 'PUT' | 'DELETE' };
+const accountAction = (endpoint: Action) => defineEndpoint({
+  method: 'POST', access: 'admin', body: emptyRequest, optionalBody: true, ...endpoint, problems: ['not-found', ...(endpoint.problems ?? [])],
+});
 
-/** POST /api/admin/accounts/:id/temporary-password */
-export async function setTemporary(ctx: Context, deps: AppDeps): Promise<void> {
-  const { context } = await begin(ctx, deps);
-  const id = accountId(ctx);
-  const { password } = await jsonBody(ctx, adminTemporaryPasswordRequest);
-  const issues = await adminSetTemporaryPassword(deps, id, password, context).catch(domainProblem);
-  if (issues.length) throw policyProblem('password', issues);
-  ctx.status = 204;
-}
+const sendResetEmail = accountAction({
+  path: '/api/admin/accounts/:id/reset-email',
+  operationId: 'adminSendReset', summary: 'Email a password reset link',
+  description: 'An account that has not chosen a password yet gets its invitation again. The email is sent in the background.',
+  status: 202, success: { description: 'The link is on its way.', schema: resetSent },
+  problems: ['account-disabled'],
+  handle: async ({ ctx, deps, context }) => ({ sent: await adminSendReset(deps, accountId(ctx), context).catch(domainProblem) }),
+});
 
-/** POST /api/admin/accounts/:id/revoke: force sign-in. */
-export async function revokeAccess(ctx: Context, deps: AppDeps): Promise<void> {
-  const { context } = await begin(ctx, deps);
-  const id = accountId(ctx);
-  await jsonBody(ctx, emptyRequest);
-  ctx.body = answer(revokeResult, await forceSignIn(deps, id, context).catch(domainProblem));
-}
+const setTemporary = defineEndpoint({
+  method: 'POST', path: '/api/admin/accounts/:id/temporary-password', access: 'admin', body: adminTemporaryPasswordRequest,
+  operationId: 'adminSetTemporaryPassword', summary: 'Set a temporary password',
+  description: 'The person must change it at the next sign-in; it expires. Every session, grant and token of the account ends, and its lockout is cleared.',
+  status: 204, success: { description: 'Set.' },
+  problems: ['not-found', 'password-policy'],
+  async handle({ ctx, deps, body, context }) {
+    const issues = await adminSetTemporaryPassword(deps, accountId(ctx), body.password, context).catch(domainProblem);
+    if (issues.length) throw policyProblem('password', issues);
+  },
+});
 
-/** POST /api/admin/accounts/:id/unlock */
-export async function unlockAccount(ctx: Context, deps: AppDeps): Promise<void> {
-  const { context } = await begin(ctx, deps);
-  const id = accountId(ctx);
-  await jsonBody(ctx, emptyRequest);
-  await adminUnlock(deps, id, context).catch(domainProblem);
-  ctx.status = 204;
-}
+const revokeAccess = accountAction({
+  path: '/api/admin/accounts/:id/revoke',
+  operationId: 'adminForceSignIn', summary: 'Sign the person out everywhere',
+  description: 'Ends every session, grant, refresh and access token of the account at once: apps\' refresh tokens fail and introspection answers inactive.',
+  status: 200, success: { description: 'What was ended.', schema: revokeResult },
+  handle: ({ ctx, deps, context }) => forceSignIn(deps, accountId(ctx), context).catch(domainProblem),
+});
 
-/** POST /api/admin/accounts/:id/disable and /enable */
-export async function setAccountDisabled(ctx: Context, deps: AppDeps, disabled: boolean): Promise<void> {
-  const { auth, context } = await begin(ctx, deps);
-  const id = accountId(ctx);
-  await jsonBody(ctx, emptyRequest);
-  if (disabled && isCaller(auth, id)) throw new ApiProblem('own-admin-access', 'You cannot disable your own account.');
-  await setDisabled(deps, id, disabled, context).catch(domainProblem);
-  ctx.status = 204;
-}
+const unlockAccount = accountAction({
+  path: '/api/admin/accounts/:id/unlock',
+  operationId: 'adminUnlock', summary: 'Clear a lockout',
+  description: 'Clears the account\'s failure counter and lock, its trusted-browser counters and its per-IP sign-in throttles.',
+  status: 204, success: { description: 'Unlocked.' },
+  async handle({ ctx, deps, context }) {
+    await adminUnlock(deps, accountId(ctx), context).catch(domainProblem);
+  },
+});
 
-/** PUT (grant) and DELETE (remove) /api/admin/accounts/:id/roles/admin */
-export async function setAdminRole(ctx: Context, deps: AppDeps, present: boolean): Promise<void> {
-  const { auth, context } = await begin(ctx, deps);
-  const id = accountId(ctx);
-  await jsonBody(ctx, emptyRequest);
-  if (!present && isCaller(auth, id)) throw new ApiProblem('own-admin-access', 'You cannot remove your own admin role.');
-  await setRole(deps, id, ADMIN_ROLE, present, context).catch(domainProblem);
-  ctx.status = 204;
-}
+const disableAccount = accountAction({
+  path: '/api/admin/accounts/:id/disable',
+  operationId: 'adminDisable', summary: 'Disable the account',
+  description: 'It can no longer sign in; every session, grant, token and emailed link of it ends. An administrator cannot disable their own account.',
+  status: 204, success: { description: 'Disabled.' },
+  problems: ['own-admin-access'],
+  async handle({ ctx, deps, caller, context }) {
+    const id = accountId(ctx);
+    if (isCaller(caller, id)) throw new ApiProblem('own-admin-access', 'You cannot disable your own account.');
+    await setDisabled(deps, id, true, context).catch(domainProblem);
+  },
+});
 
-/** GET /api/admin/audit */
-export async function listAudit(ctx: Context, deps: AppDeps): Promise<void> {
-  await begin(ctx, deps);
-  const query = queryParams(ctx, auditQuery, ['event']);
-  const records = await deps.audit.list({
-    userId: query.user_id,
-    events: query.event,
-    since: query.since ? new Date(query.since) : undefined,
-    until: query.until ? new Date(query.until) : undefined,
-    limit: query.limit,
-  });
-  // mongoose leaves an empty `details` object out of the stored document.
-  ctx.body = answer(auditList, { items: records.map(({ _id, expiresAt: _expires, ...record }) => ({ id: _id, ...record, details: record.details ?? {} })) });
-}
+const enableAccount = accountAction({
+  path: '/api/admin/accounts/:id/enable',
+  operationId: 'adminEnable', summary: 'Enable a disabled account',
+  description: 'It becomes active again (or invited, if it never chose a password). Enabling an account that is not disabled changes nothing.',
+  status: 204, success: { description: 'Enabled.' },
+  async handle({ ctx, deps, context }) {
+    await setDisabled(deps, accountId(ctx), false, context).catch(domainProblem);
+  },
+});
+
+const grantAdmin = accountAction({
+  method: 'PUT', path: '/api/admin/accounts/:id/roles/admin',
+  operationId: 'adminGrantAdmin', summary: 'Make the account an administrator', description: 'Idempotent.',
+  status: 204, success: { description: 'Granted.' },
+  async handle({ ctx, deps, context }) {
+    await setRole(deps, accountId(ctx), ADMIN_ROLE, true, context).catch(domainProblem);
+  },
+});
+
+const removeAdmin = accountAction({
+  method: 'DELETE', path: '/api/admin/accounts/:id/roles/admin',
+  operationId: 'adminRevokeAdmin', summary: 'Remove the admin role',
+  description: 'Idempotent; takes effect on the account\'s next API call. An administrator cannot remove their own role.',
+  status: 204, success: { description: 'Removed.' },
+  problems: ['own-admin-access'],
+  async handle({ ctx, deps, caller, context }) {
+    const id = accountId(ctx);
+    if (isCaller(caller, id)) throw new ApiProblem('own-admin-access', 'You cannot remove your own admin role.');
+    await setRole(deps, id, ADMIN_ROLE, false, context).catch(domainProblem);
+  },
+});
+
+const listAudit = defineEndpoint({
+  method: 'GET', path: '/api/admin/audit', access: 'admin', query: auditQuery, queryLists: ['event'],
+  operationId: 'adminAuditTrail', summary: 'The audit trail',
+  description: 'Security events, newest first. The actor of what administrators do through this API is `admin:<account id>`, and of client credentials `client:<client id>`.',
+  status: 200, success: { description: 'Events.', schema: auditList },
+  async handle({ deps, query }) {
+    const records = await deps.audit.list({
+      userId: query.user_id,
+      events: query.event,
+      since: query.since ? new Date(query.since) : undefined,
+      until: query.until ? new Date(query.until) : undefined,
+      limit: query.limit,
+    });
+    // mongoose leaves an empty `details` object out of the stored document.
+    return { items: records.map(({ _id, expiresAt: _expires, ...record }) => ({ id: _id, ...record, details: record.details ?? {} })) };
+  },
+});
+
+/** The admin API, in the order the document lists it. */
+export const ADMIN_ENDPOINTS: Endpoint[] = [
+  listAccounts, createAccount, showAccount, updateAccount, sendResetEmail, setTemporary, revokeAccess,
+  unlockAccount, disableAccount, enableAccount, grantAdmin, removeAdmin, listAudit,
+] as Endpoint[];

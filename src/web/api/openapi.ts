@@ -1,9 +1,10 @@
-// The OpenAPI 3.1 document of the JSON APIs (password and admin), generated from the zod schemas
-// the routes validate with (schemas.ts) and the problem types they answer with
-// (problem.ts): what it says is what the code does.
+// The OpenAPI 3.1 document of the JSON APIs, generated from the endpoint
+// declarations (endpoint.ts), the zod schemas they validate with (schemas.ts) and
+// the problem types they answer with (problem.ts): what it says is what the code does.
 import { z } from 'zod';
 import { PROBLEM_CODES, PROBLEM_TYPES, problemTypeUri, type ProblemCode } from './problem.ts';
-import { ADMIN_REQUEST_SCHEMAS, ADMIN_RESPONSE_SCHEMAS, REQUEST_SCHEMAS, RESPONSE_SCHEMAS, accountSearchQuery, auditQuery } from './schemas.ts';
+import { ADMIN_REQUEST_SCHEMAS, ADMIN_RESPONSE_SCHEMAS, REQUEST_SCHEMAS, RESPONSE_SCHEMAS } from './schemas.ts';
+import { ACCESS_PROBLEMS, BODY_PROBLEMS, QUERY_PROBLEMS, type Access, type Endpoint } from './endpoint.ts';
 import { JSON_LIMIT_BYTES } from './json-body.ts';
 import { ACCOUNT_SCOPE } from './bearer.ts';
 import { ADMIN_SCOPE } from './admin-auth.ts';
@@ -40,141 +41,121 @@ function queryParameters(schema: z.ZodType): Json[] {
   }));
 }
 
-export function openApiDocument(issuer: string): Json {
-  const problemResponse = (codes: ProblemCode[], extra: { headers?: Json } = {}) => ({
-    description: codes.map((code) => `\`${code}\` (${problemTypeUri(issuer, code)}): ${PROBLEM_TYPES[code].title}.`).join(' '),
-    content: {
-      'application/problem+json': {
-        schema: ref('Problem'),
-        examples: Object.fromEntries(codes.map((code) => [code, {
-          value: { type: problemTypeUri(issuer, code), title: PROBLEM_TYPES[code].title, status: PROBLEM_TYPES[code].status, detail: PROBLEM_TYPES[code].description },
-        }])),
-      },
-    },
-    ...extra,
-  });
-  const noStore = { 'Cache-Control': { description: 'Always `no-store`.', schema: { type: 'string', const: 'no-store' } } };
-  const retryAfter = { 'Retry-After': { description: 'Seconds to wait before trying again.', schema: { type: 'integer', minimum: 1 } } };
-  const challenge = { 'WWW-Authenticate': { description: 'The RFC 6750 Bearer challenge, with `error` (and `scope`) when a token was sent.', schema: { type: 'string' } } };
-  const bodyErrors = {
-    400: problemResponse(['invalid-request']),
-    413: problemResponse(['payload-too-large']),
-    415: problemResponse(['unsupported-media-type']),
-  };
-  const jsonRequest = (schema: string) => ({ required: true, content: { 'application/json': { schema: ref(schema) } } });
+/** The name each registered schema has under components.schemas. */
+const SCHEMA_NAMES = new Map<z.ZodType, string>(
+  Object.entries({ ...REQUEST_SCHEMAS, ...RESPONSE_SCHEMAS, ...ADMIN_REQUEST_SCHEMAS, ...ADMIN_RESPONSE_SCHEMAS }).map(([name, schema]) => [schema as z.ZodType, name]),
+);
 
-  // --- The admin API -------------------------------------------------------
-  const adminSecurity = [{ bearerAuth: [ADMIN_SCOPE] }, { adminClientCredentials: [ADMIN_SCOPE] }];
-  const adminAuthErrors = {
-    401: problemResponse(['invalid-token'], { headers: challenge }),
-    403: problemResponse(['insufficient-scope', 'forbidden'], { headers: challenge }),
-  };
-  const idParameter = { name: 'id', in: 'path', required: true, description: 'The account id (the `sub` of its ID tokens).', schema: { type: 'string', minLength: 1, maxLength: 200 } };
-  const json = (schema: string) => ({ 'application/json': { schema: ref(schema) } });
-  const noBody = { required: false, content: json('EmptyRequest') };
-  /** One admin operation on an account: auth, body and not-found errors included. */
-  const accountAction = (operationId: string, summary: string, description: string, responses: Json, requestBody: Json = noBody) => ({
-    operationId, summary, description, security: adminSecurity,
-    parameters: [idParameter],
-    requestBody,
-    // Later keys win: an operation's own 400 (password-policy) or 409 replaces the generic one.
-    responses: { ...bodyErrors, ...adminAuthErrors, 404: problemResponse(['not-found']), ...responses },
+function schemaName(schema: z.ZodType, where: string): string {
+  const name = SCHEMA_NAMES.get(schema);
+  if (!name) throw new Error(`${where}: its schema is not registered in schemas.ts`);
+  return name;
+}
+
+/** How each path parameter is described (one place for every endpoint that has it). */
+const PATH_PARAMETERS: Record<string, Json> = {
+  id: { name: 'id', in: 'path', required: true, description: 'The account id (the `sub` of its ID tokens).', schema: { type: 'string', minLength: 1, maxLength: 200 } },
+  code: { name: 'code', in: 'path', required: true, schema: { type: 'string', enum: PROBLEM_CODES } },
+};
+
+/** The security requirement of each kind of access. */
+const SECURITY: Record<Access, Json[]> = {
+  public: [],
+  account: [{ bearerAuth: [ACCOUNT_SCOPE] }],
+  admin: [{ bearerAuth: [ADMIN_SCOPE] }, { adminClientCredentials: [ADMIN_SCOPE] }],
+};
+
+const noStore = { 'Cache-Control': { description: 'Always `no-store`.', schema: { type: 'string', const: 'no-store' } } };
+const retryAfter = { 'Retry-After': { description: 'Seconds to wait before trying again.', schema: { type: 'integer', minimum: 1 } } };
+const challenge = { 'WWW-Authenticate': { description: 'The RFC 6750 Bearer challenge, with `error` (and `scope`) when a token was sent.', schema: { type: 'string' } } };
+/** Headers that come with a problem. */
+const PROBLEM_HEADERS: Partial<Record<ProblemCode, Json>> = {
+  'invalid-token': challenge,
+  'insufficient-scope': challenge,
+  forbidden: challenge,
+  'wrong-current-password': challenge,
+  'too-many-requests': retryAfter,
+};
+
+/** `/api/admin/accounts/:id` → `/api/admin/accounts/{id}` and its parameter names. */
+export function documentedPath(path: string): { path: string; parameters: string[] } {
+  const parameters: string[] = [];
+  const documented = path.replace(/:(\w+)/g, (_match, name: string) => {
+    parameters.push(name);
+    return `{${name}}`;
   });
-  const adminPaths = (): Json => ({
-    '/api/admin/accounts': {
-      get: {
-        operationId: 'adminListAccounts',
-        summary: 'Search accounts',
-        description: 'Accounts sorted by email, a page at a time.',
-        security: adminSecurity,
-        parameters: queryParameters(accountSearchQuery),
-        responses: { 200: { description: 'A page of accounts.', headers: noStore, content: json('AccountList') }, 400: bodyErrors[400], ...adminAuthErrors },
-      },
-      post: {
-        operationId: 'adminCreateAccount',
-        summary: 'Create an account',
-        description: 'With a temporary password the person must change at the first sign-in, or as an invitation (an email link to choose the first password). Recorded in the audit trail as account.created by the caller.',
-        security: adminSecurity,
-        requestBody: jsonRequest('AdminCreateAccountRequest'),
-        responses: {
-          201: {
-            description: 'Created.',
-            headers: { ...noStore, Location: { description: 'The new account\'s URL in this API.', schema: { type: 'string', format: 'uri' } } },
-            content: json('AccountSummary'),
-          },
-          ...bodyErrors,
-          ...adminAuthErrors,
-          400: problemResponse(['invalid-request', 'password-policy']),
-          409: problemResponse(['email-taken']),
+  return { path: documented, parameters };
+}
+
+/** Every problem an endpoint can answer, in order: its access's, its input's, its own. */
+export function endpointProblems(endpoint: Endpoint): ProblemCode[] {
+  return [...new Set([
+    ...ACCESS_PROBLEMS[endpoint.access],
+    ...(endpoint.body ? BODY_PROBLEMS : []),
+    ...(endpoint.query ? QUERY_PROBLEMS : []),
+    ...(endpoint.problems ?? []),
+  ])];
+}
+
+export function openApiDocument(issuer: string, endpoints: readonly Endpoint[]): Json {
+  const problemResponse = (codes: ProblemCode[]) => {
+    const headers = Object.assign({}, ...codes.map((code) => PROBLEM_HEADERS[code] ?? {}));
+    return {
+      description: codes.map((code) => `\`${code}\` (${problemTypeUri(issuer, code)}): ${PROBLEM_TYPES[code].title}.`).join(' '),
+      content: {
+        'application/problem+json': {
+          schema: ref('Problem'),
+          examples: Object.fromEntries(codes.map((code) => [code, {
+            value: { type: problemTypeUri(issuer, code), title: PROBLEM_TYPES[code].title, status: PROBLEM_TYPES[code].status, detail: PROBLEM_TYPES[code].description },
+          }])),
         },
       },
-    },
-    '/api/admin/accounts/{id}': {
-      get: {
-        operationId: 'adminGetAccount',
-        summary: 'An account in detail',
-        description: 'Profile, state, lockout counters and connected apps. Never a password or its hash.',
-        security: adminSecurity,
-        parameters: [idParameter],
-        responses: { 200: { description: 'The account.', headers: noStore, content: json('AccountDetail') }, ...adminAuthErrors, 404: problemResponse(['not-found']) },
+      ...(Object.keys(headers).length ? { headers } : {}),
+    };
+  };
+  const json = (schema: z.ZodType, where: string) => ({ 'application/json': { schema: ref(schemaName(schema, where)) } });
+
+  function operation(endpoint: Endpoint): Json {
+    const where = `${endpoint.method} ${endpoint.path}`;
+    const { parameters } = documentedPath(endpoint.path);
+    const byStatus = new Map<number, ProblemCode[]>();
+    for (const code of endpointProblems(endpoint)) {
+      const status = PROBLEM_TYPES[code].status;
+      byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+    }
+    const { success } = endpoint;
+    const content = success.schema ? json(success.schema, where) : success.documentedAs ? { 'application/json': { schema: success.documentedAs } } : undefined;
+    return {
+      operationId: endpoint.operationId,
+      summary: endpoint.summary,
+      ...(endpoint.description ? { description: endpoint.description } : {}),
+      security: SECURITY[endpoint.access],
+      ...(parameters.length || endpoint.query ? {
+        parameters: [
+          ...parameters.map((name) => {
+            const parameter = PATH_PARAMETERS[name];
+            if (!parameter) throw new Error(`${where}: no description of the path parameter "${name}" in openapi.ts`);
+            return parameter;
+          }),
+          ...(endpoint.query ? queryParameters(endpoint.query) : []),
+        ],
+      } : {}),
+      ...(endpoint.body ? { requestBody: { required: !endpoint.optionalBody, content: json(endpoint.body, where) } } : {}),
+      responses: {
+        [endpoint.status]: { description: success.description, headers: { ...noStore, ...success.headers }, ...(content ? { content } : {}) },
+        ...Object.fromEntries([...byStatus].map(([status, codes]) => [status, problemResponse(codes)])),
+        ...Object.fromEntries(Object.entries(endpoint.plainProblems ?? {}).map(([status, description]) => [status, {
+          description, content: { 'application/problem+json': { schema: ref('Problem') } },
+        }])),
       },
-      patch: accountAction('adminEditAccount', 'Change name, groups or notes', 'The fields given replace the current values.', {
-        204: { description: 'Changed.', headers: noStore },
-      }, jsonRequest('AdminEditAccountRequest')),
-    },
-    '/api/admin/accounts/{id}/reset-email': {
-      post: accountAction('adminSendReset', 'Email a password reset link', 'An account that has not chosen a password yet gets its invitation again. The email is sent in the background.', {
-        202: { description: 'The link is on its way.', headers: noStore, content: json('ResetSent') },
-        409: problemResponse(['account-disabled']),
-      }),
-    },
-    '/api/admin/accounts/{id}/temporary-password': {
-      post: accountAction('adminSetTemporaryPassword', 'Set a temporary password', 'The person must change it at the next sign-in; it expires. Every session, grant and token of the account ends, and its lockout is cleared.', {
-        204: { description: 'Set.', headers: noStore },
-        400: problemResponse(['invalid-request', 'password-policy']),
-      }, jsonRequest('AdminTemporaryPasswordRequest')),
-    },
-    '/api/admin/accounts/{id}/revoke': {
-      post: accountAction('adminForceSignIn', 'Sign the person out everywhere', 'Ends every session, grant, refresh and access token of the account at once: apps\' refresh tokens fail and introspection answers inactive.', {
-        200: { description: 'What was ended.', headers: noStore, content: json('RevokeResult') },
-      }),
-    },
-    '/api/admin/accounts/{id}/unlock': {
-      post: accountAction('adminUnlock', 'Clear a lockout', 'Clears the account\'s failure counter and lock, its trusted-browser counters and its per-IP sign-in throttles.', {
-        204: { description: 'Unlocked.', headers: noStore },
-      }),
-    },
-    '/api/admin/accounts/{id}/disable': {
-      post: accountAction('adminDisable', 'Disable the account', 'It can no longer sign in; every session, grant, token and emailed link of it ends. An administrator cannot disable their own account.', {
-        204: { description: 'Disabled.', headers: noStore },
-        409: problemResponse(['own-admin-access']),
-      }),
-    },
-    '/api/admin/accounts/{id}/enable': {
-      post: accountAction('adminEnable', 'Enable a disabled account', 'It becomes active again (or invited, if it never chose a password). Enabling an account that is not disabled changes nothing.', {
-        204: { description: 'Enabled.', headers: noStore },
-      }),
-    },
-    '/api/admin/accounts/{id}/roles/admin': {
-      put: accountAction('adminGrantAdmin', 'Make the account an administrator', 'Idempotent.', {
-        204: { description: 'Granted.', headers: noStore },
-      }),
-      delete: accountAction('adminRevokeAdmin', 'Remove the admin role', 'Idempotent; takes effect on the account\'s next API call. An administrator cannot remove their own role.', {
-        204: { description: 'Removed.', headers: noStore },
-        409: problemResponse(['own-admin-access']),
-      }),
-    },
-    '/api/admin/audit': {
-      get: {
-        operationId: 'adminAuditTrail',
-        summary: 'The audit trail',
-        description: 'Security events, newest first. The actor of what administrators do through this API is `admin:<account id>`, and of client credentials `client:<client id>`.',
-        security: adminSecurity,
-        parameters: queryParameters(auditQuery),
-        responses: { 200: { description: 'Events.', headers: noStore, content: json('AuditList') }, 400: bodyErrors[400], ...adminAuthErrors },
-      },
-    },
-  });
+    };
+  }
+
+  const paths: Record<string, Record<string, Json>> = {};
+  for (const endpoint of endpoints) {
+    const { path } = documentedPath(endpoint.path);
+    (paths[path] ??= {})[endpoint.method.toLowerCase()] = operation(endpoint);
+  }
 
   return {
     openapi: '3.1.0',
@@ -193,78 +174,7 @@ export function openApiDocument(issuer: string): Json {
       ].join(' '),
     },
     servers: [{ url: issuer }],
-    paths: {
-      '/api/account/password': {
-        post: {
-          operationId: 'changePassword',
-          summary: 'Change the password of the token\'s account',
-          description: `Needs an access token from this provider with the \`${ACCOUNT_SCOPE}\` scope. A wrong current password counts towards the account's lockout like a failed sign-in.`,
-          security: [{ bearerAuth: [ACCOUNT_SCOPE] }],
-          requestBody: jsonRequest('ChangePasswordRequest'),
-          responses: {
-            204: { description: 'The password was changed.', headers: noStore },
-            400: problemResponse(['invalid-request', 'password-policy']),
-            401: problemResponse(['invalid-token'], { headers: challenge }),
-            403: problemResponse(['insufficient-scope', 'wrong-current-password'], { headers: challenge }),
-            413: bodyErrors[413],
-            415: bodyErrors[415],
-            429: problemResponse(['too-many-requests'], { headers: retryAfter }),
-          },
-        },
-      },
-      '/api/password-resets': {
-        post: {
-          operationId: 'requestPasswordReset',
-          summary: 'Email a password reset link',
-          description: 'Answers the same for every valid address, whether or not it has an account; the link is sent in the background. An account still waiting for its first password, or for its address to be confirmed, gets that link instead.',
-          security: [],
-          requestBody: jsonRequest('PasswordResetRequest'),
-          responses: {
-            202: { description: 'Accepted (the same for every address).', headers: noStore, content: { 'application/json': { schema: ref('PasswordResetAccepted') } } },
-            ...bodyErrors,
-            429: problemResponse(['too-many-requests'], { headers: retryAfter }),
-          },
-        },
-      },
-      '/api/password-resets/confirm': {
-        post: {
-          operationId: 'confirmPasswordReset',
-          summary: 'Set a new password with an emailed reset token',
-          description: 'Uses the link once. A password the policy refuses leaves the link usable. Success signs the person out everywhere (unless configured otherwise) and clears any lockout.',
-          security: [],
-          requestBody: jsonRequest('PasswordResetConfirmRequest'),
-          responses: {
-            204: { description: 'The password was set.', headers: noStore },
-            400: problemResponse(['invalid-request', 'password-policy']),
-            404: problemResponse(['link-unknown']),
-            410: problemResponse(['link-expired', 'link-used']),
-            413: bodyErrors[413],
-            415: bodyErrors[415],
-          },
-        },
-      },
-      ...adminPaths(),
-      '/api/openapi.json': {
-        get: {
-          operationId: 'openApiDocument',
-          summary: 'This document',
-          security: [],
-          responses: { 200: { description: 'The OpenAPI document.', headers: noStore, content: { 'application/json': { schema: { type: 'object' } } } } },
-        },
-      },
-      '/api/problems/{code}': {
-        get: {
-          operationId: 'problemType',
-          summary: 'What a problem type means',
-          security: [],
-          parameters: [{ name: 'code', in: 'path', required: true, schema: { type: 'string', enum: PROBLEM_CODES } }],
-          responses: {
-            200: { description: 'The problem type.', headers: noStore, content: { 'application/json': { schema: ref('ProblemType') } } },
-            404: { description: 'No such problem type (type "about:blank").', content: { 'application/problem+json': { schema: ref('Problem') } } },
-          },
-        },
-      },
-    },
+    paths,
     components: {
       schemas: componentSchemas(),
       securitySchemes: {

@@ -7,28 +7,57 @@
 // would let a cross-origin page call them. Add CORS here (per client origin, as
 // the provider's clientBasedCORS does) if browser apps ever need them.
 import Router from '@koa/router';
-import type { Context, Middleware } from 'koa';
+import type { Middleware } from 'koa';
 import type { AppDeps } from '../../deps.ts';
 import { apiErrors, isProblemCode, PlainProblem, PROBLEM_TYPES, problemTypeUri } from './problem.ts';
 import { openApiDocument } from './openapi.ts';
-import { changeOwnPassword, confirmReset, requestReset } from './password.ts';
-import * as admin from './admin.ts';
+import { defineEndpoint, runEndpoint, type Endpoint, type Method } from './endpoint.ts';
+import { problemTypeDescription } from './schemas.ts';
+import { PASSWORD_ENDPOINTS } from './password.ts';
+import { ADMIN_ENDPOINTS } from './admin.ts';
+
+/** The document depends only on the issuer and the declarations: made once per issuer. */
+const documents = new Map<string, Record<string, unknown>>();
+const documentFor = (issuer: string) => documents.get(issuer) ?? documents.set(issuer, openApiDocument(issuer, API_ENDPOINTS)).get(issuer)!;
+
+/** The API describing itself. */
+const META_ENDPOINTS: Endpoint[] = [
+  defineEndpoint({
+    method: 'GET', path: '/api/openapi.json', access: 'public',
+    operationId: 'openApiDocument', summary: 'This document',
+    status: 200, success: { description: 'The OpenAPI document.', documentedAs: { type: 'object' } },
+    handle: ({ deps }) => documentFor(deps.config.issuer),
+  }),
+  defineEndpoint({
+    method: 'GET', path: '/api/problems/:code', access: 'public',
+    operationId: 'problemType', summary: 'What a problem type means',
+    status: 200, success: { description: 'The problem type.', schema: problemTypeDescription },
+    plainProblems: { 404: 'No such problem type (type "about:blank").' },
+    handle({ ctx, deps }) {
+      const code = ctx.params.code ?? '';
+      if (!isProblemCode(code)) throw new PlainProblem(404, 'Not Found', 'There is no problem type of that name.');
+      const { status, title, description } = PROBLEM_TYPES[code];
+      return { type: problemTypeUri(deps.config.issuer, code), code, status, title, description };
+    },
+  }) as Endpoint,
+];
+
+/** Every JSON endpoint: the router and the OpenAPI document are made from this list. */
+export const API_ENDPOINTS: readonly Endpoint[] = [...PASSWORD_ENDPOINTS, ...ADMIN_ENDPOINTS, ...META_ENDPOINTS];
 
 export function apiRoutes(deps: AppDeps): Router {
-  const { issuer } = deps.config;
   const router = new Router();
-  const errors = apiErrors(issuer, deps.log);
-  const document = openApiDocument(issuer);
+  const errors = apiErrors(deps.config.issuer, deps.log);
+  const methods = (method: Method) => (method === 'GET' ? ['GET', 'HEAD'] : [method]);
 
-  type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-  type Handler = (ctx: Context) => Promise<void> | void;
-  /** A path and the methods it takes; any other method gets 405 with Allow (OPTIONS: 204 with Allow). */
-  const resource = (path: string, handlers: Partial<Record<Method, Handler>>) => {
-    const allow = Object.keys(handlers).flatMap((method) => (method === 'GET' ? ['GET', 'HEAD'] : [method])).join(', ');
-    for (const [method, handler] of Object.entries(handlers)) {
-      router.register(path, method === 'GET' ? ['GET', 'HEAD'] : [method], [errors, handler as Middleware]);
+  const byPath = new Map<string, Endpoint[]>();
+  for (const endpoint of API_ENDPOINTS) byPath.set(endpoint.path, [...(byPath.get(endpoint.path) ?? []), endpoint]);
+  for (const [path, endpoints] of byPath) {
+    for (const endpoint of endpoints) {
+      router.register(path, methods(endpoint.method), [errors, (ctx) => runEndpoint(endpoint, ctx, deps)] as Middleware[]);
     }
-    // Registered after the handlers, so it only runs for the other methods.
+    // Registered after the endpoints, so it only runs for the other methods: 405 with Allow (OPTIONS: 204 with Allow).
+    const allow = endpoints.flatMap((endpoint) => methods(endpoint.method)).join(', ');
     router.all(path, errors, (ctx) => {
       if (ctx.method === 'OPTIONS') {
         ctx.status = 204;
@@ -37,35 +66,7 @@ export function apiRoutes(deps: AppDeps): Router {
       }
       throw new PlainProblem(405, 'Method Not Allowed', `This endpoint accepts ${allow} only.`, { Allow: allow });
     });
-  };
-  const endpoint = (method: Method, path: string, handler: Handler) => resource(path, { [method]: handler });
-
-  endpoint('POST', '/api/account/password', (ctx) => changeOwnPassword(ctx, deps));
-  endpoint('POST', '/api/password-resets', (ctx) => requestReset(ctx, deps));
-  endpoint('POST', '/api/password-resets/confirm', (ctx) => confirmReset(ctx, deps));
-  endpoint('GET', '/api/openapi.json', (ctx) => {
-    ctx.body = document;
-  });
-  endpoint('GET', '/api/problems/:code', (ctx) => {
-    const code = ctx.params.code ?? '';
-    if (!isProblemCode(code)) throw new PlainProblem(404, 'Not Found', 'There is no problem type of that name.');
-    const { status, title, description } = PROBLEM_TYPES[code];
-    ctx.body = { type: problemTypeUri(issuer, code), code, status, title, description };
-  });
-  // The admin API: an administrator's own token from a first-party app, or a client credentials token (admin-auth.ts).
-  resource('/api/admin/accounts', { GET: (ctx) => admin.listAccounts(ctx, deps), POST: (ctx) => admin.createAccount(ctx, deps) });
-  resource('/api/admin/accounts/:id', { GET: (ctx) => admin.showAccount(ctx, deps), PATCH: (ctx) => admin.updateAccount(ctx, deps) });
-  endpoint('POST', '/api/admin/accounts/:id/reset-email', (ctx) => admin.sendResetEmail(ctx, deps));
-  endpoint('POST', '/api/admin/accounts/:id/temporary-password', (ctx) => admin.setTemporary(ctx, deps));
-  endpoint('POST', '/api/admin/accounts/:id/revoke', (ctx) => admin.revokeAccess(ctx, deps));
-  endpoint('POST', '/api/admin/accounts/:id/unlock', (ctx) => admin.unlockAccount(ctx, deps));
-  endpoint('POST', '/api/admin/accounts/:id/disable', (ctx) => admin.setAccountDisabled(ctx, deps, true));
-  endpoint('POST', '/api/admin/accounts/:id/enable', (ctx) => admin.setAccountDisabled(ctx, deps, false));
-  resource('/api/admin/accounts/:id/roles/admin', {
-    PUT: (ctx) => admin.setAdminRole(ctx, deps, true),
-    DELETE: (ctx) => admin.setAdminRole(ctx, deps, false),
-  });
-  endpoint('GET', '/api/admin/audit', (ctx) => admin.listAudit(ctx, deps));
+  }
   router.all('/api{/*rest}', errors, () => {
     throw new PlainProblem(404, 'Not Found', 'There is no API endpoint at this path.');
   });
