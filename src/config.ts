@@ -96,6 +96,18 @@ const EnvSchema = z.object({
   // 15 minutes also covers client libraries that ignore Cache-Control and keep a JWKS
   // for their own 10 minutes (jose's createRemoteJWKSet, jwks-rsa).
   KEY_ROTATION_DELAY_S: z.coerce.number().int().min(1).max(30 * 86_400).default(900),
+  // Background jobs (console imports, bulk mail) and sweeps, shared by every instance through
+  // MongoDB (src/jobs). An instance holds a job under a lease it renews every JOB_HEARTBEAT_MS;
+  // a lease not renewed for JOB_LEASE_MS means its instance is gone, and another resumes the
+  // job from its last checkpoint. Idle instances look for work every JOB_POLL_MS (the instance
+  // that creates a job looks at once).
+  JOB_LEASE_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+  JOB_HEARTBEAT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+  JOB_POLL_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+  // Invitations a console import sends, per second at most (bulk mail from the CLI has --rate).
+  JOB_MAIL_RATE: z.coerce.number().positive().max(1000).default(10),
+  // How often expired documents are deleted where TTL indexes are missing (one instance per period).
+  SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
 });
 
 export interface Config {
@@ -129,6 +141,10 @@ export interface Config {
     /** How long `keys:rotate` publishes a new key before it signs (KEY_ROTATION_DELAY_S). */
     rotationDelayMs: number;
   };
+  /** Background jobs: lease, heartbeat and poll periods, and the invitation rate of console imports. */
+  jobs: { leaseMs: number; heartbeatMs: number; pollMs: number; mailRatePerSecond: number };
+  /** Period of the expiry sweep (SWEEP_INTERVAL_MS); one instance runs it per period. */
+  sweepIntervalMs: number;
   logLevel: string;
   policy: Policy;
   lockout: { maxFailures: number; windowMs: number; lockMs: number; maxLockMs: number };
@@ -172,6 +188,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (e.NODE_ENV === 'production' && !cookieKeys?.length) {
     throw new ConfigError('environment variable COOKIE_KEYS: required when NODE_ENV=production');
   }
+  if (e.JOB_HEARTBEAT_MS * 2 > e.JOB_LEASE_MS) {
+    throw new ConfigError('environment variable JOB_HEARTBEAT_MS: must be at most half of JOB_LEASE_MS, so a lease outlives one missed heartbeat');
+  }
   if (e.NODE_ENV === 'production' && !e.MONGODB_URI) {
     throw new ConfigError('environment variable MONGODB_URI: required when NODE_ENV=production (the embedded database is for development)');
   }
@@ -204,6 +223,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       jwksMaxAgeS: e.JWKS_MAX_AGE_S,
       rotationDelayMs: e.KEY_ROTATION_DELAY_S * 1000,
     },
+    jobs: { leaseMs: e.JOB_LEASE_MS, heartbeatMs: e.JOB_HEARTBEAT_MS, pollMs: e.JOB_POLL_MS, mailRatePerSecond: e.JOB_MAIL_RATE },
+    sweepIntervalMs: e.SWEEP_INTERVAL_MS,
     logLevel: e.LOG_LEVEL,
     policy,
     lockout: {
