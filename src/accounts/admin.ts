@@ -4,7 +4,6 @@
 import { z } from 'zod';
 import type { Services } from '../deps.ts';
 import type { User } from '../db/models/user.ts';
-import type { LockoutState } from '../db/models/lockout.ts';
 import type { RequestContext } from './audit.ts';
 import { accountSubject } from './lockout.ts';
 import { revokeAccountAccess } from './revocation.ts';
@@ -33,14 +32,6 @@ export interface AccountSummary {
 
 const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-async function lockedUserIds(services: Services, ids?: string[]): Promise<Set<string>> {
-  const now = new Date();
-  const filter: Record<string, unknown> = { lockedUntil: { $gt: now } };
-  filter._id = ids ? { $in: ids.map(accountSubject) } : { $regex: '^account:' };
-  const locks = await services.lockout.model.find(filter, { _id: 1 }).lean<Array<Pick<LockoutState, '_id'>>>();
-  return new Set(locks.map((l) => l._id.slice('account:'.length)));
-}
-
 export const searchSchema = z.object({
   q: z.string().trim().max(100).optional().catch(undefined),
   status: z.enum(ACCOUNT_STATUSES).optional().catch(undefined),
@@ -59,7 +50,7 @@ export async function findAccounts(services: Services, search: AccountSearch): P
   const words = (q ?? '').toLowerCase().split(/\s+/).filter(Boolean).slice(0, 5);
   if (words.length) filter.$and = words.map((word) => ({ searchTerms: { $regex: `^${escapeRegex(word)}` } }));
   if (status === 'must_change') filter.mustChangePassword = true;
-  else if (status === 'locked') filter._id = { $in: [...(await lockedUserIds(services))] };
+  else if (status === 'locked') filter._id = { $in: [...(await services.lockout.lockedAccounts())] };
   else if (status) filter.status = status;
 
   const [docs, total] = await Promise.all([
@@ -67,7 +58,7 @@ export async function findAccounts(services: Services, search: AccountSearch): P
       .sort({ emailNormalized: 1 }).skip((page - 1) * pageSize).limit(pageSize).lean<User[]>(),
     services.users.countDocuments(filter),
   ]);
-  const locked = await lockedUserIds(services, docs.map((d) => d._id));
+  const locked = await services.lockout.lockedAccounts(docs.map((d) => d._id));
   return { items: docs.map((u) => summarize(u, locked.has(u._id))), total, page, pageSize };
 }
 

@@ -1,37 +1,14 @@
 // The apps a person has let in: their grants, and revoking one (which ends its
 // tokens at once, since every token is looked up on use).
 import type { Db } from 'mongodb';
-import { GRANTABLE_MODELS, artifactCollection } from '../oidc/adapter.ts';
+import { endGrants, grantOf, grantsOf, type StoredGrant } from '../oidc/grants.ts';
 import type { AuditTrail, RequestContext } from './audit.ts';
 
-export interface ConnectedApp {
-  grantId: string;
-  clientId: string;
-  scopes: string[];
-  grantedAt: Date | null;
-}
-
-interface GrantPayload {
-  accountId: string;
-  clientId: string;
-  iat?: number;
-  openid?: { scope?: string };
-}
+export type ConnectedApp = Omit<StoredGrant, 'accountId'>;
 
 export async function listConnectedApps(db: Db, accountId: string): Promise<ConnectedApp[]> {
-  const grants = await artifactCollection(db, 'Grant')
-    .find({ 'payload.accountId': accountId, $or: [{ expiresAt: null }, { expiresAt: { $gt: new Date() } }] })
-    .toArray();
-  return grants
-    .map((doc) => {
-      const payload = doc.payload as unknown as GrantPayload;
-      return {
-        grantId: doc._id,
-        clientId: payload.clientId,
-        scopes: (payload.openid?.scope ?? '').split(' ').filter(Boolean),
-        grantedAt: payload.iat ? new Date(payload.iat * 1000) : null,
-      };
-    })
+  return (await grantsOf(db, accountId))
+    .map(({ accountId: _account, ...app }) => app)
     .sort((a, b) => (b.grantedAt?.getTime() ?? 0) - (a.grantedAt?.getTime() ?? 0));
 }
 
@@ -42,11 +19,9 @@ export async function revokeConnectedApp(
   grantId: string,
   context: RequestContext = {},
 ): Promise<boolean> {
-  const grants = artifactCollection(deps.db, 'Grant');
-  const grant = await grants.findOne({ _id: grantId, 'payload.accountId': accountId });
+  const grant = await grantOf(deps.db, accountId, grantId);
   if (!grant) return false;
-  for (const model of GRANTABLE_MODELS) await artifactCollection(deps.db, model).deleteMany({ 'payload.grantId': grantId });
-  await grants.deleteOne({ _id: grantId });
-  await deps.audit.record('grant.revoked', accountId, context, { clientId: (grant.payload as unknown as GrantPayload).clientId });
+  await endGrants(deps.db, [grant.grantId]);
+  await deps.audit.record('grant.revoked', accountId, context, { clientId: grant.clientId });
   return true;
 }

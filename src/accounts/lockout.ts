@@ -11,7 +11,8 @@ export interface LockoutPolicy {
   maxLockMs: number;
 }
 
-export const accountSubject = (userId: string) => `account:${userId}`;
+const ACCOUNT = 'account:';
+export const accountSubject = (userId: string) => `${ACCOUNT}${userId}`;
 export const deviceSubject = (deviceId: string) => `device:${deviceId}`;
 export const unknownEmailSubject = (emailKey: string) => `email:${emailKey}`;
 
@@ -19,11 +20,6 @@ export const unknownEmailSubject = (emailKey: string) => `email:${emailKey}`;
 const MEMORY_MS = 24 * 60 * 60_000;
 
 export class Lockout {
-  /** For operators' queries (which accounts are locked); counters change only through the methods below. */
-  get model(): LockoutModel {
-    return this.#model;
-  }
-
   readonly #model: LockoutModel;
   readonly #policy: LockoutPolicy;
 
@@ -40,6 +36,13 @@ export class Lockout {
   async check(subject: string, now = new Date()): Promise<{ locked: boolean; counting: boolean }> {
     const state = await this.#model.findById(subject, { lockedUntil: 1 }).lean<Pick<LockoutState, 'lockedUntil'>>();
     return { locked: Boolean(state?.lockedUntil && state.lockedUntil > now), counting: state !== null };
+  }
+
+  /** Which accounts are locked now: of `userIds`, or all of them (operators' searches). */
+  async lockedAccounts(userIds?: string[], now = new Date()): Promise<Set<string>> {
+    const subjects = userIds ? { $in: userIds.map(accountSubject) } : { $regex: `^${ACCOUNT}` };
+    const locks = await this.#model.find({ _id: subjects, lockedUntil: { $gt: now } }, { _id: 1 }).lean<Array<Pick<LockoutState, '_id'>>>();
+    return new Set(locks.map((lock) => lock._id.slice(ACCOUNT.length)));
   }
 
   async state(subject: string): Promise<LockoutState | null> {

@@ -1,7 +1,7 @@
 // Signing a person out everywhere: every session, grant, and token of the account,
 // effective at once (tokens are opaque and looked up on every use).
 import type { Db } from 'mongodb';
-import { GRANTABLE_MODELS, artifactCollection } from '../oidc/adapter.ts';
+import { endAccountGrants, endAccountSessions } from '../oidc/grants.ts';
 
 /** Portal sessions (our own account pages) end with the rest. */
 export const PORTAL_SESSIONS = 'portal_sessions';
@@ -16,19 +16,9 @@ export async function revokeAccountAccess(
   accountId: string,
   options: { keepSessionUid?: string | null; keepGrantId?: string | null } = {},
 ): Promise<{ sessions: number; grants: number }> {
-  const grants = artifactCollection(db, 'Grant');
-  const keepGrant = options.keepGrantId ? { _id: { $ne: options.keepGrantId } } : {};
-  const keepGrantTokens = options.keepGrantId ? { 'payload.grantId': { $ne: options.keepGrantId } } : {};
-  const grantIds = (await grants.find({ 'payload.accountId': accountId, ...keepGrant }, { projection: { _id: 1 } }).toArray()).map((g) => g._id);
-  for (const model of GRANTABLE_MODELS) {
-    const collection = artifactCollection(db, model);
-    if (grantIds.length) await collection.deleteMany({ 'payload.grantId': { $in: grantIds } });
-    await collection.deleteMany({ 'payload.accountId': accountId, ...keepGrantTokens });
-  }
-  const { deletedCount: grantCount } = await grants.deleteMany({ 'payload.accountId': accountId, ...keepGrant });
+  const grants = await endAccountGrants(db, accountId, options.keepGrantId);
   // "Sign out my other devices" keeps the browser that asked.
-  const keepSession = options.keepSessionUid ? { 'payload.uid': { $ne: options.keepSessionUid } } : {};
-  const { deletedCount: sessions } = await artifactCollection(db, 'Session').deleteMany({ 'payload.accountId': accountId, ...keepSession });
+  const sessions = await endAccountSessions(db, accountId, options.keepSessionUid);
   await db.collection(PORTAL_SESSIONS).deleteMany({ accountId, ...(options.keepSessionUid ? { sid: { $ne: options.keepSessionUid } } : {}) });
-  return { sessions, grants: grantCount };
+  return { sessions, grants };
 }
