@@ -38,8 +38,9 @@ export class LiveProvider {
   #keys: StoredKey[];
   #seen: string;
   #provider!: Provider;
-  /** The kids in the provider's keystore, in order, and when that order next changes. */
+  /** The kids in the current provider's keystore, in order. */
   #published = '';
+  /** When the published keys or their order next change by the clock alone (ms). */
   #changesAt = Number.POSITIVE_INFINITY;
   #timer: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
@@ -66,13 +67,6 @@ export class LiveProvider {
   get current(): Provider {
     if (Date.now() >= this.#changesAt) this.#rebuild(new Date());
     return this.#provider;
-  }
-
-  /** The kid each algorithm signs with now, as this instance sees it (for tests and logs). */
-  signingKids(): Partial<Record<StoredKey['alg'], string>> {
-    const kids: Partial<Record<StoredKey['alg'], string>> = {};
-    for (const key of publishedKeys(this.#keys, new Date()).keys) kids[key.alg] ??= key._id;
-    return kids;
   }
 
   /** Reads the keys' dates; when they changed since the last read, reads the keys and rebuilds. */

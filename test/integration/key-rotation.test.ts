@@ -10,7 +10,7 @@ import type * as oidc from 'openid-client';
 import { createUser } from '../../src/accounts/users.ts';
 import { loadConfig, ConfigError } from '../../src/config.ts';
 import {
-  ensureSigningKeys, keyState, listSigningKeys, publishedKeys, readKeys, rotateSigningKeys, type StoredKey,
+  deleteExpiredKeys, ensureSigningKeys, keyState, listSigningKeys, publishedKeys, readKeys, rotateSigningKeys, type StoredKey,
 } from '../../src/oidc/keys.ts';
 import { startCluster, type Cluster } from '../helpers/cluster.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/server.ts';
@@ -71,10 +71,14 @@ describe('signing key rotation', function () {
       expect(state(oldRs._id, gone)).to.equal('expired');
       expect(publishedKeys(keys, gone).keys.map((k) => k._id)).not.to.include(oldRs._id);
 
-      // A later rotation deletes what is past its grace.
-      const later = await rotateSigningKeys(db(), { delayMs: 10 * MINUTE, graceMs: DAY, now: at(gone, MINUTE) });
-      expect(later.removed).to.equal(2);
+      // Instances delete what is past its grace when their poll sees it; so does a rotation.
+      expect(await deleteExpiredKeys(db(), at(gone, -1))).to.equal(0);
+      expect(await deleteExpiredKeys(db(), gone)).to.equal(2);
       expect((await readKeys(db())).map((k) => k._id)).not.to.include(oldRs._id);
+      await database.connection.collection('signing_keys').insertOne({ ...oldRs, _id: 'past-grace' as never, retiredAt: switchAt, deleteAfter: gone } as never);
+      const later = await rotateSigningKeys(db(), { delayMs: 10 * MINUTE, graceMs: DAY, now: at(gone, MINUTE) });
+      expect(later.removed).to.equal(1);
+      expect((await readKeys(db())).map((k) => k._id)).not.to.include('past-grace');
     });
 
     it('a second rotation before the first activates: each key signs in its own window, in order', async () => {
@@ -111,6 +115,9 @@ describe('signing key rotation', function () {
       expect(row(current!._id).activatesAt.getTime()).to.equal(current!.createdAt.getTime());
       expect(row('legacy-retired').state).to.equal('retired');
       expect(signer(await readKeys(db()), current!.alg, t0)).to.equal(current!._id);
+      // Kept until a rotation removes it after the grace period, as before.
+      expect(await deleteExpiredKeys(db(), t0)).to.equal(0);
+      expect(await deleteExpiredKeys(db(), t0, 7 * DAY)).to.equal(1);
     });
 
     it('refuses a propagation delay shorter than the JWKS cache lifetime plus one poll', () => {
@@ -182,12 +189,13 @@ describe('signing key rotation', function () {
     });
 
     it('keeps a replaced key published at least the ID token lifetime plus the JWKS max-age, whatever --grace-days says', async () => {
+      const unreplaced = (await readKeys(database.connection.db!)).filter((k) => k.retiredAt === null).map((k) => k._id);
+      expect(unreplaced).to.have.length(2);
       const rotate = await latchkey(['keys:rotate', '--grace-days', '0']);
       expect(rotate.code, rotate.stderr).to.equal(0);
-      const keys = await readKeys(database.connection.db!);
-      const replaced = keys.filter((k) => k.deleteAfter && k.retiredAt && k.retiredAt.getTime() === Math.max(...keys.map((x) => x.activatesAt!.getTime())));
-      expect(replaced).to.have.length.at.least(2);
-      for (const key of replaced) expect(key.deleteAfter!.getTime() - key.retiredAt!.getTime()).to.equal((3600 + 300) * 1000);
+      for (const key of (await readKeys(database.connection.db!)).filter((k) => unreplaced.includes(k._id))) {
+        expect(key.deleteAfter!.getTime() - key.retiredAt!.getTime(), key._id).to.equal((3600 + 300) * 1000);
+      }
     });
 
     it('--compromised signs with new keys now and deletes every other key', async () => {
