@@ -10,6 +10,7 @@ import { connect } from '../../src/db/connection.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { databaseServerUri, testRoot } from '../setup.ts';
+import { startSmtp, type TestSmtp } from './smtp.ts';
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
@@ -60,4 +61,61 @@ export async function startTestServer(options: TestServerOptions & { database?: 
   const config = testConfig(options);
   const server = await startServer(config, options.log ?? createLogger(config.logLevel), { connection: database.connection, clients: options.clients });
   return Object.assign(server, { database });
+}
+
+export type TestServer = RunningServer & { database: TestDatabase };
+
+/**
+ * Throttles generous enough that they decide nothing, for tests that send many
+ * requests from one address while measuring something else (lockout, the flows).
+ */
+export const LENIENT_THROTTLES = {
+  throttle: { perIp: { points: 10_000 }, perIpEmail: { points: 10_000 } },
+  forgotPassword: { perIpPerHour: 10_000, perEmailPerHour: 10_000 },
+} satisfies DeepPartial<Policy>;
+
+/** Stands for what `resolve` gives once a hook has made it: read it only inside tests and hooks. */
+function lazy<T extends object>(what: string, resolve: () => T | undefined): T {
+  return new Proxy({} as T, {
+    get(_target, key) {
+      const target = resolve();
+      if (!target) throw new Error(`${what} is not started: use it inside a test or a hook`);
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/**
+ * A server for the enclosing `describe`: started in a before hook (with a real SMTP
+ * server first when `smtp` is set, its URL given as SMTP_URL), stopped with its
+ * database dropped (then the SMTP server closed) in an after hook. What it returns
+ * stands for the started servers, so tests read `server.url`, `smtp.waitFor(...)`.
+ */
+export function useTestServer(options: TestServerOptions & { smtp?: boolean } = {}): { server: TestServer; smtp: TestSmtp } {
+  let started: { server: TestServer; smtp: TestSmtp | undefined } | undefined;
+  before(async function () {
+    this.timeout(60_000);
+    const smtp = options.smtp ? await startSmtp() : undefined;
+    try {
+      const server = await startTestServer({ ...options, env: { ...(smtp ? { SMTP_URL: smtp.url } : {}), ...options.env } });
+      started = { server, smtp };
+    } catch (error) {
+      await smtp?.close();
+      throw error;
+    }
+  });
+  after(async function () {
+    this.timeout(60_000);
+    const stopping = started;
+    started = undefined;
+    if (!stopping) return;
+    await stopping.server.stop();
+    await stopping.server.database.drop();
+    await stopping.smtp?.close();
+  });
+  return {
+    server: lazy('the test server', () => started?.server),
+    smtp: lazy('the test SMTP server (useTestServer({ smtp: true }))', () => started?.smtp),
+  };
 }

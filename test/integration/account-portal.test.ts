@@ -10,8 +10,7 @@ import { createUser } from '../../src/accounts/users.ts';
 import { authenticate } from '../../src/accounts/signin.ts';
 import { PORTAL_SESSIONS } from '../../src/accounts/revocation.ts';
 import { safeReturn } from '../../src/web/account/session.ts';
-import { startTestServer } from '../helpers/server.ts';
-import { startSmtp } from '../helpers/smtp.ts';
+import { LENIENT_THROTTLES, useTestServer } from '../helpers/server.ts';
 import { Agent, formOn, type Page } from '../helpers/agent.ts';
 import { confidentialClient, discover, publicClient, signIn } from '../helpers/rp.ts';
 
@@ -19,7 +18,6 @@ const app = publicClient();
 const backend = confidentialClient({ client_name: 'Test Backend' });
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0';
 
-type Server = Awaited<ReturnType<typeof startTestServer>>;
 
 function expectNoInternals(page: Page) {
   expect(page.status, page.body.slice(0, 300)).to.be.within(400, 499);
@@ -27,26 +25,14 @@ function expectNoInternals(page: Page) {
 }
 
 describe('account portal', () => {
-  let server: Server;
-  let smtp: Awaited<ReturnType<typeof startSmtp>>;
+  const { server, smtp } = useTestServer({ clients: [app, backend], smtp: true, policy: LENIENT_THROTTLES });
   let appConfig: oidc.Configuration;
   let backendConfig: oidc.Configuration;
   let counter = 0;
 
   before(async () => {
-    smtp = await startSmtp();
-    server = await startTestServer({
-      clients: [app, backend],
-      env: { SMTP_URL: smtp.url },
-      policy: { throttle: { perIp: { points: 10_000 }, perIpEmail: { points: 10_000 } } },
-    });
     appConfig = await discover(server.url, app);
     backendConfig = await discover(server.url, backend);
-  });
-  after(async () => {
-    await server.stop();
-    await smtp.close();
-    await server.database.drop();
   });
 
   const db = () => server.database.connection;

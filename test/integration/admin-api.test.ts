@@ -12,8 +12,7 @@ import { AUDIT_EVENTS } from '../../src/accounts/audit.ts';
 import { PROBLEM_CODES } from '../../src/web/api/problem.ts';
 import { ADMIN_REQUEST_SCHEMAS } from '../../src/web/api/schemas.ts';
 import { apiRoutes } from '../../src/web/api/routes.ts';
-import { startTestServer } from '../helpers/server.ts';
-import { startSmtp } from '../helpers/smtp.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { Agent } from '../helpers/agent.ts';
 import { confidentialClient, discover, publicClient, signIn } from '../helpers/rp.ts';
 
@@ -35,8 +34,6 @@ const automation = ccClient('automation', 'admin');
 const reporting = ccClient('reporting', 'groups'); // client credentials, but not registered for admin
 const unscoped = ccClient('unscoped'); // no `scope` metadata: the provider grants any scope; the API must not
 
-type Server = Awaited<ReturnType<typeof startTestServer>>;
-type Smtp = Awaited<ReturnType<typeof startSmtp>>;
 
 interface Answer {
   status: number;
@@ -50,8 +47,7 @@ const USER_PASSWORD = 'an ordinary person passphrase 2';
 const SUMMARY_KEYS = ['id', 'email', 'name', 'status', 'mustChangePassword', 'locked', 'roles', 'groups', 'createdAt'];
 
 describe('admin API', () => {
-  let server: Server;
-  let smtp: Smtp;
+  const { server, smtp } = useTestServer({ clients: [app, backend, thirdParty, automation, reporting, unscoped], smtp: true });
   let appConfig: oidc.Configuration;
   let backendConfig: oidc.Configuration;
   let thirdPartyConfig: oidc.Configuration;
@@ -62,18 +58,11 @@ describe('admin API', () => {
   const uniqueEmail = (tag: string) => `admin-api-${tag}-${++counter}@example.com`;
 
   before(async () => {
-    smtp = await startSmtp();
-    server = await startTestServer({ clients: [app, backend, thirdParty, automation, reporting, unscoped], env: { SMTP_URL: smtp.url } });
     [appConfig, backendConfig, thirdPartyConfig] = await Promise.all([discover(server.url, app), discover(server.url, backend), discover(server.url, thirdParty)]);
     const admin = await createUser(server.deps, { email: 'admin-api-admin@example.com', password: ADMIN_PASSWORD, name: 'Ada Admin', roles: ['admin'] });
     adminId = admin._id;
     adminToken = await tokenFor(appConfig, admin.email, ADMIN_PASSWORD);
     clientToken = (await oidc.clientCredentialsGrant(await discover(server.url, automation), { scope: 'admin' })).access_token;
-  });
-  after(async () => {
-    await server.stop();
-    await smtp.close();
-    await server.database.drop();
   });
 
   async function tokenFor(config: oidc.Configuration, email: string, password: string, scope = 'openid admin'): Promise<string> {

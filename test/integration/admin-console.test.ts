@@ -11,15 +11,13 @@ import { authenticate } from '../../src/accounts/signin.ts';
 import { PORTAL_SESSIONS } from '../../src/accounts/revocation.ts';
 import { IMPORT_JOBS, csvCell, rejectedRowsCsv } from '../../src/accounts/import-jobs.ts';
 import { safeAdminReturn } from '../../src/web/admin/session.ts';
-import { startTestServer } from '../helpers/server.ts';
-import { startSmtp } from '../helpers/smtp.ts';
+import { LENIENT_THROTTLES, useTestServer } from '../helpers/server.ts';
 import { Agent, formOn, type Page } from '../helpers/agent.ts';
 import { confidentialClient, discover, publicClient, signIn } from '../helpers/rp.ts';
 
 const app = publicClient();
 const backend = confidentialClient({ client_name: 'Test Backend' });
 
-type Server = Awaited<ReturnType<typeof startTestServer>>;
 
 function expectNoInternals(page: Page) {
   expect(page.status, page.body.slice(0, 300)).to.be.within(400, 499);
@@ -31,8 +29,7 @@ const decode = (html: string) => html.replace(/&amp;/g, '&').replace(/&quot;/g, 
 
 describe('admin console', function () {
   this.timeout(30_000);
-  let server: Server;
-  let smtp: Awaited<ReturnType<typeof startSmtp>>;
+  const { server, smtp } = useTestServer({ clients: [app, backend], smtp: true, policy: LENIENT_THROTTLES });
   let appConfig: oidc.Configuration;
   let backendConfig: oidc.Configuration;
   let counter = 0;
@@ -80,24 +77,12 @@ describe('admin console', function () {
   const userDoc = (id: string) => db().collection('users').findOne({ _id: id as never });
 
   before(async () => {
-    smtp = await startSmtp();
-    server = await startTestServer({
-      clients: [app, backend],
-      env: { SMTP_URL: smtp.url },
-      policy: { throttle: { perIp: { points: 10_000 }, perIpEmail: { points: 10_000 } } },
-    });
     appConfig = await discover(server.url, app);
     backendConfig = await discover(server.url, backend);
     admin = await newPerson('admin', { name: 'Ada Admin', roles: ['admin'] });
     const signedIn = await consoleAgent(admin.email, admin.password);
     expect(signedIn.page.status, signedIn.page.body.slice(0, 500)).to.equal(200);
     adminAgent = signedIn.agent;
-  });
-  after(async () => {
-    await server.deps.tasks.idle();
-    await server.stop();
-    await smtp.close();
-    await server.database.drop();
   });
 
   describe('who may use it', () => {

@@ -3,25 +3,21 @@
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { createUser } from '../../src/accounts/users.ts';
-import { startTestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { Agent, formOn } from '../helpers/agent.ts';
 import { confidentialClient, discover, openSignIn, publicClient, RP_CALLBACK, signIn, startAuthorization, submitSignIn } from '../helpers/rp.ts';
 
 describe('authorization code flow', () => {
-  let server: Awaited<ReturnType<typeof startTestServer>>;
   const web = confidentialClient();
   const spa = publicClient();
   const thirdParty = confidentialClient({ client_id: 'third-party', client_name: 'Third Party', first_party: false, client_uri: 'https://third.example' });
   const email = 'ada@example.com';
   const password = 'correct horse battery staple';
 
+  const { server } = useTestServer({ clients: [web, spa, thirdParty] });
+
   before(async () => {
-    server = await startTestServer({ clients: [web, spa, thirdParty] });
     await createUser(server.deps, { email, password, name: 'Ada Lovelace' });
-  });
-  after(async () => {
-    await server.stop();
-    await server.database.drop();
   });
 
   it('runs on Node 24', () => {
