@@ -2,7 +2,7 @@
 // or a stack trace.
 import { expect } from 'chai';
 import { createUser } from '../../src/accounts/users.ts';
-import { startTestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { Agent, formOn, type Page } from '../helpers/agent.ts';
 import { discover, openSignIn, publicClient, startAuthorization } from '../helpers/rp.ts';
 
@@ -16,15 +16,10 @@ function expectNoInternals(page: Page) {
 }
 
 describe('bad input', () => {
-  let server: Awaited<ReturnType<typeof startTestServer>>;
+  const { server } = useTestServer({ clients: [client] });
 
   before(async () => {
-    server = await startTestServer({ clients: [client] });
     await createUser(server.deps, { email, password });
-  });
-  after(async () => {
-    await server.stop();
-    await server.database.drop();
   });
 
   async function signInPage(): Promise<{ agent: Agent; page: Page; action: string; fields: Record<string, string> }> {

@@ -3,7 +3,7 @@
 // Reproduce a run with FUZZ_SEED=<seed printed below>.
 import { expect } from 'chai';
 import { createUser } from '../../src/accounts/users.ts';
-import { startTestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { Agent, formOn } from '../helpers/agent.ts';
 import { discover, openSignIn, publicClient, startAuthorization } from '../helpers/rp.ts';
 
@@ -71,18 +71,13 @@ function fuzzJson(r: ReturnType<typeof prng>, depth = 0): unknown {
 describe('fuzzing every form and API route', function () {
   this.timeout(180_000);
   const client = publicClient();
-  let server: Awaited<ReturnType<typeof startTestServer>>;
+  const { server } = useTestServer({
+    clients: [client],
+    policy: { throttle: { perIp: { points: 100_000 }, perIpEmail: { points: 100_000 } }, forgotPassword: { perEmailPerHour: 100_000, perIpPerHour: 100_000 } },
+  });
 
   before(async () => {
-    server = await startTestServer({
-      clients: [client],
-      policy: { throttle: { perIp: { points: 100_000 }, perIpEmail: { points: 100_000 } }, forgotPassword: { perEmailPerHour: 100_000, perIpPerHour: 100_000 } },
-    });
     await createUser(server.deps, { email: 'x@example.com', password: 'fuzzing stays out 3' });
-  });
-  after(async () => {
-    await server.stop();
-    await server.database.drop();
   });
 
   async function stored() {

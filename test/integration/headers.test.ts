@@ -3,25 +3,20 @@
 // a token is.
 import { expect } from 'chai';
 import { createUser } from '../../src/accounts/users.ts';
-import { startTestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { Agent, formOn } from '../helpers/agent.ts';
 
 describe('security headers and cookies over https', () => {
-  let server: Awaited<ReturnType<typeof startTestServer>>;
   let base: string;
   const client = {
     client_id: 'https-app', token_endpoint_auth_method: 'none', redirect_uris: ['https://app.example/callback'],
     grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], first_party: true,
   };
+  const { server } = useTestServer({ env: { ISSUER: 'https://id.example.test', TRUST_PROXY: 'true' }, clients: [client as never] });
 
   before(async () => {
-    server = await startTestServer({ env: { ISSUER: 'https://id.example.test', TRUST_PROXY: 'true' }, clients: [client as never] });
     base = `http://127.0.0.1:${(server.http.address() as { port: number }).port}`;
     await createUser(server.deps, { email: 'https@example.com', password: 'secure cookies only 4' });
-  });
-  after(async () => {
-    await server.stop();
-    await server.database.drop();
   });
 
   const viaProxy = new Agent({ 'x-forwarded-proto': 'https', 'x-forwarded-host': 'id.example.test' });

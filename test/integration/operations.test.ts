@@ -6,8 +6,7 @@ import { pino } from 'pino';
 import * as oidc from 'openid-client';
 import type { ParsedMail } from 'mailparser';
 import { createUser } from '../../src/accounts/users.ts';
-import { startTestServer } from '../helpers/server.ts';
-import { startSmtp } from '../helpers/smtp.ts';
+import { startTestServer, useTestServer } from '../helpers/server.ts';
 import { Agent, formOn } from '../helpers/agent.ts';
 import { confidentialClient, discover, openSignIn, publicClient, signIn, startAuthorization, submitSignIn } from '../helpers/rp.ts';
 
@@ -15,22 +14,7 @@ describe('operations', () => {
   const lines: string[] = [];
   const sink = new Writable({ write(chunk, _encoding, done) { lines.push(chunk.toString()); done(); } });
   const app = confidentialClient({ scope: 'openid email profile account offline_access' } as never);
-  let server: Awaited<ReturnType<typeof startTestServer>>;
-  let smtp: Awaited<ReturnType<typeof startSmtp>>;
-
-  before(async () => {
-    smtp = await startSmtp();
-    server = await startTestServer({
-      clients: [app, publicClient()],
-      env: { SMTP_URL: smtp.url, LOG_LEVEL: 'trace' },
-      log: pino({ level: 'trace' }, sink),
-    });
-  });
-  after(async () => {
-    await server.stop();
-    await smtp.close();
-    await server.database.drop();
-  });
+  const { server, smtp } = useTestServer({ clients: [app, publicClient()], smtp: true, env: { LOG_LEVEL: 'trace' }, log: pino({ level: 'trace' }, sink) });
 
   it('reports liveness and readiness', async () => {
     expect((await fetch(`${server.url}/healthz/live`)).status).to.equal(200);

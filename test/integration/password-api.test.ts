@@ -10,16 +10,13 @@ import { authenticate } from '../../src/accounts/signin.ts';
 import { linkModel } from '../../src/db/models/link.ts';
 import { PROBLEM_CODES } from '../../src/web/api/problem.ts';
 import { REQUEST_SCHEMAS } from '../../src/web/api/schemas.ts';
-import { startTestServer } from '../helpers/server.ts';
-import { startSmtp } from '../helpers/smtp.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { Agent } from '../helpers/agent.ts';
 import { confidentialClient, discover, openSignIn, publicClient, RP_CALLBACK, signIn, startAuthorization } from '../helpers/rp.ts';
 
 const app = publicClient();
 const otherApp = confidentialClient();
 
-type Server = Awaited<ReturnType<typeof startTestServer>>;
-type Smtp = Awaited<ReturnType<typeof startSmtp>>;
 
 interface Answer {
   status: number;
@@ -29,27 +26,15 @@ interface Answer {
 }
 
 describe('password API', () => {
-  let server: Server;
-  let smtp: Smtp;
+  const { server, smtp } = useTestServer({ clients: [app, otherApp], smtp: true, policy: { forgotPassword: { perIpPerHour: 10_000 } } });
   let appConfig: oidc.Configuration;
   let otherConfig: oidc.Configuration;
   let counter = 0;
   const uniqueEmail = (tag: string) => `api-${tag}-${++counter}@example.com`;
 
   before(async () => {
-    smtp = await startSmtp();
-    server = await startTestServer({
-      clients: [app, otherApp],
-      env: { SMTP_URL: smtp.url },
-      policy: { forgotPassword: { perIpPerHour: 10_000 } },
-    });
     appConfig = await discover(server.url, app);
     otherConfig = await discover(server.url, otherApp);
-  });
-  after(async () => {
-    await server.stop();
-    await smtp.close();
-    await server.database.drop();
   });
 
   /** One request to the API; `body` is sent as JSON unless it is already a string. */
