@@ -6,8 +6,8 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import * as oidc from 'openid-client';
 import { createUser } from '../../src/accounts/users.ts';
 import { authenticate } from '../../src/accounts/signin.ts';
-import { startTestServer } from '../helpers/server.ts';
-import { launchBrowser } from '../helpers/browser.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { cspViolations, useBrowser } from '../helpers/browser.ts';
 import { Agent } from '../helpers/agent.ts';
 import { discover, publicClient, signIn } from '../helpers/rp.ts';
 
@@ -18,30 +18,21 @@ const newPassword = 'Tangerine-Velvet-Lighthouse-42';
 
 describe('account portal in a browser', function () {
   this.timeout(60_000);
-  let server: Awaited<ReturnType<typeof startTestServer>>;
-  let browser: Browser;
+  const { server } = useTestServer({ clients: [client] });
+  const browser = useBrowser();
   let context: BrowserContext;
   let page: Page;
   let refreshToken: string;
-  const violations: string[] = [];
+  let violations: string[];
 
   before(async () => {
-    server = await startTestServer({ clients: [client] });
     await createUser(server.deps, { email, password, name: 'Browser Person' });
     // An app this person signed in to, to find on the connected apps page.
     const { tokens } = await signIn(await discover(server.url, client), new Agent(), email, password, { scope: 'openid email offline_access' });
     refreshToken = tokens.refresh_token!;
-    browser = await launchBrowser();
     context = await browser.newContext();
     page = await context.newPage();
-    page.on('console', (message) => {
-      if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
-    });
-  });
-  after(async () => {
-    await browser?.close();
-    await server.stop();
-    await server.database.drop();
+    violations = cspViolations(page);
   });
 
   const nav = (name: string) => page.getByRole('navigation', { name: 'Your account' }).getByRole('link', { name, exact: true });

@@ -4,12 +4,12 @@
 // test, in order, in one browser context.
 import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import * as oidc from 'openid-client';
 import { createUser } from '../../src/accounts/users.ts';
 import { authenticate } from '../../src/accounts/signin.ts';
-import { startTestServer } from '../helpers/server.ts';
-import { launchBrowser } from '../helpers/browser.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { cspViolations, useBrowser } from '../helpers/browser.ts';
 import { Agent } from '../helpers/agent.ts';
 import { discover, publicClient, signIn } from '../helpers/rp.ts';
 
@@ -21,29 +21,20 @@ const personPassword = 'copper kettle meadow 5';
 
 describe('admin console in a browser', function () {
   this.timeout(60_000);
-  let server: Awaited<ReturnType<typeof startTestServer>>;
-  let browser: Browser;
+  const { server } = useTestServer({ clients: [client] });
+  const browser = useBrowser();
   let page: Page;
   let refreshToken: string;
-  const violations: string[] = [];
+  let violations: string[];
 
   before(async () => {
-    server = await startTestServer({ clients: [client] });
     await createUser(server.deps, { email: adminEmail, password: adminPassword, name: 'Console Admin', roles: ['admin'] });
     await createUser(server.deps, { email: personEmail, password: personPassword, name: 'Zephyrine Person' });
     const { tokens } = await signIn(await discover(server.url, client), new Agent(), personEmail, personPassword, { scope: 'openid offline_access' });
     refreshToken = tokens.refresh_token!;
-    browser = await launchBrowser();
     const context = await browser.newContext({ acceptDownloads: true });
     page = await context.newPage();
-    page.on('console', (message) => {
-      if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
-    });
-  });
-  after(async () => {
-    await browser?.close();
-    await server.stop();
-    await server.database.drop();
+    violations = cspViolations(page);
   });
 
   const nav = (name: string) => page.getByRole('navigation', { name: 'Admin console' }).getByRole('link', { name, exact: true });

@@ -1,13 +1,12 @@
 // The password pages in a real browser, with real email: forgot → reset → back
 // to the sign-in, the strength meter, and the forced change on first sign-in.
 import { expect } from 'chai';
-import type { Browser, BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import type { ParsedMail } from 'mailparser';
 import { createUser } from '../../src/accounts/users.ts';
 import { setTemporaryPassword } from '../../src/accounts/set-password.ts';
-import { startTestServer } from '../helpers/server.ts';
-import { startSmtp } from '../helpers/smtp.ts';
-import { launchBrowser } from '../helpers/browser.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { useBrowser } from '../helpers/browser.ts';
 import { discover, publicClient, RP_CALLBACK, startAuthorization } from '../helpers/rp.ts';
 import type * as oidc from 'openid-client';
 
@@ -15,22 +14,12 @@ const client = publicClient();
 
 describe('password pages in a browser', function () {
   this.timeout(90_000);
-  let server: Awaited<ReturnType<typeof startTestServer>>;
-  let smtp: Awaited<ReturnType<typeof startSmtp>>;
-  let browser: Browser;
+  const { server, smtp } = useTestServer({ clients: [client], smtp: true });
+  const browser = useBrowser();
   let config: oidc.Configuration;
 
   before(async () => {
-    smtp = await startSmtp();
-    server = await startTestServer({ clients: [client], env: { SMTP_URL: smtp.url } });
     config = await discover(server.url, client);
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server.stop();
-    await smtp.close();
-    await server.database.drop();
   });
 
   async function newContext(): Promise<BrowserContext> {

@@ -3,8 +3,8 @@ import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createUser } from '../../src/accounts/users.ts';
-import { startTestServer } from '../helpers/server.ts';
-import { launchBrowser } from '../helpers/browser.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { cspViolations, useBrowser } from '../helpers/browser.ts';
 import { discover, publicClient, RP_CALLBACK, startAuthorization } from '../helpers/rp.ts';
 
 const client = publicClient();
@@ -13,20 +13,13 @@ const password = 'keys under the mat 7';
 
 describe('sign-in page in a browser', function () {
   this.timeout(60_000);
-  let server: Awaited<ReturnType<typeof startTestServer>>;
-  let browser: Browser;
+  const { server } = useTestServer({ clients: [client] });
+  const browser = useBrowser();
   let config: oidc.Configuration;
 
   before(async () => {
-    server = await startTestServer({ clients: [client] });
     await createUser(server.deps, { email, password, name: 'Browser Person' });
     config = await discover(server.url, client);
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server.stop();
-    await server.database.drop();
   });
 
   /** A browser context whose requests to the app's callback are answered here, giving back the URL. */
@@ -100,10 +93,7 @@ describe('sign-in page in a browser', function () {
   it('the page runs no inline script and reports no CSP violation', async () => {
     const { context }: { context: BrowserContext } = await contextWithCallback();
     const page = await context.newPage();
-    const violations: string[] = [];
-    page.on('console', (message) => {
-      if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
-    });
+    const violations = cspViolations(page);
     await page.goto((await startAuthorization(config)).url.href);
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(password);

@@ -11,6 +11,7 @@ import { createLogger, type Logger } from '../../src/log.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { databaseServerUri, testRoot } from '../setup.ts';
 import { startSmtp, type TestSmtp } from './smtp.ts';
+import { lazy } from './lazy.ts';
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
@@ -73,18 +74,6 @@ export const LENIENT_THROTTLES = {
   throttle: { perIp: { points: 10_000 }, perIpEmail: { points: 10_000 } },
   forgotPassword: { perIpPerHour: 10_000, perEmailPerHour: 10_000 },
 } satisfies DeepPartial<Policy>;
-
-/** Stands for what `resolve` gives once a hook has made it: read it only inside tests and hooks. */
-function lazy<T extends object>(what: string, resolve: () => T | undefined): T {
-  return new Proxy({} as T, {
-    get(_target, key) {
-      const target = resolve();
-      if (!target) throw new Error(`${what} is not started: use it inside a test or a hook`);
-      const value: unknown = Reflect.get(target, key);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-}
 
 /**
  * A server for the enclosing `describe`: started in a before hook (with a real SMTP

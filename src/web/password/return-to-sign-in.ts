@@ -20,8 +20,9 @@ const SIGN_IN_LIFETIME_MS = 60 * 60_000;
 export function rememberSignIn(ctx: Context, uid: string | null | undefined, options: { secure: boolean }): void {
   if (!uid) return;
   for (const path of PATHS) {
+    // overwrite: false, or each path's cookie would replace the one set for the other path.
     ctx.cookies.set(COOKIE, uid, {
-      signed: true, httpOnly: true, sameSite: 'strict', secure: options.secure, path, maxAge: SIGN_IN_LIFETIME_MS, overwrite: true,
+      signed: true, httpOnly: true, sameSite: 'strict', secure: options.secure, path, maxAge: SIGN_IN_LIFETIME_MS, overwrite: false,
     });
   }
 }
