@@ -21,7 +21,10 @@ import { BackgroundTasks } from './background.ts';
 import { AuditTrail } from './accounts/audit.ts';
 import { auditModel } from './db/models/audit.ts';
 import { PORTAL_SESSIONS } from './accounts/revocation.ts';
-import { IMPORT_JOBS } from './accounts/import-jobs.ts';
+import { IMPORT_INVITES, IMPORT_JOBS, ensureImportJobIndexes, importJobKind } from './accounts/import-jobs.ts';
+import { MAIL_JOBS, mailJobKind } from './accounts/bulk-mail.ts';
+import { JobRunner } from './jobs/runner.ts';
+import { ensureJobFileIndexes } from './jobs/files.ts';
 import { join } from 'node:path';
 import type { Metrics } from './metrics.ts';
 import type { Lifecycle } from './server.ts';
@@ -45,6 +48,8 @@ export interface Services {
   signIn: SignInDeps;
   /** What every password-setting flow needs. */
   flows: LinkFlowDeps;
+  /** Background jobs (console imports, bulk mail): a server starts it; the CLI drives one job with it. */
+  jobs: JobRunner;
 }
 
 /** Everything the web app needs besides the services: the provider built on them, and metrics. */
@@ -84,10 +89,13 @@ export function createServices(config: Config, log: Logger, connection: Connecti
     lifetimeMs,
     signOutEverywhereOnReset: config.policy.forgotPassword.signOutEverywhere,
   };
-  return {
-    config, log, connection, db, users, hasher, lockout, throttle, forgotThrottle, policy, links, mailer, tasks, audit, flows,
+  const jobs = new JobRunner({ log, ...config.jobs });
+  const services: Services = {
+    config, log, connection, db, users, hasher, lockout, throttle, forgotThrottle, policy, links, mailer, tasks, audit, flows, jobs,
     signIn: { users, hasher, lockout, audit, deviceMaxFailures: config.policy.device.maxFailures },
   };
+  jobs.register(importJobKind(services)).register(mailJobKind(services));
+  return services;
 }
 
 /** Indexes for every collection; where TTL indexes are missing, a sweeper takes their place. Returns its stop. */
@@ -99,6 +107,9 @@ export async function prepareDatabase(services: Services): Promise<() => void> {
   await auditModel(connection).createIndexes();
   await db.collection(PORTAL_SESSIONS).createIndex({ accountId: 1 });
   await ensureThrottleIndexes(connection);
+  await services.jobs.prepare();
+  await ensureImportJobIndexes(db);
+  await ensureJobFileIndexes(db);
 
   const expiring = [
     { collection: lockoutModel(connection).collection as never, field: 'expiresAt' },
@@ -107,6 +118,8 @@ export async function prepareDatabase(services: Services): Promise<() => void> {
     { collection: auditModel(connection).collection as never, field: 'expiresAt' },
     { collection: db.collection(PORTAL_SESSIONS), field: 'expiresAt' },
     { collection: db.collection(IMPORT_JOBS), field: 'expiresAt' },
+    { collection: db.collection(IMPORT_INVITES), field: 'expiresAt' },
+    { collection: db.collection(MAIL_JOBS), field: 'expiresAt' },
   ];
   for (const [model, fields] of Object.entries(MODEL_INDEXES)) {
     const collection = artifactCollection(db, model);
@@ -117,5 +130,6 @@ export async function prepareDatabase(services: Services): Promise<() => void> {
   for (const { collection, field } of expiring) modes.add(await ensureExpiryIndex(collection, field, log));
   // The sweep is harmless where TTL indexes exist, and the only cleanup where they do not.
   log.debug({ expiry: [...modes] }, 'expiry');
-  return startExpirySweep(expiring, 60_000, log);
+  // One instance per period sweeps (a lease in `leases`), however many share the database.
+  return startExpirySweep(expiring, services.config.sweepIntervalMs, log, { db, owner: services.jobs.owner });
 }

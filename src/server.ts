@@ -139,6 +139,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     };
     handle = createApp(deps, cookieKeys).callback();
     lifecycle.state = 'ready';
+    // Background jobs (imports, bulk mail) from the shared queue in MongoDB (src/jobs).
+    services.jobs.start();
     // Bounded time for slow clients; keep-alive shorter than typical proxies' idle timeout.
     http.requestTimeout = 30_000;
     http.headersTimeout = 15_000;
@@ -155,11 +157,14 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       stop: () => (stopping ??= (async () => {
         lifecycle.state = 'draining';
         stopSweep();
+        // Jobs running here commit their step and are handed back: another instance resumes them at once.
+        const jobsStopped = deps.jobs.stop();
         await live.stop();
         // Finish requests in flight, then drop idle keep-alive sockets.
         const closed = new Promise<void>((resolve) => http.close(() => resolve()));
         http.closeIdleConnections();
         await closed;
+        await jobsStopped;
         // Work the last requests started (emails among it) finishes before the database goes.
         await deps.tasks.idle();
         await deps.mailer.close();

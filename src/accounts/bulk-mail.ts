@@ -1,16 +1,44 @@
 // Emailing many accounts: set-password links to every account without a password,
-// or reset links to all (or one). Throttled, resumable: an account that still has
-// a valid link of that kind is skipped, so a re-run emails no one twice.
+// or reset links to all active accounts (or one). Throttled, and a job in MongoDB
+// (`mail_jobs`, run by src/jobs): whichever process runs it (the CLI that asked, or
+// any server) holds it under a lease, and if that process dies another one resumes
+// it where it stopped, never emailing anyone twice (jobs/mail.ts says how, and what
+// "uncertain" means). Across runs: an account that still has a valid link of that
+// kind is skipped, so a re-run emails no one twice.
+import { randomUUID } from 'node:crypto';
+import type { Collection, Db } from 'mongodb';
 import type { Services } from '../deps.ts';
-import type { User } from '../db/models/user.ts';
 import type { RequestContext } from './audit.ts';
-import { resendInvitation, sendPasswordReset } from './password-links.ts';
+import { normalizeEmail } from './email.ts';
+import { newJobFields, type JobDoc, type JobKind } from '../jobs/runner.ts';
+import { accountsAfter, newMailState, sendJobMail, type MailState } from '../jobs/mail.ts';
+
+export const MAIL_JOBS = 'mail_jobs';
+export const MAIL_JOB_KIND = 'bulk-mail';
+/** Bulk mail jobs are kept this long (their report), then swept. */
+export const MAIL_JOB_RETENTION_MS = 30 * 86_400_000;
 
 export interface BulkProgress {
   total: number;
+  /** Accounts gone through: sent + skipped + uncertain. */
   done: number;
+  /** Emails handed to the mail server (refused ones included: see failed). */
   sent: number;
   skipped: number;
+  /** Of those sent, refused for good by the mail server (their links were discarded: a re-run sends them again). */
+  failed: number;
+  /** The instance sending them stopped before it knew: perhaps delivered, not sent again (listed in uncertainTo). */
+  uncertain: number;
+}
+
+export interface BulkResult extends BulkProgress {
+  jobId: string;
+  /** False when this process stopped before the job ended (it carries on elsewhere, or was cancelled). */
+  finished: boolean;
+  status: JobDoc['status'];
+  error: string | null;
+  failedTo: string[];
+  uncertainTo: string[];
 }
 
 export interface BulkOptions {
@@ -20,39 +48,100 @@ export interface BulkOptions {
   onProgress?: (progress: BulkProgress) => void;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+type Target = { all: true } | { email: string };
 
-async function run(services: Services, filter: Record<string, unknown>, purpose: 'invite' | 'reset', options: BulkOptions): Promise<BulkProgress> {
-  const progress: BulkProgress = { total: await services.users.countDocuments(filter), done: 0, sent: 0, skipped: 0 };
-  options.onProgress?.(progress);
-  const gap = 1000 / Math.max(options.ratePerSecond, 0.01);
-  let nextAt = Date.now();
-  const cursor = services.users.find(filter).sort({ _id: 1 }).lean<User[]>().cursor();
-  for await (const user of cursor as AsyncIterable<User>) {
-    if (await services.links.hasValid(user._id, purpose)) {
-      progress.skipped++;
-    } else {
-      const wait = nextAt - Date.now();
-      if (wait > 0) await sleep(wait);
-      nextAt = Math.max(nextAt, Date.now()) + gap;
-      if (purpose === 'invite') await resendInvitation(services.flows, user, {}, options.context);
-      else await sendPasswordReset(services.flows, user, options.context);
-      progress.sent++;
-    }
-    progress.done++;
-    options.onProgress?.(progress);
-  }
-  await services.mailer.idle();
-  return progress;
+export interface MailJob extends JobDoc {
+  purpose: 'invite' | 'reset';
+  /** 'invite:all', 'reset:all' or 'reset:<email>': a second request for the same joins a running job. */
+  target: string;
+  ratePerSecond: number;
+  context: RequestContext;
+  startedAt: Date;
+  expiresAt: Date;
+  mail: MailState;
+}
+
+export function mailJobs(db: Db): Collection<MailJob> {
+  return db.collection<MailJob>(MAIL_JOBS);
+}
+
+function filterFor(target: string): Record<string, unknown> {
+  if (target === 'invite:all') return { status: 'invited' };
+  if (target === 'reset:all') return { status: 'active' };
+  return { emailNormalized: target.slice('reset:'.length), status: 'active' };
+}
+
+/** The job kind the runner of every process knows. */
+export function mailJobKind(services: Services): JobKind<MailJob> {
+  return {
+    name: MAIL_JOB_KIND,
+    collection: mailJobs(services.db),
+    failureMessage: 'the run stopped because of an unexpected error; accounts emailed before that have a valid link and are skipped by a re-run',
+    async run(context) {
+      const { job } = context;
+      const filter = filterFor(job.target);
+      const mail = await sendJobMail({
+        services,
+        purpose: job.purpose,
+        ratePerSecond: job.ratePerSecond,
+        context: job.context,
+        state: job.mail,
+        recipients: (position) => accountsAfter(services, filter, position),
+        save: (fields) => context.update({ $set: { ...prefixed('mail', fields), updatedAt: new Date() } }),
+        signal: context.signal,
+      });
+      return { status: 'done', mail };
+    },
+  };
+}
+
+function prefixed(field: string, values: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(values).map(([key, value]) => [`${field}.${key}`, value]));
+}
+
+/**
+ * Queues a bulk mail job, or finds the one already running for the same target (a
+ * re-run after a crash continues it rather than starting a second one).
+ */
+export async function enqueueBulkMail(services: Services, purpose: 'invite' | 'reset', target: Target, options: Pick<BulkOptions, 'ratePerSecond' | 'context'>): Promise<{ id: string; joined: boolean }> {
+  const key = purpose === 'invite' ? 'invite:all' : 'all' in target ? 'reset:all' : `reset:${normalizeEmail(target.email)}`;
+  const jobs = mailJobs(services.db);
+  const running = await jobs.findOne({ status: 'running', target: key }, { sort: { startedAt: 1 } });
+  if (running) return { id: running._id, joined: true };
+  const now = new Date();
+  const job: MailJob = {
+    _id: randomUUID(), ...newJobFields(now), purpose, target: key, ratePerSecond: options.ratePerSecond,
+    context: options.context ?? {}, startedAt: now, expiresAt: new Date(now.getTime() + MAIL_JOB_RETENTION_MS),
+    mail: newMailState(await services.users.countDocuments(filterFor(key))),
+  };
+  await jobs.insertOne(job);
+  return { id: job._id, joined: false };
+}
+
+const progressOf = (mail: MailState): BulkProgress => ({
+  total: mail.total, done: mail.done, sent: mail.sent, skipped: mail.skipped, failed: mail.failed, uncertain: mail.uncertain,
+});
+
+/** Sees job `id` through from this process (services.jobs.drive), reporting progress; resolves when it ends or this process stops. */
+export async function runBulkMail(services: Services, id: string, onProgress?: (progress: BulkProgress) => void): Promise<BulkResult> {
+  const job = await services.jobs.drive<MailJob>(MAIL_JOB_KIND, id, (seen) => onProgress?.(progressOf(seen.mail)));
+  return {
+    ...progressOf(job.mail), jobId: id, finished: job.status !== 'running', status: job.status, error: job.error,
+    failedTo: job.mail.failedTo, uncertainTo: job.mail.uncertainTo,
+  };
+}
+
+async function run(services: Services, purpose: 'invite' | 'reset', target: Target, options: BulkOptions): Promise<BulkResult> {
+  const { id } = await enqueueBulkMail(services, purpose, target, options);
+  return runBulkMail(services, id, options.onProgress);
 }
 
 /** `password:set`: a set-password link to every account that has never chosen a password. */
-export function sendSetPasswordLinks(services: Services, options: BulkOptions): Promise<BulkProgress> {
-  return run(services, { status: 'invited' }, 'invite', options);
+export function sendSetPasswordLinks(services: Services, options: BulkOptions): Promise<BulkResult> {
+  return run(services, 'invite', { all: true }, options);
 }
 
 /** `password:reset`: reset links to every active account, or to one address. */
-export function sendResetLinks(services: Services, target: { all: true } | { email: string }, options: BulkOptions): Promise<BulkProgress> {
-  const filter = 'all' in target ? { status: 'active' } : { emailNormalized: target.email.trim().toLowerCase(), status: 'active' };
-  return run(services, filter, 'reset', options);
+export function sendResetLinks(services: Services, target: Target, options: BulkOptions): Promise<BulkResult> {
+  return run(services, 'reset', target, options);
 }

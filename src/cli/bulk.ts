@@ -1,6 +1,14 @@
 // Bulk commands: user:import, password:set, password:reset.
+//
+// The two mail commands queue a job in MongoDB (accounts/bulk-mail.ts) and see it
+// through from here: this process runs it, under a lease, unless a server has
+// already claimed it; if this process dies, a running server resumes it (or the
+// same command, run again, joins the job that is still running). Ctrl-C cancels
+// the job after the batch in flight.
 import { Option, type Command } from 'commander';
 import { createReadStream, existsSync, writeFileSync } from 'node:fs';
+import type { Services } from '../deps.ts';
+import type { BulkProgress, BulkResult } from '../accounts/bulk-mail.ts';
 import { CliError, action, examples, withServices } from './context.ts';
 
 /** CSV cell for the row report; a leading = + - @ would run as a formula when opened in a spreadsheet. */
@@ -22,7 +30,7 @@ async function progressBar(label: string) {
   const bar = new SingleBar({ format: `${label} {bar} {value}/{total} ({percentage}%) sent {sent}, skipped {skipped}`, stream: process.stderr, noTTYOutput: !interactive, notTTYSchedule: 5000 }, Presets.shades_classic);
   let started = false;
   return {
-    update(progress: { total: number; done: number; sent: number; skipped: number }) {
+    update(progress: BulkProgress) {
       if (!started) {
         bar.start(progress.total, 0, { sent: 0, skipped: 0 });
         started = true;
@@ -31,6 +39,46 @@ async function progressBar(label: string) {
     },
     stop: () => started && bar.stop(),
   };
+}
+
+/**
+ * Queues a bulk mail job (or joins the one running for the same accounts) and sees it
+ * through from here with a progress bar. Ctrl-C (or SIGTERM) cancels it after the batch
+ * in flight when it runs here, or stops watching when another process runs it.
+ */
+async function seeThrough(services: Services, label: string, purpose: 'invite' | 'reset', target: { all: true } | { email: string }, ratePerSecond: number): Promise<BulkResult> {
+  const { enqueueBulkMail, runBulkMail } = await import('../accounts/bulk-mail.ts');
+  const { id, joined } = await enqueueBulkMail(services, purpose, target, { ratePerSecond, context: { actor: 'cli' } });
+  if (joined) process.stderr.write(`joining job ${id}, already running for the same accounts (at the rate it was started with)\n`);
+  const bar = await progressBar(label);
+  const interrupt = () => {
+    if (!services.jobs.cancel(id, 'cancelled from the command line')) void services.jobs.stop();
+  };
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  try {
+    return await runBulkMail(services, id, bar.update);
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+    bar.stop();
+  }
+}
+
+/** The summary line (as before jobs), then what went wrong, if anything. */
+function printMailResult(result: BulkResult): void {
+  console.log(`${result.sent} sent, ${result.skipped} skipped (a link is still valid), of ${result.total}`);
+  if (result.failed) {
+    console.log(`${result.failed} of them refused by the mail server (a re-run sends them again): ${result.failedTo.slice(0, 20).join(', ')}${result.failed > 20 ? ', ...' : ''}`);
+  }
+  if (result.uncertain) {
+    console.log(`${result.uncertain} uncertain: a process sending them stopped before the mail server answered; they may have arrived and were not sent again: ${result.uncertainTo.slice(0, 20).join(', ')}${result.uncertain > 20 ? ', ...' : ''}`);
+  }
+  if (!result.finished) {
+    console.log(`stopped watching job ${result.jobId} after ${result.done} of ${result.total}: another Latchkey process runs it; run the same command again to follow it`);
+  } else if (result.status === 'failed') {
+    throw new CliError(`job ${result.jobId} stopped after ${result.done} of ${result.total}: ${result.error ?? 'failed'}`);
+  }
 }
 
 export function registerBulkCommands(program: Command): void {
@@ -70,22 +118,28 @@ export function registerBulkCommands(program: Command): void {
   program
     .command('password:set')
     .summary('Email a set-password link to every account without a password')
-    .description('Email a set-password link to every account that has never chosen a password (invited or imported without one). Accounts whose link is still valid are skipped, so a re-run emails no one twice.')
+    .description([
+      'Email a set-password link to every account that has never chosen a password (invited or imported without one).',
+      'Accounts whose link is still valid are skipped, so a re-run emails no one twice.',
+      'The run is a job in the database: if this command dies, a running Latchkey server resumes it (or run the command again).',
+      'Ctrl-C cancels it after the emails in flight.',
+    ].join('\n'))
     .option('--rate <per-second>', 'messages per second at most', '10')
     .addHelpText('after', examples('latchkey password:set --rate 5'))
     .action(action(async (options: { rate: string }) => {
       const perSecond = rate(options.rate);
-      const { sendSetPasswordLinks } = await import('../accounts/bulk-mail.ts');
-      const bar = await progressBar('set-password links');
-      const result = await withServices(({ services }) => sendSetPasswordLinks(services, { ratePerSecond: perSecond, context: { actor: 'cli' }, onProgress: bar.update }));
-      bar.stop();
-      console.log(`${result.sent} sent, ${result.skipped} skipped (a link is still valid), of ${result.total}`);
+      printMailResult(await withServices(({ services }) => seeThrough(services, 'set-password links', 'invite', { all: true }, perSecond)));
     }));
 
   program
     .command('password:reset')
     .summary('Email password-reset links')
-    .description('Email a password-reset link to one account (--email) or every active account (--all). Accounts whose reset link is still valid are skipped, so a re-run emails no one twice.')
+    .description([
+      'Email a password-reset link to one account (--email) or every active account (--all).',
+      'Accounts whose reset link is still valid are skipped, so a re-run emails no one twice.',
+      'The run is a job in the database: if this command dies, a running Latchkey server resumes it (or run the command again).',
+      'Ctrl-C cancels it after the emails in flight.',
+    ].join('\n'))
     .addOption(new Option('--email <email>', 'one account').conflicts('all'))
     .addOption(new Option('--all', 'every active account').conflicts('email'))
     .option('--rate <per-second>', 'messages per second at most', '10')
@@ -93,11 +147,8 @@ export function registerBulkCommands(program: Command): void {
     .action(action(async (options: { email?: string; all?: boolean; rate: string }) => {
       if (!options.email && !options.all) throw new CliError('give --email EMAIL or --all');
       const perSecond = rate(options.rate);
-      const { sendResetLinks } = await import('../accounts/bulk-mail.ts');
-      const bar = await progressBar('reset links');
-      const result = await withServices(({ services }) => sendResetLinks(services, options.all ? { all: true } : { email: options.email! }, { ratePerSecond: perSecond, context: { actor: 'cli' }, onProgress: bar.update }));
-      bar.stop();
+      const result = await withServices(({ services }) => seeThrough(services, 'reset links', 'reset', options.all ? { all: true } : { email: options.email! }, perSecond));
       if (options.email && result.total === 0) throw new CliError(`no active account with email ${options.email}`);
-      console.log(`${result.sent} sent, ${result.skipped} skipped (a link is still valid), of ${result.total}`);
+      printMailResult(result);
     }));
 }

@@ -2,8 +2,9 @@
 // development database. Indexes are created explicitly at start, so a server that
 // lacks a feature (FerretDB 1.x has no TTL indexes) degrades in one known place.
 import mongoose, { type Connection } from 'mongoose';
-import type { Collection } from 'mongodb';
+import type { Collection, Db } from 'mongodb';
 import type { Logger } from '../log.ts';
+import { takeLease } from '../jobs/lease.ts';
 
 export async function connect(uri: string, options: { dbName?: string } = {}): Promise<Connection> {
   const connection = mongoose.createConnection(uri, {
@@ -15,6 +16,21 @@ export async function connect(uri: string, options: { dbName?: string } = {}): P
     serverSelectionTimeoutMS: 5_000,
     heartbeatFrequencyMS: 2_000,
     maxPoolSize: 20,
+    // Every write is acknowledged by a majority of the replica set. A write only the
+    // primary has seen is rolled back if the primary fails over before replicating it;
+    // for a lease, a lockout counter or a used one-time link that would mean two
+    // instances holding one job, lost failures, or a link that works twice. (MongoDB's
+    // default is already majority, except in sets with an arbiter: saying it keeps it.)
+    // wtimeoutMS bounds the wait when no majority can answer; the write then reports an
+    // error (it may still have been applied on the primary).
+    w: 'majority',
+    wtimeoutMS: 10_000,
+    // A write or read interrupted by a failover or a dropped connection is retried once
+    // by the driver, safely (the server recognises a retried write). Both are the
+    // driver's defaults; said here because the jobs and leases rely on them. The
+    // embedded FerretDB is a standalone server, where the driver does not retry.
+    retryWrites: true,
+    retryReads: true,
   });
   await connection.asPromise();
   return connection;
@@ -45,19 +61,40 @@ export async function ensureExpiryIndex(collection: Collection<any>, field: stri
   }
 }
 
-/** Deletes documents whose expiry has passed: the TTL index's job where there is none. */
-export function startExpirySweep(targets: Array<{ collection: Collection<any>; field: string }>, everyMs: number, log: Logger): () => void {
+/**
+ * Deletes documents whose expiry has passed: the TTL index's job where there is none.
+ * With `lease`, one instance of all those sharing the database sweeps per period: each
+ * looks four times a period, and the first to find the lease free (`leases`,
+ * jobs/lease.ts) takes it for the period and sweeps; the others skip that period.
+ */
+export function startExpirySweep(
+  targets: Array<{ collection: Collection<any>; field: string }>,
+  everyMs: number,
+  log: Logger,
+  lease?: { db: Db; owner: string; name?: string },
+): () => void {
+  let sweeping = false;
   const sweep = async () => {
-    const now = new Date();
-    for (const { collection, field } of targets) {
-      try {
-        await collection.deleteMany({ [field]: { $lt: now } });
-      } catch (error) {
-        log.warn({ collection: collection.collectionName, err: (error as Error).message }, 'expiry sweep failed');
+    if (sweeping) return;
+    sweeping = true;
+    try {
+      if (lease && !(await takeLease(lease.db, lease.name ?? 'expiry-sweep', lease.owner, everyMs))) return;
+      const now = new Date();
+      for (const { collection, field } of targets) {
+        try {
+          await collection.deleteMany({ [field]: { $lt: now } });
+        } catch (error) {
+          log.warn({ collection: collection.collectionName, err: (error as Error).message }, 'expiry sweep failed');
+        }
       }
+      log.debug({ owner: lease?.owner }, 'expiry sweep done');
+    } catch (error) {
+      log.warn({ err: (error as Error).message }, 'expiry sweep lease not taken');
+    } finally {
+      sweeping = false;
     }
   };
-  const timer = setInterval(sweep, everyMs);
+  const timer = setInterval(sweep, lease ? Math.max(25, Math.floor(everyMs / 4)) : everyMs);
   timer.unref();
   return () => clearInterval(timer);
 }

@@ -1,16 +1,16 @@
 // CSV imports from the admin console. The upload (multipart/form-data, one file
-// of at most 50 MB) is streamed into importUsers as it arrives; the import runs
-// as a job (accounts/import-jobs.ts) and the POST answers 303 to the job's page
-// once the upload is in, without waiting for the import.
+// of at most 50 MB) is stored in MongoDB as it arrives; the import then runs as a
+// job (accounts/import-jobs.ts) on whichever instance claims it (this one first),
+// resumed by another if that one dies, and the POST answers 303 to the job's page
+// once the file is stored, without waiting for the import.
 //
-// The form's fields come before its file (_csrf, upsert, then file): the CSRF
-// token is checked before a single row is read. The file stream has a buffer as
-// large as the upload limit, so a slow import never holds up the upload.
-import { PassThrough, type Writable } from 'node:stream';
+// The form's fields come before its file (_csrf, upsert, invite, then file): the
+// CSRF token is checked before a byte of the file is stored.
+import { PassThrough } from 'node:stream';
 import busboy from 'busboy';
 import type { Context, Middleware } from 'koa';
 import type { AppDeps } from '../../deps.ts';
-import { getImportJob, listImportJobs, rejectedRowsCsv, startImportJob, type ImportJob } from '../../accounts/import-jobs.ts';
+import { getImportJob, listImportJobs, rejectedRowsCsv, runState, startImportJob, type ImportJob } from '../../accounts/import-jobs.ts';
 import { IMPORT_COLUMNS } from '../../accounts/import.ts';
 import { AccountError } from '../../accounts/users.ts';
 import { HttpError } from '../http-error.ts';
@@ -19,18 +19,35 @@ import { adminContext, adminOf, emailsOf, formatDateTime, renderAdmin } from './
 export const MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
 /** The form's own parts (boundaries, headers, _csrf, upsert) on top of the file. */
 const FORM_OVERHEAD_BYTES = 64 * 1024;
-/** Imports running at once in this process (each may hold its upload in memory). */
-const MAX_RUNNING = 2;
+/** Uploads being stored at once by this instance (the imports themselves are jobs, paced by the runner). */
+const MAX_UPLOADS = 2;
 const JOB_ID = /^[0-9a-f-]{36}$/;
 
 const TOO_LARGE = () => new HttpError(413, 'File too large', 'The CSV file may be at most 50 MB. Split it into smaller files.');
 const STATUS_TEXT: Record<string, string> = { running: 'Running', done: 'Done', failed: 'Failed' };
+/** Where a running job stands, in words (the phase and who holds it). */
+const RUN_TEXT: Record<NonNullable<ReturnType<typeof runState>>, string> = {
+  uploading: 'The file is being uploaded.',
+  waiting: 'Waiting for a server to start it.',
+  running: 'Running; this page refreshes itself.',
+  interrupted: 'The server running it stopped; another one resumes it where it stopped within a minute.',
+};
+const PHASE_TEXT: Record<string, string> = { upload: 'receiving the file', rows: 'importing rows', invitations: 'sending invitations' };
 
 function jobView(job: ImportJob, emails: Map<string, string>) {
+  const run = runState(job);
+  const invitations = job.invitations ?? null;
   return {
     id: job._id,
     status: job.status,
     statusText: STATUS_TEXT[job.status] ?? job.status,
+    runText: run ? RUN_TEXT[run] : null,
+    phaseText: job.status === 'running' && job.phase ? PHASE_TEXT[job.phase] ?? null : null,
+    sendInvitations: Boolean(job.sendInvitations),
+    invitations: invitations && {
+      total: invitations.total, sent: invitations.sent, failed: invitations.failed, skipped: invitations.skipped,
+      uncertain: invitations.uncertain, failedTo: invitations.failedTo ?? [], uncertainTo: invitations.uncertainTo ?? [],
+    },
     fileName: job.fileName,
     upsert: job.upsert,
     startedBy: emails.get(job.startedBy) ?? job.startedBy,
@@ -91,20 +108,9 @@ type Outcome =
 const formExpired = () => new HttpError(403, 'Form expired', 'This form has expired or was sent from another site. Go back, reload the page and try again.');
 const unreadable = () => new HttpError(400, 'Request not understood', 'The upload could not be read.');
 
-/**
- * What importUsers reads from. Its pipe() passes an error on to the reader: a plain
- * pipe() does not, and the import would wait forever for a file that was cut off.
- */
-class UploadStream extends PassThrough {
-  override pipe<T extends NodeJS.WritableStream>(destination: T, options?: { end?: boolean }): T {
-    this.once('error', (error) => (destination as unknown as Writable).destroy(error));
-    return super.pipe(destination, options);
-  }
-}
-
 /** POST /admin/imports: behind requireAdmin; reads the multipart body itself. */
 export function importUpload(deps: AppDeps, csrf: { verify: Middleware }) {
-  let running = 0;
+  let uploading = 0;
 
   /** The form's _csrf, checked by the same middleware as every other form. */
   async function csrfOk(ctx: Context, token: string | undefined): Promise<boolean> {
@@ -123,8 +129,8 @@ export function importUpload(deps: AppDeps, csrf: { verify: Middleware }) {
     if (!ctx.is('multipart/form-data')) throw new HttpError(415, 'Request not understood', 'Upload the CSV file with the form on the imports page.');
     const length = Number(ctx.get('content-length'));
     if (Number.isFinite(length) && length > MAX_UPLOAD_BYTES + FORM_OVERHEAD_BYTES) throw TOO_LARGE();
-    if (running >= MAX_RUNNING) {
-      throw new HttpError(429, 'Imports busy', 'Other imports are still running. Wait for one to finish, then upload again.', { 'Retry-After': '60' });
+    if (uploading >= MAX_UPLOADS) {
+      throw new HttpError(429, 'Imports busy', 'Other uploads are still being received. Wait a moment, then upload again.', { 'Retry-After': '10' });
     }
 
     let parser: busboy.Busboy;
@@ -132,8 +138,6 @@ export function importUpload(deps: AppDeps, csrf: { verify: Middleware }) {
       parser = busboy({
         headers: ctx.req.headers,
         limits: { fileSize: MAX_UPLOAD_BYTES, files: 1, fields: 5, fieldSize: 1024, parts: 8 },
-        // The whole file may wait in memory while the import catches up.
-        fileHwm: MAX_UPLOAD_BYTES + 1,
       });
     } catch {
       throw unreadable();
@@ -156,7 +160,7 @@ export function importUpload(deps: AppDeps, csrf: { verify: Middleware }) {
       };
 
       parser.on('field', (name, value, info) => {
-        if ((name === '_csrf' || name === 'upsert') && !info.valueTruncated) fields[name] = value;
+        if ((name === '_csrf' || name === 'upsert' || name === 'invite') && !info.valueTruncated) fields[name] = value;
       });
       for (const limit of ['partsLimit', 'filesLimit', 'fieldsLimit']) parser.on(limit, () => { malformed = true; });
 
@@ -165,9 +169,10 @@ export function importUpload(deps: AppDeps, csrf: { verify: Middleware }) {
           file.resume();
           return;
         }
-        // Between the upload and the import: the import can be stopped (too large, cut
-        // off) while the rest of the upload is still read, and dropped.
-        const input = new UploadStream();
+        // Between the upload and its storage: the storing can be stopped (too large, cut
+        // off), failing the job with nothing imported, while the rest of the upload is
+        // still read, and dropped.
+        const input = new PassThrough();
         file.pipe(input);
         const stop = (message: string) => {
           file.unpipe(input);
@@ -176,11 +181,11 @@ export function importUpload(deps: AppDeps, csrf: { verify: Middleware }) {
         };
         file.on('limit', () => {
           tooLarge = true;
-          stop('the file is larger than 50 MB; rows before that point were imported');
+          stop('the file is larger than 50 MB; nothing was imported');
         });
-        file.on('error', () => stop('the upload was cut off; rows before that point were imported'));
+        file.on('error', () => stop('the upload was cut off; nothing was imported'));
         ctx.req.on('close', () => {
-          if (!ctx.req.complete) stop('the upload was interrupted; rows before that point were imported');
+          if (!ctx.req.complete) stop('the upload was interrupted; nothing was imported');
         });
         started = (async (): Promise<Outcome> => {
           if (!(await csrfOk(ctx, fields._csrf))) {
@@ -188,21 +193,21 @@ export function importUpload(deps: AppDeps, csrf: { verify: Middleware }) {
             file.resume();
             return { kind: 'error', error: formExpired() };
           }
-          running++;
+          uploading++;
+          let created: string | null = null;
           try {
-            const job = await startImportJob(deps, input, { startedBy: admin._id, upsert: fields.upsert === 'yes', fileName: info.filename, context });
-            void job.done.finally(() => {
-              running--;
-              // An import that stopped early reads no further: the rest of the upload is dropped.
-              file.unpipe(input);
-              file.resume();
-            });
-            return { kind: 'job', id: job.id };
+            const id = await startImportJob(deps, input, {
+              startedBy: admin._id, upsert: fields.upsert === 'yes', sendInvitations: fields.invite === 'yes', fileName: info.filename, context,
+            }, (id) => (created = id));
+            return { kind: 'job', id };
           } catch (error) {
-            running--;
             file.unpipe(input);
             file.resume();
+            // The job exists and says what happened (too large: answered 413 below).
+            if (created && !tooLarge) return { kind: 'job', id: created };
             return { kind: 'error', error };
+          } finally {
+            uploading--;
           }
         })();
       });
@@ -220,9 +225,7 @@ export function importUpload(deps: AppDeps, csrf: { verify: Middleware }) {
     });
 
     if (outcome.kind === 'form') return showImportsPage(ctx, deps, outcome.errors, 400);
-    if (outcome.kind === 'error') throw outcome.error;
-    // The job exists and says what happened; the upload itself was refused.
-    if (tooLarge) throw TOO_LARGE();
+    if (outcome.kind === 'error') throw tooLarge ? TOO_LARGE() : outcome.error;
     ctx.status = 303;
     ctx.redirect(`/admin/imports/${outcome.id}`);
   };
