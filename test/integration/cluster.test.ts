@@ -8,6 +8,7 @@ import { createUser } from '../../src/accounts/users.ts';
 import { accountSubject } from '../../src/accounts/lockout.ts';
 import { forceSignIn } from '../../src/accounts/admin.ts';
 import { startCluster, type Cluster } from '../helpers/cluster.ts';
+import { LENIENT_THROTTLES } from '../helpers/server.ts';
 import { startSmtp, type TestSmtp, type ParsedMail } from '../helpers/smtp.ts';
 import { Agent, formOn } from '../helpers/agent.ts';
 import { confidentialClient, discover, openSignIn, RP_CALLBACK, signIn, startAuthorization, submitSignIn } from '../helpers/rp.ts';
@@ -69,7 +70,7 @@ describe('three instances behind a round-robin proxy', function () {
       clients: [web],
       env: { SMTP_URL: smtp.url },
       // Throttles generous, except where a test measures them with its own emails.
-      policy: { throttle: { perIp: { points: 10_000 }, perIpEmail: { points: 10_000 } } },
+      policy: LENIENT_THROTTLES,
     });
     config = await discover(cluster.url, web);
   });

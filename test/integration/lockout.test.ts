@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { createUser, unlockUser } from '../../src/accounts/users.ts';
 import { accountSubject } from '../../src/accounts/lockout.ts';
 import { authenticate } from '../../src/accounts/signin.ts';
-import { startTestServer, freshDatabase } from '../helpers/server.ts';
+import { LENIENT_THROTTLES, startTestServer, useTestServer, withTestServer, type TestServer } from '../helpers/server.ts';
 import { Agent } from '../helpers/agent.ts';
 import { discover, openSignIn, publicClient, RP_CALLBACK, startAuthorization, submitSignIn } from '../helpers/rp.ts';
 
@@ -13,7 +13,7 @@ const email = 'grace@example.com';
 const password = 'a long and correct password';
 const FAILED = 'Email or password is incorrect';
 
-type Server = Awaited<ReturnType<typeof startTestServer>>;
+type Server = TestServer;
 
 /** One attempt through the page; returns the status and whether it reached the app. */
 async function attempt(server: Server, agent: Agent, tryEmail: string, tryPassword: string) {
@@ -25,17 +25,12 @@ async function attempt(server: Server, agent: Agent, tryEmail: string, tryPasswo
 
 describe('lockout and throttling', () => {
   describe('with the default policy', () => {
-    let server: Server;
+    // Generous throttles, so these tests see the lockout rather than the rate limit.
+    const { server } = useTestServer({ clients: [client], policy: LENIENT_THROTTLES });
     let userId: string;
 
     before(async () => {
-      // Generous throttles, so these tests see the lockout rather than the rate limit.
-      server = await startTestServer({ clients: [client], policy: { throttle: { perIp: { points: 1000 }, perIpEmail: { points: 1000 } } } });
       userId = (await createUser(server.deps, { email, password }))._id;
-    });
-    after(async () => {
-      await server.stop();
-      await server.database.drop();
     });
     afterEach(async () => {
       await server.deps.lockout.clearUser(userId);
@@ -110,24 +105,18 @@ describe('lockout and throttling', () => {
   });
 
   it('counts 50 concurrent wrong attempts, and exactly one of them starts the lock', async () => {
-    const database = await freshDatabase();
-    const server = await startTestServer({ database, policy: { lockout: { maxFailures: 5 } } });
-    try {
+    await withTestServer({ policy: { lockout: { maxFailures: 5 } } }, async (server) => {
       const user = await createUser(server.deps, { email, password });
       await Promise.all(Array.from({ length: 50 }, () => authenticate(server.deps.signIn, { email, password: 'wrong password!' })));
       const state = await server.deps.lockout.state(accountSubject(user._id));
       expect(state!.totalFailures).to.equal(50);
       expect(state!.lockCount).to.equal(1);
       expect(state!.lockedUntil!.getTime()).to.be.greaterThan(Date.now());
-    } finally {
-      await server.stop();
-      await database.drop();
-    }
+    });
   });
 
   it('counts 50 concurrent wrong attempts through the page', async () => {
-    const server = await startTestServer({ clients: [client], policy: { lockout: { maxFailures: 100 }, throttle: { perIp: { points: 1000 }, perIpEmail: { points: 1000 } } } });
-    try {
+    await withTestServer({ clients: [client], policy: { ...LENIENT_THROTTLES, lockout: { maxFailures: 100 } } }, async (server) => {
       const user = await createUser(server.deps, { email, password });
       const config = await discover(server.url, client);
       const pages = await Promise.all(Array.from({ length: 50 }, async () => {
@@ -139,10 +128,7 @@ describe('lockout and throttling', () => {
       const state = await server.deps.lockout.state(accountSubject(user._id));
       expect(state!.failures).to.equal(50);
       expect(state!.totalFailures).to.equal(50);
-    } finally {
-      await server.stop();
-      await server.database.drop();
-    }
+    });
   });
 
   it('a lock survives a server restart', async () => {
@@ -164,8 +150,7 @@ describe('lockout and throttling', () => {
   });
 
   it('throttles per IP and email with 429 and Retry-After, for unknown emails too', async () => {
-    const server = await startTestServer({ clients: [client], policy: { throttle: { perIpEmail: { points: 3, durationSeconds: 600 } }, lockout: { maxFailures: 100 } } });
-    try {
+    await withTestServer({ clients: [client], policy: { throttle: { perIpEmail: { points: 3, durationSeconds: 600 } }, lockout: { maxFailures: 100 } } }, async (server) => {
       await createUser(server.deps, { email, password });
       for (const target of [email, 'ghost@example.com']) {
         for (let i = 0; i < 3; i++) expect((await attempt(server, new Agent(), target, 'wrong password!')).status).to.equal(401);
@@ -177,20 +162,13 @@ describe('lockout and throttling', () => {
       // The owner's unlock clears the per-email throttles of that account.
       await unlockUser(server.deps, email);
       expect((await attempt(server, new Agent(), email, password)).signedIn).to.equal(true);
-    } finally {
-      await server.stop();
-      await server.database.drop();
-    }
+    });
   });
 
   it('throttles per IP across emails', async () => {
-    const server = await startTestServer({ clients: [client], policy: { throttle: { perIp: { points: 4, durationSeconds: 600 } } } });
-    try {
+    await withTestServer({ clients: [client], policy: { throttle: { perIp: { points: 4, durationSeconds: 600 } } } }, async (server) => {
       for (let i = 0; i < 4; i++) expect((await attempt(server, new Agent(), `user${i}@example.com`, 'wrong password!')).status).to.equal(401);
       expect((await attempt(server, new Agent(), 'user9@example.com', 'wrong password!')).status).to.equal(429);
-    } finally {
-      await server.stop();
-      await server.database.drop();
-    }
+    });
   });
 });

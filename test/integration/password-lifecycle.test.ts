@@ -8,8 +8,7 @@ import { createUser } from '../../src/accounts/users.ts';
 import { setTemporaryPassword } from '../../src/accounts/set-password.ts';
 import { inviteUser, setPasswordWithLink } from '../../src/accounts/password-links.ts';
 import { authenticate } from '../../src/accounts/signin.ts';
-import { startTestServer } from '../helpers/server.ts';
-import { startSmtp } from '../helpers/smtp.ts';
+import { LENIENT_THROTTLES, useTestServer } from '../helpers/server.ts';
 import { Agent, formOn, type Page } from '../helpers/agent.ts';
 import { discover, openSignIn, publicClient, RP_CALLBACK, signIn, startAuthorization, submitSignIn } from '../helpers/rp.ts';
 
@@ -17,29 +16,15 @@ const client = publicClient({ client_uri: 'http://127.0.0.1:9/home' });
 const invitingApp = publicClient({ client_id: 'inviting-app', client_name: 'Inviting App', client_uri: 'http://127.0.0.1:9/app', initiate_login_uri: 'https://app.example/login' });
 const FAILED = 'Email or password is incorrect';
 
-type Server = Awaited<ReturnType<typeof startTestServer>>;
-type Smtp = Awaited<ReturnType<typeof startSmtp>>;
 
 describe('password lifecycle', () => {
-  let server: Server;
-  let smtp: Smtp;
+  const { server, smtp } = useTestServer({ clients: [client, invitingApp], smtp: true, policy: LENIENT_THROTTLES });
   let config: oidc.Configuration;
   let counter = 0;
   const uniqueEmail = (tag: string) => `${tag}-${++counter}@example.com`;
 
   before(async () => {
-    smtp = await startSmtp();
-    server = await startTestServer({
-      clients: [client, invitingApp],
-      env: { SMTP_URL: smtp.url },
-      policy: { throttle: { perIp: { points: 10_000 }, perIpEmail: { points: 10_000 } }, forgotPassword: { perIpPerHour: 10_000 } },
-    });
     config = await discover(server.url, client);
-  });
-  after(async () => {
-    await server.stop();
-    await smtp.close();
-    await server.database.drop();
   });
 
   /** The message to `to` matching `subject`, once it has arrived. */
