@@ -2,7 +2,9 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
+import type { AppDeps } from '../../deps.ts';
 import { HttpError } from '../http-error.ts';
+import { isFirstParty } from '../../oidc/provider.ts';
 
 export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -36,3 +38,31 @@ export async function finish(ctx: Context, provider: Provider, result: Record<st
   ctx.status = 303;
   ctx.redirect(redirectTo);
 }
+
+/** A step of the interaction: loads it (and its client, for the page), never cached. */
+export function withInteraction(deps: AppDeps, step: (ctx: Context, interaction: Interaction) => Promise<void> | void) {
+  return async (ctx: Context): Promise<void> => {
+    ctx.set('Cache-Control', 'no-store');
+    const interaction = await loadInteraction(ctx, deps.provider);
+    ctx.state.client = await deps.provider.Client.find(interaction.params.client_id as string);
+    await step(ctx, interaction);
+  };
+}
+
+/** Which page a GET of /interaction/:uid shows: the step the provider asks for. */
+export function showStep(deps: AppDeps, steps: { login: Step; consent: Step }) {
+  return withInteraction(deps, async (ctx, interaction) => {
+    switch (interaction.prompt.name) {
+      case 'login':
+        return steps.login(ctx, interaction);
+      case 'consent':
+        // First-party grants are made in loadExistingGrant; this only shows for other apps.
+        if (isFirstParty(ctx.state.client)) return finish(ctx, deps.provider, { consent: {} });
+        return steps.consent(ctx, interaction);
+      default:
+        return finish(ctx, deps.provider, { error: 'interaction_required', error_description: 'This step is not supported.' });
+    }
+  });
+}
+
+type Step = (ctx: Context, interaction: Interaction) => Promise<void> | void;

@@ -5,7 +5,7 @@
 // could only end on "This sign-in has expired". That browser is marked with a
 // signed cookie when it asks for the email; any other browser is told that the
 // step is done and how to get back to the app.
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
 import type { AppDeps } from '../../deps.ts';
 import { optionalId } from '../forms.ts';
 
@@ -25,6 +25,15 @@ export function rememberSignIn(ctx: Context, uid: string | null | undefined, opt
       signed: true, httpOnly: true, sameSite: 'strict', secure: options.secure, path, maxAge: SIGN_IN_LIFETIME_MS, overwrite: false,
     });
   }
+}
+
+/** After a form that emails a link (forgot password, sign-up) was answered: marks the browser with the form's sign-in. */
+export function rememberSignInOfForm(deps: AppDeps): Middleware {
+  return async (ctx, next) => {
+    await next();
+    if (ctx.status !== 200) return;
+    rememberSignIn(ctx, optionalId.parse((ctx.request.body as Record<string, unknown> | undefined)?.interaction), { secure: deps.config.secure });
+  };
 }
 
 /** The sign-in this browser holds, if it is `uid`. */

@@ -1,0 +1,174 @@
+// Every page and route of Latchkey in one place, by area: open this first to
+// find where a URL is handled. Each line names the middleware it passes (a
+// session, form body, CSRF check) and the handler in its own module.
+//
+// Not listed here:
+// - the JSON API under /api: one declaration per endpoint in web/api (API_ENDPOINTS
+//   in web/api/routes.ts), from which its router and OpenAPI document are made;
+// - the provider's own endpoints, mounted last in app.ts: /.well-known/openid-configuration,
+//   /auth, /token, /me, /jwks, /session/end, /token/revocation, /token/introspection.
+import Router from '@koa/router';
+import type { Middleware } from 'koa';
+import type { AppDeps } from '../deps.ts';
+import { formBody } from './middleware/form-body.ts';
+import { ASSETS, live, metrics, ready, serveAsset } from './site.ts';
+import { showStep, withInteraction } from './interactions/interaction.ts';
+import { showLogin, submitLogin } from './interactions/login.ts';
+import { submitForcedChange } from './interactions/change-password.ts';
+import { abort, showConsent, submitConsent } from './interactions/consent.ts';
+import { showForgot, submitForgot } from './password/forgot.ts';
+import { resendLink, showLinkPassword, submitLinkPassword } from './password/link-password.ts';
+import { showSignup, showVerifyEmail, submitSignup, submitVerifyEmail } from './password/signup.ts';
+import { rememberSignInOfForm } from './password/return-to-sign-in.ts';
+import { portalAuth, signedOut } from './account/session.ts';
+import { showActivity } from './account/activity.ts';
+import { showApps, submitRevoke } from './account/apps.ts';
+import { showOverview, signOutEverywhere } from './account/overview.ts';
+import { showPassword, submitPassword } from './account/password.ts';
+import { showProfile, submitProfile } from './account/profile.ts';
+import { ENTRY_PATH, adminAuth } from './admin/session.ts';
+import {
+  showDetail, showList, showNew, submitAdminRole, submitDisabled, submitEdit, submitForceSignIn, submitNew, submitReset,
+  submitTemporaryPassword, submitUnlock,
+} from './admin/accounts.ts';
+import { showAudit } from './admin/audit.ts';
+import { downloadReport, importUpload, showImports, showJob } from './admin/imports.ts';
+import { apiRoutes } from './api/routes.ts';
+import { demoRoutes } from './demo.ts';
+
+export interface Csrf {
+  /** Gives the browser a CSRF cookie (pages with forms). */
+  issue: Middleware;
+  /** Refuses a POST whose token does not match (403 "Form expired"). */
+  verify: Middleware;
+}
+
+/** The routers in the order the app tries them; each answers 405 for a method it does not take. */
+export function routes(deps: AppDeps, csrf: Csrf): Router[] {
+  return [
+    site(deps),
+    signInSteps(deps, csrf),
+    passwordPages(deps, csrf),
+    accountPortal(deps, csrf),
+    adminConsole(deps, csrf),
+    apiRoutes(deps), // every /api path, errors included, is answered as problem+json
+    ...(deps.config.demoApp ? [demoRoutes(deps)] : []),
+  ];
+}
+
+/** Assets, health checks and metrics. */
+function site(deps: AppDeps): Router {
+  const router = new Router();
+  for (const asset of ASSETS) router.get(`/assets/${asset[0]}`, (ctx) => serveAsset(ctx, asset));
+  router.get('/healthz/live', (ctx) => live(ctx));
+  router.get('/healthz/ready', (ctx) => ready(ctx, deps));
+  router.get('/metrics', (ctx) => metrics(ctx, deps));
+  router.get('/', (ctx) => ctx.redirect('/.well-known/openid-configuration'));
+  return router;
+}
+
+/** The hosted steps of an authorization: GET shows the step the provider asks for; each POST completes one. */
+function signInSteps(deps: AppDeps, csrf: Csrf): Router {
+  const router = new Router({ prefix: '/interaction/:uid' });
+  router.use(csrf.issue);
+  const post = [formBody, csrf.verify];
+  router.get('/', showStep(deps, {
+    login: (ctx, interaction) => showLogin(ctx, deps, interaction),
+    consent: (ctx, interaction) => showConsent(ctx, interaction),
+  }));
+  router.post('/login', ...post, withInteraction(deps, (ctx, interaction) => submitLogin(ctx, deps, interaction)));
+  router.post('/change-password', ...post, withInteraction(deps, (ctx, interaction) => submitForcedChange(ctx, deps, interaction)));
+  router.post('/confirm', ...post, withInteraction(deps, (ctx, interaction) => submitConsent(ctx, deps, interaction)));
+  router.post('/abort', ...post, withInteraction(deps, (ctx) => abort(ctx, deps)));
+  return router;
+}
+
+/** The password pages outside a sign-in: forgot, links from emails, sign-up and email confirmation. */
+function passwordPages(deps: AppDeps, csrf: Csrf): Router {
+  const router = new Router();
+  router.use(['/password', '/signup', '/email'], csrf.issue);
+  const post = [formBody, csrf.verify];
+  // The browser that asks for an email is the one holding the sign-in it came from (return-to-sign-in.ts).
+  const remembersSignIn = rememberSignInOfForm(deps);
+
+  router.get('/password/forgot', (ctx) => showForgot(ctx, deps));
+  router.post('/password/forgot', ...post, remembersSignIn, (ctx) => submitForgot(ctx, deps));
+  router.get('/password/reset', (ctx) => showLinkPassword(ctx, deps, 'reset'));
+  router.post('/password/reset', ...post, (ctx) => submitLinkPassword(ctx, deps, 'reset'));
+  router.get('/password/set', (ctx) => showLinkPassword(ctx, deps, 'invite'));
+  router.post('/password/set', ...post, (ctx) => submitLinkPassword(ctx, deps, 'invite'));
+  router.post('/password/resend', ...post, (ctx) => resendLink(ctx, deps));
+  router.get('/signup', (ctx) => showSignup(ctx, deps));
+  router.post('/signup', ...post, remembersSignIn, (ctx) => submitSignup(ctx, deps));
+  router.get('/email/verify', (ctx) => showVerifyEmail(ctx, deps));
+  router.post('/email/verify', ...post, (ctx) => submitVerifyEmail(ctx, deps));
+  // Where password managers send people to change a password (W3C well-known URL).
+  router.get('/.well-known/change-password', (ctx) => {
+    ctx.status = 302;
+    ctx.redirect('/account/password');
+  });
+  return router;
+}
+
+/** The account portal: the person's own profile, password, connected apps and activity, behind a portal session. */
+function accountPortal(deps: AppDeps, csrf: Csrf): Router {
+  const router = new Router({ prefix: '/account' });
+  const auth = portalAuth(deps);
+  router.use(csrf.issue);
+  const page = [auth.requireSession];
+  const post = [formBody, csrf.verify, auth.requireSession];
+
+  router.get('/login', (ctx) => auth.login(ctx));
+  router.get('/callback', (ctx) => auth.callback(ctx));
+  router.post('/logout', formBody, csrf.verify, (ctx) => auth.logout(ctx));
+  router.get('/signed-out', (ctx) => signedOut(ctx));
+
+  router.get('/', ...page, (ctx) => showOverview(ctx));
+  router.get('/profile', ...page, (ctx) => showProfile(ctx));
+  router.post('/profile', ...post, (ctx) => submitProfile(ctx, deps));
+  router.get('/password', ...page, (ctx) => showPassword(ctx, deps));
+  router.post('/password', ...post, (ctx) => submitPassword(ctx, deps));
+  router.get('/apps', ...page, (ctx) => showApps(ctx, deps));
+  router.post('/apps/revoke', ...post, (ctx) => submitRevoke(ctx, deps));
+  router.get('/activity', ...page, (ctx) => showActivity(ctx, deps));
+  router.post('/sign-out-everywhere', ...post, (ctx) => signOutEverywhere(ctx, deps, auth.forget));
+  return router;
+}
+
+/**
+ * The admin console, for people with the admin role (admin/session.ts). Every POST is
+ * checked for the admin first, then read (forms: 16 kB, CSRF; the upload reads its
+ * own multipart body), then handed to the domain with this admin as actor.
+ */
+function adminConsole(deps: AppDeps, csrf: Csrf): Router {
+  const router = new Router();
+  const portal = portalAuth(deps);
+  const auth = adminAuth(deps);
+  router.use(csrf.issue);
+  const page = [auth.requireAdmin];
+  const post = [auth.requireAdmin, formBody, csrf.verify];
+
+  // The hand-over from a portal session (signing in first when there is none).
+  router.get(ENTRY_PATH, portal.requireSession, (ctx) => auth.enter(ctx));
+
+  router.get('/admin', ...page, (ctx) => showList(ctx, deps));
+  router.get('/admin/accounts/new', ...page, (ctx) => showNew(ctx, deps));
+  router.post('/admin/accounts', ...post, (ctx) => submitNew(ctx, deps));
+  router.get('/admin/accounts/:id', ...page, (ctx) => showDetail(ctx, deps));
+  router.post('/admin/accounts/:id/edit', ...post, (ctx) => submitEdit(ctx, deps));
+  router.post('/admin/accounts/:id/reset', ...post, (ctx) => submitReset(ctx, deps));
+  router.post('/admin/accounts/:id/temporary-password', ...post, (ctx) => submitTemporaryPassword(ctx, deps));
+  router.post('/admin/accounts/:id/sign-out', ...post, (ctx) => submitForceSignIn(ctx, deps));
+  router.post('/admin/accounts/:id/unlock', ...post, (ctx) => submitUnlock(ctx, deps));
+  router.post('/admin/accounts/:id/disable', ...post, (ctx) => submitDisabled(ctx, deps, true));
+  router.post('/admin/accounts/:id/enable', ...post, (ctx) => submitDisabled(ctx, deps, false));
+  router.post('/admin/accounts/:id/admin-role', ...post, (ctx) => submitAdminRole(ctx, deps));
+
+  router.get('/admin/audit', ...page, (ctx) => showAudit(ctx, deps));
+
+  router.get('/admin/imports', ...page, (ctx) => showImports(ctx, deps));
+  router.post('/admin/imports', auth.requireAdmin, importUpload(deps, csrf));
+  router.get('/admin/imports/:id', ...page, (ctx) => showJob(ctx, deps));
+  router.get('/admin/imports/:id/report.csv', ...page, (ctx) => downloadReport(ctx, deps));
+  return router;
+}
