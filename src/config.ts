@@ -56,6 +56,26 @@ const PolicySchema = z.strictObject({
     inviteDays: positiveInt.default(7),
     verifyEmailHours: positiveInt.default(24),
     temporaryPasswordDays: positiveInt.default(7),
+    // The link to the account portal a person gets right after choosing a first password.
+    firstLoginMinutes: positiveInt.max(60).default(15),
+  }).prefault({}),
+  // How long sign-ins, sessions and tokens last. Short access tokens bound what a
+  // leaked one can do (every token is looked up on use, so revocation is immediate
+  // anyway); refresh tokens rotate on use and end with their grant.
+  lifetimes: z.strictObject({
+    // A sign-in in progress (the provider's interaction): the hosted pages and the
+    // "back to your sign-in" cookie of emailed links live as long.
+    signInMinutes: positiveInt.max(24 * 60).default(60),
+    // Signed in at the provider without typing a password again.
+    sessionDays: positiveInt.max(365).default(14),
+    // The account portal's own session, shorter: it changes the account.
+    portalSessionHours: positiveInt.max(24 * 30).default(12),
+    accessTokenMinutes: positiveInt.max(24 * 60).default(60),
+    idTokenMinutes: positiveInt.max(24 * 60).default(60),
+    refreshTokenDays: positiveInt.max(365).default(14),
+    grantDays: positiveInt.max(365).default(14),
+    authorizationCodeSeconds: positiveInt.max(600).default(60),
+    clientCredentialsMinutes: positiveInt.max(24 * 60).default(10),
   }).prefault({}),
   forgotPassword: z.strictObject({
     perEmailPerHour: positiveInt.default(3),

@@ -76,7 +76,7 @@ export function createServices(config: Config, log: Logger, connection: Connecti
     invite: lifetimes.inviteDays * 86_400_000,
     reset: lifetimes.resetMinutes * 60_000,
     verify_email: lifetimes.verifyEmailHours * 3_600_000,
-    first_login: 15 * 60_000,
+    first_login: lifetimes.firstLoginMinutes * 60_000,
   })[purpose];
   const links = new OneTimeLinks(linkModel(connection), lifetimeMs);
   const mailer = new Mailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outboxDir: join(config.dataDir, 'outbox'), issuer: config.issuer, log });

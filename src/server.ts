@@ -124,6 +124,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
         secure: resolved.secure,
         trustProxy: resolved.trustProxy,
         clients,
+        lifetimes: resolved.policy.lifetimes,
         pages: providerPages,
       });
       built.on('server_error', (_ctx, error) => log.error({ err: error }, 'provider error'));

@@ -73,6 +73,7 @@ async function validateWithProvider({ config, services }: CliContext, clients: A
     cookieKeys: ['x'.repeat(32)], // never used: the provider serves no request here
     secure: config.secure,
     trustProxy: config.trustProxy,
+    lifetimes: config.policy.lifetimes,
     clients: [],
     pages: { async error() {}, async logout() {}, async loggedOut() {} },
   });

@@ -50,10 +50,10 @@ export function registerKeyCommands(program: Command): void {
     .option('--compromised', 'the current keys leaked: sign with the new keys now and delete every previous key now')
     .addHelpText('after', examples('latchkey keys:rotate', 'latchkey keys:rotate --grace-days 7', 'latchkey keys:rotate --compromised'))
     .action(action(async (options: { graceDays: number; compromised?: boolean }) => {
-      const [{ rotateSigningKeys }, { ID_TOKEN_TTL_S }] = await Promise.all([import('../oidc/keys.ts'), import('../oidc/provider.ts')]);
+      const { rotateSigningKeys } = await import('../oidc/keys.ts');
       const { rotation, config } = await withServices(async ({ config, services }) => {
         // Below this a token signed just before the switch could meet a JWKS without its key.
-        const minimumGraceMs = (ID_TOKEN_TTL_S + config.signingKeys.jwksMaxAgeS) * 1000;
+        const minimumGraceMs = (config.policy.lifetimes.idTokenMinutes * 60 + config.signingKeys.jwksMaxAgeS) * 1000;
         const rotation = await rotateSigningKeys(services.db, {
           delayMs: config.signingKeys.rotationDelayMs,
           graceMs: Math.max(options.graceDays * DAY_MS, minimumGraceMs),

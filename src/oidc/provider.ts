@@ -7,9 +7,11 @@ import { adapterFactory } from './adapter.ts';
 import { FIRST_PARTY } from './clients.ts';
 import { SCOPE_CLAIMS, SCOPES, findAccountIn } from './account.ts';
 import type { UserModel } from '../db/models/user.ts';
+import type { Policy } from '../config.ts';
 
-const HOUR = 60 * 60;
-const DAY = 24 * HOUR;
+// Lifetimes in seconds, as oidc-provider takes them.
+const MINUTE = 60;
+const DAY = 24 * 60 * MINUTE;
 
 export interface ProviderOptions {
   issuer: string;
@@ -27,6 +29,8 @@ export interface ProviderOptions {
   secure: boolean;
   trustProxy: boolean;
   clients: ClientMetadata[];
+  /** From the policy's `lifetimes` (config.ts). */
+  lifetimes: Policy['lifetimes'];
   /** Renders the provider's own pages (errors, logout) with our templates. */
   pages: {
     error(ctx: KoaContextWithOIDC, out: Record<string, string>, error: Error): Promise<void>;
@@ -35,12 +39,10 @@ export interface ProviderOptions {
   };
 }
 
-/** The ID token lifetime: a retired signing key stays published at least this long (plus the JWKS max-age). */
-export const ID_TOKEN_TTL_S = HOUR;
-
 export const isFirstParty = (client: { [FIRST_PARTY]?: unknown } | undefined) => client?.[FIRST_PARTY] === true;
 
 export function createProvider(options: ProviderOptions): Provider {
+  const { lifetimes } = options;
   const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: options.secure };
   const configuration: Configuration = {
     adapter: adapterFactory(options.db),
@@ -112,14 +114,14 @@ export function createProvider(options: ProviderOptions): Provider {
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     renderError: options.pages.error as unknown as Configuration['renderError'],
     ttl: {
-      AccessToken: HOUR,
-      AuthorizationCode: 60,
-      ClientCredentials: 10 * 60,
-      IdToken: ID_TOKEN_TTL_S,
-      Interaction: HOUR,
-      RefreshToken: 14 * DAY,
-      Session: 14 * DAY,
-      Grant: 14 * DAY,
+      AccessToken: lifetimes.accessTokenMinutes * MINUTE,
+      AuthorizationCode: lifetimes.authorizationCodeSeconds,
+      ClientCredentials: lifetimes.clientCredentialsMinutes * MINUTE,
+      IdToken: lifetimes.idTokenMinutes * MINUTE,
+      Interaction: lifetimes.signInMinutes * MINUTE,
+      RefreshToken: lifetimes.refreshTokenDays * DAY,
+      Session: lifetimes.sessionDays * DAY,
+      Grant: lifetimes.grantDays * DAY,
     },
     clientBasedCORS: (_ctx, origin, client) =>
       [...(client.redirectUris ?? []), ...(client.postLogoutRedirectUris ?? [])].some((uri) => new URL(uri).origin === origin),

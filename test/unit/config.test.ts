@@ -18,6 +18,11 @@ describe('configuration', () => {
     expect(config.secure).to.equal(false);
     expect(config.policy.passwordHashing).to.deep.equal({ memoryKiB: 19456, timeCost: 2, parallelism: 1 });
     expect(config.lockout).to.deep.equal({ maxFailures: 5, windowMs: 900_000, lockMs: 900_000, maxLockMs: 14_400_000 });
+    expect(config.policy.lifetimes).to.deep.equal({
+      signInMinutes: 60, sessionDays: 14, portalSessionHours: 12, accessTokenMinutes: 60, idTokenMinutes: 60,
+      refreshTokenDays: 14, grantDays: 14, authorizationCodeSeconds: 60, clientCredentialsMinutes: 10,
+    });
+    expect(config.policy.links.firstLoginMinutes).to.equal(15);
   });
 
   it('makes cookies Secure and sends HSTS when the issuer is https', () => {
@@ -51,6 +56,8 @@ describe('configuration', () => {
     ['a string where a number belongs', '{"throttle":{"perIp":{"points":"ten"}}}', /throttle\.perIp\.points/],
     ['an unknown key (a typo)', '{"lockuot":{}}', /lockuot/],
     ['invalid JSON', '{"lockout":', /not valid JSON/],
+    ['an access token living longer than a day', '{"lifetimes":{"accessTokenMinutes":1441}}', /lifetimes\.accessTokenMinutes/],
+    ['an unknown lifetime', '{"lifetimes":{"sessionHours":1}}', /lifetimes/],
   ];
   for (const [name, content, message] of badPolicy) {
     it(`stops on ${name} in the policy file`, () => {

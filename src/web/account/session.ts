@@ -16,8 +16,6 @@ import { render } from '../render.ts';
 export const SESSION_COOKIE = 'lk_account';
 /** A sign-in in progress: PKCE verifier, state and where to go afterwards. */
 const LOGIN_COOKIE = 'lk_account_login';
-const SESSION_MS = 12 * 3_600_000;
-const LOGIN_MS = 10 * 60_000;
 const SCOPE = 'openid email profile phone address';
 
 export interface PortalSession {
@@ -72,6 +70,7 @@ export function portalSessions(deps: AppDeps): Collection<PortalSession> {
 }
 
 export function portalAuth(deps: AppDeps) {
+  const sessionMs = deps.config.policy.lifetimes.portalSessionHours * 3_600_000;
   const { issuer, secure } = deps.config;
   const log = deps.log;
   const sessions = portalSessions(deps);
@@ -133,7 +132,7 @@ export function portalAuth(deps: AppDeps) {
     const config = await discover();
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
-    ctx.cookies.set(LOGIN_COOKIE, JSON.stringify({ verifier, state, returnTo }), { ...cookieOptions, maxAge: LOGIN_MS });
+    ctx.cookies.set(LOGIN_COOKIE, JSON.stringify({ verifier, state, returnTo }), { ...cookieOptions, maxAge: deps.config.policy.lifetimes.signInMinutes * 60_000 });
     ctx.set('Cache-Control', 'no-store');
     ctx.redirect(oidc.buildAuthorizationUrl(config, {
       redirect_uri: redirectUri,
@@ -191,8 +190,8 @@ export function portalAuth(deps: AppDeps) {
     if (previous) await sessions.deleteOne({ _id: previous._id });
     const id = randomBytes(32).toString('base64url');
     const now = new Date();
-    await sessions.insertOne({ _id: hashOf(id), accountId: sub, sid, idToken: tokens.id_token!, createdAt: now, expiresAt: new Date(now.getTime() + SESSION_MS) });
-    ctx.cookies.set(SESSION_COOKIE, id, { ...cookieOptions, maxAge: SESSION_MS });
+    await sessions.insertOne({ _id: hashOf(id), accountId: sub, sid, idToken: tokens.id_token!, createdAt: now, expiresAt: new Date(now.getTime() + sessionMs) });
+    ctx.cookies.set(SESSION_COOKIE, id, { ...cookieOptions, maxAge: sessionMs });
     ctx.set('Cache-Control', 'no-store');
     ctx.redirect(saved.returnTo);
   }

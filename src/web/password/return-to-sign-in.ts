@@ -13,16 +13,13 @@ const COOKIE = 'lk_sign_in';
 /** The paths whose POSTs may send a person back into a sign-in. */
 const PATHS = ['/password', '/email'] as const;
 
-/** As long as the provider keeps a sign-in (ttl.Interaction in oidc/provider.ts). */
-const SIGN_IN_LIFETIME_MS = 60 * 60_000;
-
 /** Marks this browser as the one holding sign-in `uid`. */
-export function rememberSignIn(ctx: Context, uid: string | null | undefined, options: { secure: boolean }): void {
+export function rememberSignIn(ctx: Context, uid: string | null | undefined, options: { secure: boolean; signInMinutes: number }): void {
   if (!uid) return;
   for (const path of PATHS) {
     // overwrite: false, or each path's cookie would replace the one set for the other path.
     ctx.cookies.set(COOKIE, uid, {
-      signed: true, httpOnly: true, sameSite: 'strict', secure: options.secure, path, maxAge: SIGN_IN_LIFETIME_MS, overwrite: false,
+      signed: true, httpOnly: true, sameSite: 'strict', secure: options.secure, path, maxAge: options.signInMinutes * 60_000, overwrite: false,
     });
   }
 }
@@ -32,7 +29,7 @@ export function rememberSignInOfForm(deps: AppDeps): Middleware {
   return async (ctx, next) => {
     await next();
     if (ctx.status !== 200) return;
-    rememberSignIn(ctx, optionalId.parse((ctx.request.body as Record<string, unknown> | undefined)?.interaction), { secure: deps.config.secure });
+    rememberSignIn(ctx, optionalId.parse((ctx.request.body as Record<string, unknown> | undefined)?.interaction), { secure: deps.config.secure, signInMinutes: deps.config.policy.lifetimes.signInMinutes });
   };
 }
 
