@@ -50,6 +50,8 @@ export interface Services {
   flows: LinkFlowDeps;
   /** Background jobs (console imports, bulk mail): a server starts it; the CLI drives one job with it. */
   jobs: JobRunner;
+  /** How long an operator's temporary password works. */
+  temporaryPasswordMs: number;
 }
 
 /** Everything the web app needs besides the services: the provider built on them, and metrics. */
@@ -92,6 +94,7 @@ export function createServices(config: Config, log: Logger, connection: Connecti
   const jobs = new JobRunner({ log, ...config.jobs });
   const services: Services = {
     config, log, connection, db, users, hasher, lockout, throttle, forgotThrottle, policy, links, mailer, tasks, audit, flows, jobs,
+    temporaryPasswordMs: config.policy.links.temporaryPasswordDays * 86_400_000,
     signIn: { users, hasher, lockout, audit, deviceMaxFailures: config.policy.device.maxFailures },
   };
   jobs.register(importJobKind(services)).register(mailJobKind(services));

@@ -2,10 +2,15 @@
 // the admin API and the CLI all call these; an admin never sees a password a
 // person chose.
 import { z } from 'zod';
-import type { Services } from '../deps.ts';
-import type { User } from '../db/models/user.ts';
-import type { RequestContext } from './audit.ts';
-import { accountSubject } from './lockout.ts';
+import type { Db } from 'mongodb';
+import type { User, UserModel } from '../db/models/user.ts';
+import type { AuditTrail, RequestContext } from './audit.ts';
+import { accountSubject, type Lockout } from './lockout.ts';
+import type { OneTimeLinks } from './links.ts';
+import type { PasswordHasher } from './passwords.ts';
+import type { PasswordPolicy } from './password-policy.ts';
+import type { Throttle } from './throttle.ts';
+import type { LinkFlowDeps } from './password-links.ts';
 import { revokeAccountAccess } from './revocation.ts';
 import { setTemporaryPassword } from './set-password.ts';
 import { inviteUser, sendPasswordReset, resendInvitation } from './password-links.ts';
@@ -14,6 +19,21 @@ import { listConnectedApps, type ConnectedApp } from './connected-apps.ts';
 import type { PasswordIssue } from './password-policy.ts';
 
 export const ADMIN_ROLE = 'admin';
+
+/** What account administration uses. */
+export interface AdminDeps {
+  db: Db;
+  users: UserModel;
+  hasher: PasswordHasher;
+  policy: PasswordPolicy;
+  lockout: Lockout;
+  throttle: Throttle;
+  links: OneTimeLinks;
+  audit: AuditTrail;
+  flows: LinkFlowDeps;
+  /** How long a temporary password works (policy links.temporaryPasswordDays). */
+  temporaryPasswordMs: number;
+}
 
 export const ACCOUNT_STATUSES = ['active', 'invited', 'unverified', 'must_change', 'locked', 'disabled'] as const;
 export type AccountStatus = (typeof ACCOUNT_STATUSES)[number];
@@ -44,7 +64,7 @@ export type AccountSearch = z.input<typeof searchSchema>;
  * Search by words of the email or name (prefix match on an indexed array of
  * terms, so it stays fast at 100,000 accounts) and filter by status; paged.
  */
-export async function findAccounts(services: Services, search: AccountSearch): Promise<{ items: AccountSummary[]; total: number; page: number; pageSize: number }> {
+export async function findAccounts(services: AdminDeps, search: AccountSearch): Promise<{ items: AccountSummary[]; total: number; page: number; pageSize: number }> {
   const { q, status, page, pageSize } = searchSchema.parse(search);
   const filter: Record<string, unknown> = {};
   const words = (q ?? '').toLowerCase().split(/\s+/).filter(Boolean).slice(0, 5);
@@ -81,7 +101,7 @@ export interface AccountDetail extends AccountSummary {
   apps: ConnectedApp[];
 }
 
-export async function getAccount(services: Services, userId: string): Promise<AccountDetail | null> {
+export async function getAccount(services: AdminDeps, userId: string): Promise<AccountDetail | null> {
   const user = await services.users.findById(userId).lean<User>();
   if (!user) return null;
   const lock = await services.lockout.state(accountSubject(user._id));
@@ -99,7 +119,7 @@ export async function getAccount(services: Services, userId: string): Promise<Ac
   };
 }
 
-async function mustFind(services: Services, userId: string): Promise<User> {
+async function mustFind(services: AdminDeps, userId: string): Promise<User> {
   const user = await services.users.findById(userId).lean<User>();
   if (!user) throw new AccountError('not_found', 'No such account.');
   return user;
@@ -113,7 +133,7 @@ export const accountEditSchema = z.strictObject({
   groups: z.array(groupName).max(50).optional(),
 });
 
-export async function editAccount(services: Services, userId: string, input: unknown, context: RequestContext): Promise<{ ok: true } | { ok: false; errors: Record<string, string> }> {
+export async function editAccount(services: AdminDeps, userId: string, input: unknown, context: RequestContext): Promise<{ ok: true } | { ok: false; errors: Record<string, string> }> {
   const parsed = accountEditSchema.safeParse(input);
   if (!parsed.success) {
     const errors: Record<string, string> = {};
@@ -136,7 +156,7 @@ export async function editAccount(services: Services, userId: string, input: unk
 
 /** Creates an account with a temporary password (changed at first sign-in) or as an invitation. */
 export async function adminCreateAccount(
-  services: Services,
+  services: AdminDeps,
   input: { email: string; name?: string; groups?: string[]; temporaryPassword?: string; invite?: boolean; clientId?: string | null },
   context: RequestContext,
 ): Promise<User> {
@@ -150,18 +170,16 @@ export async function adminCreateAccount(
     // Stored already marked temporary: never, even briefly, an ordinary password.
     user = await createUser(services, {
       email: input.email, name: input.name, password: input.temporaryPassword, groups,
-      temporaryUntil: new Date(Date.now() + temporaryPasswordMs(services)),
+      temporaryUntil: new Date(Date.now() + services.temporaryPasswordMs),
     });
   }
   await services.audit.record('account.created', user._id, context, { invite: Boolean(input.invite) });
   return user;
 }
 
-const temporaryPasswordMs = (services: Services) => services.config.policy.links.temporaryPasswordDays * 86_400_000;
-
-export async function adminSetTemporaryPassword(services: Services, userId: string, password: string, context: RequestContext): Promise<PasswordIssue[]> {
+export async function adminSetTemporaryPassword(services: AdminDeps, userId: string, password: string, context: RequestContext): Promise<PasswordIssue[]> {
   const user = await mustFind(services, userId);
-  const issues = await setTemporaryPassword({ ...services.flows, temporaryPasswordMs: temporaryPasswordMs(services) }, user, password);
+  const issues = await setTemporaryPassword({ ...services.flows, temporaryPasswordMs: services.temporaryPasswordMs }, user, password);
   if (!issues.length) {
     // The old password, and every session it opened, are over.
     await revokeAccountAccess(services.db, userId);
@@ -172,7 +190,7 @@ export async function adminSetTemporaryPassword(services: Services, userId: stri
 }
 
 /** A reset email (or, for an account that never chose a password, its invitation again). */
-export async function adminSendReset(services: Services, userId: string, context: RequestContext): Promise<'reset' | 'invite'> {
+export async function adminSendReset(services: AdminDeps, userId: string, context: RequestContext): Promise<'reset' | 'invite'> {
   const user = await mustFind(services, userId);
   if (user.status === 'disabled') throw new AccountError('disabled', 'Enable the account first.');
   if (user.status === 'invited') {
@@ -184,14 +202,14 @@ export async function adminSendReset(services: Services, userId: string, context
 }
 
 /** Force sign-in: every grant, session, refresh and access token of the account ends now. */
-export async function forceSignIn(services: Services, userId: string, context: RequestContext): Promise<{ sessions: number; grants: number }> {
+export async function forceSignIn(services: AdminDeps, userId: string, context: RequestContext): Promise<{ sessions: number; grants: number }> {
   await mustFind(services, userId);
   const result = await revokeAccountAccess(services.db, userId);
   await services.audit.record('signout.everywhere', userId, context, { sessions: result.sessions, grants: result.grants });
   return result;
 }
 
-export async function setDisabled(services: Services, userId: string, disabled: boolean, context: RequestContext): Promise<void> {
+export async function setDisabled(services: AdminDeps, userId: string, disabled: boolean, context: RequestContext): Promise<void> {
   const user = await mustFind(services, userId);
   if (disabled) {
     if (user.status === 'disabled') return;
@@ -208,12 +226,12 @@ export async function setDisabled(services: Services, userId: string, disabled: 
   }
 }
 
-export async function adminUnlock(services: Services, userId: string, context: RequestContext): Promise<void> {
+export async function adminUnlock(services: AdminDeps, userId: string, context: RequestContext): Promise<void> {
   const user = await mustFind(services, userId);
   await unlockUser(services, user.email, context);
 }
 
-export async function setRole(services: Services, userId: string, role: string, present: boolean, context: RequestContext): Promise<void> {
+export async function setRole(services: AdminDeps, userId: string, role: string, present: boolean, context: RequestContext): Promise<void> {
   await mustFind(services, userId);
   await services.users.updateOne({ _id: userId }, present ? { $addToSet: { roles: role } } : { $pull: { roles: role } });
   await services.audit.record('account.updated', userId, context, { role, granted: present });

@@ -59,7 +59,7 @@ export function registerUserCommands(program: Command): void {
       const { createUser } = await import('../accounts/users.ts');
       const user = await withServices(({ services }) => createUser(services, {
         email: options.email, password, name: options.name, roles: options.admin ? ['admin'] : [],
-        temporaryUntil: options.mustChange ? new Date(Date.now() + services.config.policy.links.temporaryPasswordDays * 86_400_000) : undefined,
+        temporaryUntil: options.mustChange ? new Date(Date.now() + services.temporaryPasswordMs) : undefined,
       }));
       console.log(`created user ${user.email} (${user._id})${options.mustChange ? ': the password must be changed at the first sign-in' : ''}`);
     }));
