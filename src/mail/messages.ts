@@ -10,9 +10,7 @@
 //   passes (a user record, a password) is dropped, so no message can show a
 //   password or a hash.
 // - To add a message: add an entry to CATALOGUE and the two templates.
-import { join } from 'node:path';
-import pug from 'pug';
-import { VIEWS_DIR } from '../web/render.ts';
+import { template } from '../views.ts';
 
 export interface MessageData {
   /** The single recipient address. */
@@ -100,17 +98,7 @@ export function isMessageName(value: string): value is MessageName {
   return Object.hasOwn(CATALOGUE, value);
 }
 
-export const EMAIL_VIEWS_DIR = join(VIEWS_DIR, 'emails');
-const compiled = new Map<string, pug.compileTemplate>();
-
-function template(file: string): pug.compileTemplate {
-  let fn = compiled.get(file);
-  if (!fn) {
-    fn = pug.compileFile(join(EMAIL_VIEWS_DIR, `${file}.pug`), { basedir: VIEWS_DIR });
-    compiled.set(file, fn);
-  }
-  return fn;
-}
+const emailTemplate = (file: string) => template(`emails/${file}`);
 
 /** One line, no control characters: for the subject and the values shown in it. */
 function oneLine(value: string): string {
@@ -167,8 +155,8 @@ export function buildMessage(name: MessageName, data: MessageData, options: Buil
   if (name === 'password_changed') locals.when ??= formatWhen(new Date());
   locals.subject = oneLine(spec.subject(locals));
 
-  const html = template(name)(locals);
-  const text = normaliseText(template(`${name}.text`)(locals));
+  const html = emailTemplate(name)(locals);
+  const text = normaliseText(emailTemplate(`${name}.text`)(locals));
   return { subject: locals.subject, html, text };
 }
 

@@ -1,20 +1,7 @@
 // Pug rendering. Templates compile once per process; every page gets the CSP
 // nonce and CSRF token of its request.
-import pug from 'pug';
-import { join, resolve } from 'node:path';
 import type { Context } from 'koa';
-
-export const VIEWS_DIR = resolve(import.meta.dirname, '../../views');
-const compiled = new Map<string, pug.compileTemplate>();
-
-function template(name: string): pug.compileTemplate {
-  let fn = compiled.get(name);
-  if (!fn) {
-    fn = pug.compileFile(join(VIEWS_DIR, `${name}.pug`), { basedir: VIEWS_DIR });
-    compiled.set(name, fn);
-  }
-  return fn;
-}
+import { template } from '../views.ts';
 
 export function renderHtml(ctx: Context, view: string, locals: Record<string, unknown> = {}): string {
   return template(view)({

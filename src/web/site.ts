@@ -5,7 +5,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
 import type { Context } from 'koa';
 import type { AppDeps } from '../deps.ts';
-import { VIEWS_DIR } from './render.ts';
+import { VIEWS_DIR } from '../views.ts';
 import { HttpError } from './http-error.ts';
 
 /** Name, content type and bytes of each asset under /assets. */
