@@ -143,57 +143,68 @@ export function portalAuth(deps: AppDeps) {
     }).href);
   }
 
+  /** Back from the provider: exchange the code, check the person, open a portal session, go where they were going. */
   async function callback(ctx: Context): Promise<void> {
     const saved = parseLogin(ctx.cookies.get(LOGIN_COOKIE, { signed: true }));
     ctx.cookies.set(LOGIN_COOKIE, null, cookieOptions);
-    const again = (returnTo = '/account') => ({ href: `/account/login?return=${encodeURIComponent(returnTo)}`, text: 'Sign in again' });
     if (!saved) {
       return render(ctx, 'account/message', {
         title: 'This sign-in has expired',
         message: 'Signing in to your account pages must finish within a few minutes, in the browser that started it.',
-        link: again(),
+        link: signInAgain(),
       }, 400);
     }
-
-    let tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
-    try {
-      const config = await discover();
-      // The redirect_uri as registered, whatever Host the request came with.
-      const current = new URL(redirectUri);
-      current.search = ctx.querystring;
-      tokens = await oidc.authorizationCodeGrant(config, current, { pkceCodeVerifier: saved.verifier, expectedState: saved.state });
-      if (!tokens.id_token) throw new Error('no ID token');
-    } catch (error) {
-      const code = (error as { error?: string; code?: string }).error ?? (error as { code?: string }).code;
-      log.info({ reqId: ctx.state.requestId, reason: code ?? (error as Error).name }, 'portal sign-in did not complete');
-      const cancelled = code === 'access_denied';
-      return render(ctx, 'account/message', {
-        title: cancelled ? 'Sign-in cancelled' : 'The sign-in did not complete',
-        message: cancelled ? 'You cancelled signing in to your account pages.' : 'Something went wrong while signing you in. Please try again.',
-        link: again(saved.returnTo),
-      }, 400);
-    }
-
+    const tokens = await exchangeCode(ctx, saved);
+    if (!tokens) return;
     const sub = tokens.claims()!.sub;
     const user = await deps.users.findById(sub).lean<User>();
     if (!user || user.status !== 'active') {
       return render(ctx, 'account/message', { title: 'Account unavailable', message: 'This account cannot use the account pages.' }, 403);
     }
+    await openSession(ctx, sub, tokens);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.redirect(saved.returnTo);
+  }
+
+  const signInAgain = (returnTo = '/account') => ({ href: `/account/login?return=${encodeURIComponent(returnTo)}`, text: 'Sign in again' });
+
+  /** The tokens for the code in this callback, or nothing (with a page saying why) when the sign-in did not complete. */
+  async function exchangeCode(ctx: Context, saved: SavedLogin): Promise<Tokens | null> {
+    try {
+      const config = await discover();
+      // The redirect_uri as registered, whatever Host the request came with.
+      const current = new URL(redirectUri);
+      current.search = ctx.querystring;
+      const tokens = await oidc.authorizationCodeGrant(config, current, { pkceCodeVerifier: saved.verifier, expectedState: saved.state });
+      if (!tokens.id_token) throw new Error('no ID token');
+      return tokens;
+    } catch (error) {
+      const code = (error as { error?: string; code?: string }).error ?? (error as { code?: string }).code;
+      log.info({ reqId: ctx.state.requestId, reason: code ?? (error as Error).name }, 'portal sign-in did not complete');
+      const cancelled = code === 'access_denied';
+      render(ctx, 'account/message', {
+        title: cancelled ? 'Sign-in cancelled' : 'The sign-in did not complete',
+        message: cancelled ? 'You cancelled signing in to your account pages.' : 'Something went wrong while signing you in. Please try again.',
+        link: signInAgain(saved.returnTo),
+      }, 400);
+      return null;
+    }
+  }
+
+  /** A new portal session for `sub`, tied to the provider session the tokens came from; a session this browser had before ends. */
+  async function openSession(ctx: Context, sub: string, tokens: Tokens): Promise<void> {
     // The ID token carries no sid claim here (no back-channel logout, no claims
     // parameter), and the provider's sid claim is per client anyway; the access
     // token we were just given knows the provider session itself.
     const accessToken = await deps.provider.AccessToken.find(tokens.access_token);
     const sid = accessToken && accessToken.accountId === sub && accessToken.clientId === PORTAL_CLIENT_ID ? accessToken.sessionUid ?? null : null;
-
-    // A fresh id at every sign-in; a session this browser had before ends.
     const previous = await findSession(ctx);
     if (previous) await sessions.deleteOne({ _id: previous._id });
+    // A fresh id at every sign-in.
     const id = randomBytes(32).toString('base64url');
     const now = new Date();
     await sessions.insertOne({ _id: hashOf(id), accountId: sub, sid, idToken: tokens.id_token!, createdAt: now, expiresAt: new Date(now.getTime() + sessionMs) });
     ctx.cookies.set(SESSION_COOKIE, id, { ...cookieOptions, maxAge: sessionMs });
-    ctx.set('Cache-Control', 'no-store');
-    ctx.redirect(saved.returnTo);
   }
 
   /** Ends the portal session, then the provider's (RP-initiated logout), which comes back to /account/signed-out. */
@@ -226,7 +237,16 @@ export function signedOut(ctx: Context): void {
   });
 }
 
-function parseLogin(value: string | undefined): { verifier: string; state: string; returnTo: string } | null {
+/** A portal sign-in in progress, kept in a signed cookie: PKCE verifier, state, where to go afterwards. */
+interface SavedLogin {
+  verifier: string;
+  state: string;
+  returnTo: string;
+}
+
+type Tokens = oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
+
+function parseLogin(value: string | undefined): SavedLogin | null {
   try {
     const parsed = value ? JSON.parse(value) : null;
     if (typeof parsed?.verifier !== 'string' || typeof parsed?.state !== 'string') return null;
