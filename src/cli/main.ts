@@ -5,7 +5,7 @@ import { registerUserCommands } from './users.ts';
 import { registerClientCommands } from './clients.ts';
 import { registerKeyCommands } from './keys.ts';
 import { registerBulkCommands } from './bulk.ts';
-import { registerAdminCommands } from './admin.ts';
+import { registerAuditCommands } from './audit.ts';
 import { registerDevDbCommands } from './devdb.ts';
 
 const program = new Command('latchkey')
@@ -22,7 +22,7 @@ registerUserCommands(program);
 registerClientCommands(program);
 registerKeyCommands(program);
 registerBulkCommands(program);
-registerAdminCommands(program);
+registerAuditCommands(program);
 registerDevDbCommands(program);
 
 await program.parseAsync(process.argv);
