@@ -66,9 +66,11 @@ export async function authenticate(
     });
     const userId = user?._id ?? null;
     await deps.audit.record('signin.failed', userId, input.context, { reason, trustedDevice: Boolean(device) });
-    if (counted.justLocked && user) {
+    // An address with no account is locked too, and recorded alike: a write for one side
+    // only would make the attempt that crosses the limit slower for a real account.
+    if (counted.justLocked) {
       await deps.audit.record('account.locked', userId, { ...input.context, actor: 'system' }, {
-        scope: device ? 'device' : 'account', until: counted.lockedUntil?.toISOString() ?? null, lockNumber: counted.lockCount,
+        scope: !user ? 'unknown_email' : device ? 'device' : 'account', until: counted.lockedUntil?.toISOString() ?? null, lockNumber: counted.lockCount,
       });
     }
     return { ok: false, reason, userId };

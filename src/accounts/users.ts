@@ -32,14 +32,24 @@ export interface NewUser {
   groups?: string[];
   /** The password is temporary: changed at the first sign-in, and it expires at this time. */
   temporaryUntil?: Date;
+  /** Self sign-up: stored unverified in the one insert, until the emailed link confirms the address. */
+  status?: 'unverified';
 }
 
-/** Creates an account; a given password must pass the policy. Without one the account cannot sign in until it sets one. */
-export async function createUser(deps: { users: UserModel; hasher: PasswordHasher; policy: PasswordPolicy }, input: NewUser): Promise<User> {
+/**
+ * Creates an account in one insert; a given password must pass the policy (`policyChecked`: the
+ * caller has just checked it). Without one the account cannot sign in until it sets one. An address
+ * that is taken costs what a new one does (the hash, then the insert the unique index refuses).
+ */
+export async function createUser(
+  deps: { users: UserModel; hasher: PasswordHasher; policy: PasswordPolicy },
+  input: NewUser,
+  options: { policyChecked?: boolean } = {},
+): Promise<User> {
   const email = emailSchema.safeParse(input.email);
   if (!email.success) throw new AccountError('invalid_email', `Not a valid email address: ${JSON.stringify(input.email)}`);
   if (input.name !== undefined && input.name.length > 200) throw new AccountError('invalid_name', 'Name must be at most 200 characters.');
-  if (input.password !== undefined) {
+  if (input.password !== undefined && !options.policyChecked) {
     const issues = deps.policy.check(input.password, { email: email.data, name: input.name });
     if (issues.length) throw new AccountError(issues[0]!.code, issues.map((issue) => issue.message).join(' '));
   }
@@ -55,6 +65,7 @@ export async function createUser(deps: { users: UserModel; hasher: PasswordHashe
       groups: input.groups ? [...new Set(input.groups)] : [],
       searchTerms: searchTermsFor(email.data, input.name),
       ...(input.temporaryUntil && passwordHash ? { mustChangePassword: true, temporaryPasswordExpiresAt: input.temporaryUntil } : {}),
+      ...(input.status ? { status: input.status } : {}),
     });
     return created!.toObject() as User;
   } catch (error) {

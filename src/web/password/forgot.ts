@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { AppDeps } from '../../deps.ts';
 import { EMAIL_MAX, emailSchema } from '../../accounts/email.ts';
 import { requestPasswordReset } from '../../accounts/password-links.ts';
+import { responseSent } from '../../background.ts';
 import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
 import { echo, optionalId, parseForm, requestContext, text } from '../forms.ts';
@@ -35,6 +36,7 @@ export async function submitForgot(ctx: Context, deps: AppDeps): Promise<void> {
       'Retry-After': String(throttle.retryAfterSeconds),
     });
   }
-  requestPasswordReset(deps.flows, email, { interactionUid: interaction }, requestContext(ctx));
+  // The lookup, the link and the email start once this answer has gone out.
+  requestPasswordReset(deps.flows, email, { interactionUid: interaction }, requestContext(ctx), { after: responseSent(ctx.res) });
   render(ctx, 'forgot-sent', { title: 'Check your email', email, interaction });
 }

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { AppDeps } from '../../deps.ts';
 import { EMAIL_MAX, emailSchema } from '../../accounts/email.ts';
 import { signUp, verifyEmail } from '../../accounts/password-links.ts';
+import { responseSent } from '../../background.ts';
 import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
 import { echo, optionalId, parseForm, requestContext, text } from '../forms.ts';
@@ -47,7 +48,8 @@ export async function submitSignup(ctx: Context, deps: AppDeps): Promise<void> {
       'Retry-After': String(throttle.retryAfterSeconds),
     });
   }
-  const result = await signUp(deps.flows, { email, name, password, interactionUid: interaction }, requestContext(ctx));
+  // The same work for a new and a taken address; the email goes out after this answer.
+  const result = await signUp(deps.flows, { email, name, password, interactionUid: interaction }, requestContext(ctx), { after: responseSent(ctx.res) });
   if (!result.ok) return showSignup(ctx, deps, { errors: { password: result.issues.map((i) => i.message).join(' ') }, status: 400 });
   render(ctx, 'message', {
     title: 'Check your email',
