@@ -8,7 +8,7 @@ import type { Mailer } from './mail/mailer.ts';
 export class Metrics {
   readonly registry = new client.Registry();
   readonly #signIns = new client.Counter({ name: 'latchkey_signins_total', help: 'Password sign-ins by result', labelNames: ['result'] as const, registers: [this.registry] });
-  readonly #lockouts = new client.Counter({ name: 'latchkey_lockouts_total', help: 'Locks started, by scope (account or trusted browser)', labelNames: ['scope'] as const, registers: [this.registry] });
+  readonly #lockouts = new client.Counter({ name: 'latchkey_lockouts_total', help: 'Locks started, by scope (account, trusted browser, or an email address without an account)', labelNames: ['scope'] as const, registers: [this.registry] });
   readonly #passwordEvents = new client.Counter({ name: 'latchkey_password_events_total', help: 'Password resets, changes and invitations', labelNames: ['event'] as const, registers: [this.registry] });
   readonly #latency = new client.Histogram({
     name: 'latchkey_http_request_duration_seconds', help: 'Request latency by route group, method and status class',

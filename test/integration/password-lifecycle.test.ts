@@ -394,6 +394,20 @@ describe('password lifecycle', () => {
       expect(done.url.startsWith(RP_CALLBACK)).to.equal(true);
     });
 
+    it('confirmed on another device: says so with a way back to the app; the first browser still returns to its sign-in', async () => {
+      const email = uniqueEmail('signup-two-devices');
+      const laptop = new Agent();
+      const { uid } = await signupFrom(laptop, { email, name: 'Two Devices', password: 'signing up on a laptop 5' });
+      const link = smtp.linkIn(await mailTo(email, /confirm|verify/i));
+      const phone = new Agent();
+      const done = await submit(phone, await phone.request(link), /\/email\/verify$/, {});
+      expect(done.status).to.equal(200);
+      expect(done.url).to.not.contain('/interaction/');
+      expect(done.body).to.contain('Your email address is confirmed').and.contain(`Continue to ${client.client_name}`);
+      const signedIn = await submitSignIn(laptop, await laptop.follow(`${server.url}/interaction/${uid}`), email, 'signing up on a laptop 5');
+      expect(signedIn.url.startsWith(RP_CALLBACK)).to.equal(true);
+    });
+
     it('answers the same for an email that already has an account, and tells its owner by email', async () => {
       const email = uniqueEmail('signup-existing');
       await createUser(server.deps, { email, password: 'the owner password 77' });

@@ -7,6 +7,7 @@ import type { PasswordIssue } from '../../accounts/password-policy.ts';
 import type { ThrottleResult } from '../../accounts/throttle.ts';
 import { changePassword } from '../../accounts/change-password.ts';
 import { requestPasswordReset, setPasswordWithLink } from '../../accounts/password-links.ts';
+import { responseSent } from '../../background.ts';
 import { ApiProblem, type FieldError, type ProblemCode } from './problem.ts';
 import { ACCOUNT_SCOPE, invalidToken } from './bearer.ts';
 import { defineEndpoint, type Endpoint } from './endpoint.ts';
@@ -68,7 +69,7 @@ const requestReset = defineEndpoint({
   problems: ['too-many-requests'],
   async handle({ ctx, deps, body, context }) {
     throttled(await deps.forgotThrottle.consume(ctx.ip, body.email), 'Too many reset requests. Wait before trying again.');
-    requestPasswordReset(deps.flows, body.email, {}, context);
+    requestPasswordReset(deps.flows, body.email, {}, context, { after: responseSent(ctx.res) });
     return PASSWORD_RESET_ACCEPTED;
   },
 });

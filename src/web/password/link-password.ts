@@ -9,6 +9,7 @@ import { resendLinkFor, setPasswordWithLink } from '../../accounts/password-link
 import { render } from '../render.ts';
 import { parseForm, requestContext, text } from '../forms.ts';
 import { afterLink } from './return-to-sign-in.ts';
+import { responseSent } from '../../background.ts';
 
 type Purpose = 'invite' | 'reset';
 
@@ -101,7 +102,7 @@ export async function resendLink(ctx: Context, deps: AppDeps): Promise<void> {
   for (const purpose of ['invite', 'reset', 'verify_email'] as const) {
     const { link } = await deps.links.inspect(token, purpose);
     if (link) {
-      resendLinkFor(deps.flows, link);
+      resendLinkFor(deps.flows, link, { after: responseSent(ctx.res) });
       break;
     }
   }

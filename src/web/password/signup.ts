@@ -9,6 +9,7 @@ import { signUp, verifyEmail } from '../../accounts/password-links.ts';
 import { responseSent } from '../../background.ts';
 import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
+import { afterLink } from './return-to-sign-in.ts';
 import { echo, optionalId, parseForm, requestContext, text } from '../forms.ts';
 import { linkProblem } from './link-password.ts';
 
@@ -69,10 +70,11 @@ export async function submitVerifyEmail(ctx: Context, deps: AppDeps): Promise<vo
   const token = String((ctx.request.body as Record<string, unknown> | undefined)?.token ?? '').slice(0, 64);
   const result = await verifyEmail(deps.flows, token, requestContext(ctx));
   if (!result.ok) return linkProblem(ctx, result.state, token);
-  const uid = result.link.interactionUid;
-  if (uid && (await deps.provider.Interaction.find(uid))) {
+  // Back into the sign-in this started from, in the browser that holds it; elsewhere the page says what to do.
+  const next = await afterLink(ctx, deps, result.link.interactionUid, result.link.clientId, 'email_verified');
+  if (next.kind === 'sign-in') {
     ctx.status = 303;
-    return ctx.redirect(`/interaction/${encodeURIComponent(uid)}?notice=email_verified`);
+    return ctx.redirect(next.location);
   }
-  render(ctx, 'message', { title: 'Email confirmed', message: 'Your email address is confirmed.', next: 'Go back to the app you use and sign in.' });
+  render(ctx, 'message', { title: 'Email confirmed', message: 'Your email address is confirmed.', app: next.app, next: 'Go back to the app you use and sign in.' });
 }
