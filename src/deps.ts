@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import type { Metrics } from './metrics.ts';
 import type { Lifecycle } from './server.ts';
 import { MODEL_INDEXES, artifactCollection } from './oidc/adapter.ts';
+import { emailUrls } from './web/paths.ts';
 
 export interface Services {
   config: Config;
@@ -87,7 +88,7 @@ export function createServices(config: Config, log: Logger, connection: Connecti
   const flows: LinkFlowDeps = {
     db, users, hasher, policy, links, mailer, tasks, lockout, throttle, audit,
     historyCount: config.policy.passwordPolicy.historyCount,
-    issuer: config.issuer,
+    urls: emailUrls(config.issuer),
     lifetimeMs,
     signOutEverywhereOnReset: config.policy.forgotPassword.signOutEverywhere,
   };

@@ -6,7 +6,6 @@ import type { PasswordIssue } from './password-policy.ts';
 import { accountSubject } from './lockout.ts';
 import { passwordIssues, storePassword } from './set-password.ts';
 import { revokeAccountAccess } from './revocation.ts';
-import { formatWhen } from '../mail/messages.ts';
 
 export type ChangePasswordResult =
   | { ok: true; signedOutOthers: boolean }
@@ -38,8 +37,8 @@ export async function changePassword(
   if (input.signOutOtherSessions) await revokeAccountAccess(deps.db, user._id, { keepSessionUid: input.keepSessionUid, keepGrantId: input.keepGrantId });
   await deps.audit.record('password.changed', user._id, context, { signedOutOthers: input.signOutOtherSessions });
   deps.mailer.send('password_changed', {
-    to: user.email, name: user.name || undefined, when: formatWhen(new Date()), ip: context.ip ?? undefined,
-    link: new URL('/password/forgot', deps.issuer).href,
+    to: user.email, name: user.name || undefined, when: new Date(), ip: context.ip ?? undefined,
+    link: deps.urls.forgotPassword(),
   });
   return { ok: true, signedOutOthers: input.signOutOtherSessions };
 }

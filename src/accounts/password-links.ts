@@ -2,7 +2,6 @@
 // password), resets (forgot password) and email verification (self sign-up).
 import { describeDuration, type BackgroundTasks } from '../background.ts';
 import type { Mailer } from '../mail/mailer.ts';
-import { formatWhen } from '../mail/messages.ts';
 import type { Db } from 'mongodb';
 import type { User, UserModel } from '../db/models/user.ts';
 import type { LinkPurpose, LinkState, OneTimeLinks, StoredLink } from './links.ts';
@@ -22,31 +21,30 @@ export interface LinkFlowDeps extends SetPasswordDeps {
   lockout: Lockout;
   throttle: Throttle;
   audit: AuditTrail;
-  issuer: string;
+  /** The URLs emails carry: the web layer's pages (web/paths.ts). */
+  urls: EmailUrls;
   lifetimeMs: (purpose: LinkPurpose) => number;
   signOutEverywhereOnReset: boolean;
 }
 
-/** Where each purpose's link lands; the token rides in the query, never in a path we log. */
-export const LINK_PATHS: Record<Exclude<LinkPurpose, 'first_login'>, string> = {
-  invite: '/password/set',
-  reset: '/password/reset',
-  verify_email: '/email/verify',
-};
+/** The purposes of links that are emailed (a first-login link never leaves the browser). */
+export type EmailedLinkPurpose = Exclude<LinkPurpose, 'first_login'>;
 
-function linkUrl(deps: LinkFlowDeps, purpose: keyof typeof LINK_PATHS, token: string): string {
-  const url = new URL(LINK_PATHS[purpose], deps.issuer);
-  url.searchParams.set('token', token);
-  return url.href;
+/** The absolute URLs emails carry, made by the web layer, which owns the pages. */
+export interface EmailUrls {
+  /** The page an emailed link of this purpose opens, with its token. */
+  link(purpose: EmailedLinkPurpose, token: string): string;
+  /** "Forgot your password?", for notices that say what to do if it was not you. */
+  forgotPassword(): string;
 }
 
-async function sendLink(deps: LinkFlowDeps, user: User, purpose: keyof typeof LINK_PATHS, meta: { interactionUid?: string | null; clientId?: string | null; appName?: string }): Promise<void> {
+async function sendLink(deps: LinkFlowDeps, user: User, purpose: EmailedLinkPurpose, meta: { interactionUid?: string | null; clientId?: string | null; appName?: string }): Promise<void> {
   const { token } = await deps.links.issue(user._id, purpose, meta);
   const message = purpose === 'invite' ? 'invite' : purpose === 'reset' ? 'password_reset' : 'verify_email';
   deps.mailer.send(message, {
     to: user.email,
     name: user.name || undefined,
-    link: linkUrl(deps, purpose, token),
+    link: deps.urls.link(purpose, token),
     expiresIn: describeDuration(deps.lifetimeMs(purpose)),
     appName: meta.appName,
   }, {
@@ -152,8 +150,8 @@ export async function setPasswordWithLink(deps: LinkFlowDeps, purpose: 'invite' 
   });
   if (purpose === 'reset') {
     deps.mailer.send('password_changed', {
-      to: user.email, name: user.name || undefined, when: formatWhen(new Date()), ip: context.ip ?? undefined,
-      link: new URL('/password/forgot', deps.issuer).href,
+      to: user.email, name: user.name || undefined, when: new Date(), ip: context.ip ?? undefined,
+      link: deps.urls.forgotPassword(),
     });
   }
   return { ok: true, user, link: consumed };
@@ -189,7 +187,7 @@ export async function signUp(
       return;
     }
     const owner = await findUserByEmail(deps.users, input.email);
-    if (owner) deps.mailer.send('signup_existing_account', { to: owner.email, name: owner.name || undefined, link: new URL('/password/forgot', deps.issuer).href });
+    if (owner) deps.mailer.send('signup_existing_account', { to: owner.email, name: owner.name || undefined, link: deps.urls.forgotPassword() });
   }, { after: when.after, spreadMs: ENUMERATION_SPREAD_MS });
   return { ok: true };
 }

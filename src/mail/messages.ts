@@ -23,8 +23,8 @@ export interface MessageData {
   expiresIn?: string;
   /** The app the person is being invited to, when not the product itself. */
   appName?: string;
-  /** When the event happened, already formatted for people (password_changed). */
-  when?: string;
+  /** When the event happened (password_changed); the message formats it. Default: when the message is built. */
+  when?: Date;
   /** The IP address the event came from (password_changed). */
   ip?: string;
 }
@@ -142,7 +142,7 @@ export function buildMessage(name: MessageName, data: MessageData, options: Buil
     link: optionalText(data.link),
     expiresIn: optionalText(data.expiresIn),
     appName,
-    when: optionalText(data.when),
+    when: data.when ? formatWhen(new Date(data.when)) : undefined,
     ip: optionalText(data.ip),
   };
   for (const field of spec.required) {

@@ -11,6 +11,7 @@ import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { AppDeps } from '../deps.ts';
 import { formBody } from './middleware/form-body.ts';
+import { PAGES } from './paths.ts';
 import { ASSETS, live, metrics, ready, serveAsset } from './site.ts';
 import { showStep, withInteraction } from './interactions/interaction.ts';
 import { showLogin, submitLogin } from './interactions/login.ts';
@@ -91,21 +92,21 @@ function passwordPages(deps: AppDeps, csrf: Csrf): Router {
   // The browser that asks for an email is the one holding the sign-in it came from (return-to-sign-in.ts).
   const remembersSignIn = rememberSignInOfForm(deps);
 
-  router.get('/password/forgot', (ctx) => showForgot(ctx, deps));
-  router.post('/password/forgot', ...post, remembersSignIn, (ctx) => submitForgot(ctx, deps));
-  router.get('/password/reset', (ctx) => showLinkPassword(ctx, deps, 'reset'));
-  router.post('/password/reset', ...post, (ctx) => submitLinkPassword(ctx, deps, 'reset'));
-  router.get('/password/set', (ctx) => showLinkPassword(ctx, deps, 'invite'));
-  router.post('/password/set', ...post, (ctx) => submitLinkPassword(ctx, deps, 'invite'));
-  router.post('/password/resend', ...post, (ctx) => resendLink(ctx, deps));
-  router.get('/signup', (ctx) => showSignup(ctx, deps));
-  router.post('/signup', ...post, remembersSignIn, (ctx) => submitSignup(ctx, deps));
-  router.get('/email/verify', (ctx) => showVerifyEmail(ctx, deps));
-  router.post('/email/verify', ...post, (ctx) => submitVerifyEmail(ctx, deps));
+  router.get(PAGES.forgotPassword, (ctx) => showForgot(ctx, deps));
+  router.post(PAGES.forgotPassword, ...post, remembersSignIn, (ctx) => submitForgot(ctx, deps));
+  router.get(PAGES.resetPassword, (ctx) => showLinkPassword(ctx, deps, 'reset'));
+  router.post(PAGES.resetPassword, ...post, (ctx) => submitLinkPassword(ctx, deps, 'reset'));
+  router.get(PAGES.setPassword, (ctx) => showLinkPassword(ctx, deps, 'invite'));
+  router.post(PAGES.setPassword, ...post, (ctx) => submitLinkPassword(ctx, deps, 'invite'));
+  router.post(PAGES.resendLink, ...post, (ctx) => resendLink(ctx, deps));
+  router.get(PAGES.signUp, (ctx) => showSignup(ctx, deps));
+  router.post(PAGES.signUp, ...post, remembersSignIn, (ctx) => submitSignup(ctx, deps));
+  router.get(PAGES.verifyEmail, (ctx) => showVerifyEmail(ctx, deps));
+  router.post(PAGES.verifyEmail, ...post, (ctx) => submitVerifyEmail(ctx, deps));
   // Where password managers send people to change a password (W3C well-known URL).
   router.get('/.well-known/change-password', (ctx) => {
     ctx.status = 302;
-    ctx.redirect('/account/password');
+    ctx.redirect(PAGES.accountPassword);
   });
   return router;
 }

@@ -46,7 +46,7 @@ function dataFor(name: MessageName, to: string, link: string): MessageData {
     case 'invite': return { ...base, expiresIn: '7 days', appName: 'Acme Notes' };
     case 'password_reset': return { ...base, expiresIn: '1 hour' };
     case 'verify_email': return { ...base, expiresIn: '24 hours' };
-    case 'password_changed': return { ...base, when: 'Tue, 4 Mar 2025 at 14:05 UTC', ip: '203.0.113.7' };
+    case 'password_changed': return { ...base, when: new Date('2025-03-04T14:05:00Z'), ip: '203.0.113.7' };
     case 'signup_existing_account': return base;
   }
 }
