@@ -78,8 +78,8 @@ export function startExpirySweep(
     if (sweeping) return;
     sweeping = true;
     try {
-      if (lease && !(await takeLease(lease.db, lease.name ?? 'expiry-sweep', lease.owner, everyMs))) return;
       const now = new Date();
+      if (lease && !(await takeLease(lease.db, lease.name ?? 'expiry-sweep', lease.owner, everyMs, now))) return;
       for (const { collection, field } of targets) {
         try {
           await collection.deleteMany({ [field]: { $lt: now } });
@@ -87,7 +87,7 @@ export function startExpirySweep(
           log.warn({ collection: collection.collectionName, err: (error as Error).message }, 'expiry sweep failed');
         }
       }
-      log.debug({ owner: lease?.owner }, 'expiry sweep done');
+      log.debug({ owner: lease?.owner, leaseAt: now.getTime() }, 'expiry sweep done');
     } catch (error) {
       log.warn({ err: (error as Error).message }, 'expiry sweep lease not taken');
     } finally {

@@ -26,8 +26,7 @@ export interface LeaseDoc {
 }
 
 /** Takes the lease `name` for `ms` if nobody holds it; true when this caller now holds it. */
-export async function takeLease(db: Db, name: string, owner: string, ms: number): Promise<boolean> {
-  const now = new Date();
+export async function takeLease(db: Db, name: string, owner: string, ms: number, now = new Date()): Promise<boolean> {
   try {
     await db.collection<LeaseDoc>(LEASES).findOneAndUpdate(
       { _id: name, until: { $lt: now } },

@@ -270,7 +270,7 @@ export class JobRunner {
         const result = await collection.updateOne(mine, update);
         if (result.matchedCount === 0) {
           lost();
-          throw abort.signal.reason;
+          throw new LeaseLost(`job ${job._id} was claimed by another instance`);
         }
       },
       check: () => abort.signal.throwIfAborted(),
@@ -289,7 +289,7 @@ export class JobRunner {
       log.info({ status: outcome.status }, 'job finished');
     } catch (error) {
       clearInterval(heartbeat);
-      const reason = abort.signal.reason ?? error;
+      const reason = error instanceof LeaseLost ? error : abort.signal.reason ?? error;
       if (reason instanceof LeaseLost) {
         log.warn('job lost to another instance (this one missed its lease); stopped');
       } else if (reason instanceof JobStopped) {
