@@ -6,15 +6,10 @@ import type { Lockout } from './lockout.ts';
 import type { Throttle } from './throttle.ts';
 import type { User, UserModel } from '../db/models/user.ts';
 import type { AuditTrail, RequestContext } from './audit.ts';
+import { AccountError } from './errors.ts';
 
-export class AccountError extends Error {
-  override name = 'AccountError';
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
+// Kept importable from here for the modules that always did; the codes live in errors.ts.
+export { AccountError } from './errors.ts';
 
 /** The words an admin may search by: the email, its parts, and each word of the name, lower-cased. */
 export function searchTermsFor(email: string, name: string | null | undefined): string[] {
@@ -51,7 +46,7 @@ export async function createUser(
   if (input.name !== undefined && input.name.length > 200) throw new AccountError('invalid_name', 'Name must be at most 200 characters.');
   if (input.password !== undefined && !options.policyChecked) {
     const issues = deps.policy.check(input.password, { email: email.data, name: input.name });
-    if (issues.length) throw new AccountError(issues[0]!.code, issues.map((issue) => issue.message).join(' '));
+    if (issues.length) throw new AccountError('password_policy', issues.map((issue) => issue.message).join(' '), issues);
   }
 
   const passwordHash = input.password === undefined ? null : await deps.hasher.hash(input.password);

@@ -9,7 +9,7 @@ import {
   editAccount, findAccounts, forceSignIn, getAccount, searchSchema, setDisabled, setRole,
 } from '../../accounts/admin.ts';
 import { emailSchema } from '../../accounts/email.ts';
-import { AccountError } from '../../accounts/users.ts';
+import { AccountError, type AccountErrorCode } from '../../accounts/errors.ts';
 import { HttpError } from '../http-error.ts';
 import { echo, parseForm, type FieldErrors } from '../forms.ts';
 import { clientName } from '../account/apps.ts';
@@ -42,6 +42,22 @@ function accountId(ctx: Context): string {
   return id;
 }
 
+/** The status of the page each domain refusal gets: a Record, so a code added to the domain must be given one here. */
+const REFUSAL_STATUS: Record<AccountErrorCode, 400 | 404 | 409 | 413> = {
+  not_found: 404,
+  email_taken: 409,
+  disabled: 409,
+  not_invited: 409,
+  invalid_email: 400,
+  invalid_name: 400,
+  invalid_request: 400,
+  password_policy: 400,
+  bad_csv: 400,
+  bad_header: 400,
+  empty: 400,
+  upload: 413,
+};
+
 /** Domain refusals (AccountError) become a 4xx page with the domain's words; anything else is a 500. */
 async function domain<T>(action: () => Promise<T>): Promise<T> {
   try {
@@ -49,7 +65,8 @@ async function domain<T>(action: () => Promise<T>): Promise<T> {
   } catch (error) {
     if (error instanceof AccountError) {
       if (error.code === 'not_found') throw notFound();
-      throw new HttpError(409, 'Not done', error.message);
+      const status = REFUSAL_STATUS[error.code];
+      throw new HttpError(status, status === 409 ? 'Not done' : 'Not accepted', error.message);
     }
     throw error;
   }

@@ -9,7 +9,7 @@ import {
   adminCreateAccount, adminSendReset, adminSetTemporaryPassword, adminUnlock, editAccount, findAccounts, forceSignIn,
   getAccount, setDisabled, setRole, ADMIN_ROLE,
 } from '../../accounts/admin.ts';
-import { AccountError } from '../../accounts/users.ts';
+import { AccountError, type AccountErrorCode } from '../../accounts/errors.ts';
 import type { PasswordIssue } from '../../accounts/password-policy.ts';
 import { ApiProblem, type FieldError } from './problem.ts';
 import { BODY } from './json-body.ts';
@@ -31,18 +31,26 @@ const policyProblem = (field: string, issues: PasswordIssue[]) =>
 
 const notFound = () => new ApiProblem('not-found', 'There is no account with this id.');
 
+/** Each domain refusal as a problem: a Record, so a code added to the domain must be given an answer here. */
+const DOMAIN_PROBLEMS: Record<AccountErrorCode, (error: AccountError) => ApiProblem> = {
+  not_found: notFound,
+  email_taken: () => new ApiProblem('email-taken', 'An account with this email address already exists.'),
+  disabled: () => new ApiProblem('account-disabled', 'The account is disabled. Enable it first.'),
+  not_invited: (error) => new ApiProblem('account-state', error.message),
+  invalid_email: (error) => invalid(error.message, [{ field: 'email', code: 'invalid_format', message: error.message }]),
+  invalid_name: (error) => invalid(error.message, [{ field: 'name', code: 'invalid_value', message: error.message }]),
+  invalid_request: (error) => invalid(error.message, [{ field: BODY, code: 'invalid_value', message: error.message }]),
+  password_policy: (error) => policyProblem('password', [...error.issues]),
+  // An import's file problems: not reachable through this API, answered as what they are.
+  bad_csv: (error) => invalid(error.message, [{ field: BODY, code: 'invalid_value', message: error.message }]),
+  bad_header: (error) => invalid(error.message, [{ field: BODY, code: 'invalid_value', message: error.message }]),
+  empty: (error) => invalid(error.message, [{ field: BODY, code: 'invalid_value', message: error.message }]),
+  upload: (error) => invalid(error.message, [{ field: BODY, code: 'invalid_value', message: error.message }]),
+};
+
 /** The domain's refusals as problems; anything else is a bug and stays a 500. */
 function domainProblem(error: unknown): never {
-  if (error instanceof AccountError) {
-    switch (error.code) {
-      case 'not_found':
-        throw notFound();
-      case 'email_taken':
-        throw new ApiProblem('email-taken', 'An account with this email address already exists.');
-      case 'disabled':
-        throw new ApiProblem('account-disabled', 'The account is disabled. Enable it first.');
-    }
-  }
+  if (error instanceof AccountError) throw DOMAIN_PROBLEMS[error.code](error);
   throw error;
 }
 
@@ -153,7 +161,7 @@ const sendResetEmail = accountAction({
   operationId: 'adminSendReset', summary: 'Email a password reset link',
   description: 'An account that has not chosen a password yet gets its invitation again. The email is sent in the background.',
   status: 202, success: { description: 'The link is on its way.', schema: resetSent },
-  problems: ['account-disabled'],
+  problems: ['account-disabled', 'account-state'],
   handle: async ({ ctx, deps, context }) => ({ sent: await adminSendReset(deps, accountId(ctx), context).catch(domainProblem) }),
 });
 

@@ -81,6 +81,11 @@ export const PROBLEM_TYPES = {
     title: 'Account disabled',
     description: 'The account is disabled; enable it before sending it a reset link.',
   },
+  'account-state': {
+    status: 409,
+    title: 'Not possible in the account\'s state',
+    description: 'The account changed meanwhile so that this no longer applies (for example, it chose its first password while an invitation was being sent again). Read it again and decide.',
+  },
   'own-admin-access': {
     status: 409,
     title: 'Would remove your own admin access',
