@@ -12,6 +12,7 @@ import { AUDIT_EVENTS } from '../../src/accounts/audit.ts';
 import { PROBLEM_CODES } from '../../src/web/api/problem.ts';
 import { ADMIN_REQUEST_SCHEMAS } from '../../src/web/api/schemas.ts';
 import { apiRoutes } from '../../src/web/api/routes.ts';
+import { callApi, codesOf, expectProblem as expectProblemOf, fieldsOf, type Answer, type CallInit } from '../helpers/api.ts';
 import { useTestServer } from '../helpers/server.ts';
 import { Agent } from '../helpers/agent.ts';
 import { confidentialClient, discover, publicClient, signIn } from '../helpers/rp.ts';
@@ -34,13 +35,6 @@ const automation = ccClient('automation', 'admin');
 const reporting = ccClient('reporting', 'groups'); // client credentials, but not registered for admin
 const unscoped = ccClient('unscoped'); // no `scope` metadata: the provider grants any scope; the API must not
 
-
-interface Answer {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: Record<string, any>;
-}
 
 const ADMIN_PASSWORD = 'lighthouse keeper vinyl 91';
 const USER_PASSWORD = 'an ordinary person passphrase 2';
@@ -70,23 +64,8 @@ describe('admin API', () => {
     return tokens.access_token;
   }
 
-  async function call(path: string, init: { method?: string; token?: string | null; body?: unknown; type?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
-    const headers: Record<string, string> = { ...init.headers };
-    const token = init.token === undefined ? adminToken : init.token;
-    if (token) headers.authorization = `Bearer ${token}`;
-    let body: string | undefined;
-    if (init.body !== undefined) {
-      body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
-      headers['content-type'] = init.type ?? 'application/json';
-    }
-    const response = await fetch(`${server.url}${path}`, { method: init.method ?? 'GET', headers, body });
-    const text = await response.text();
-    let json: Record<string, any> = {};
-    try {
-      json = text ? JSON.parse(text) : {};
-    } catch { /* not JSON: the assertions say so */ }
-    return { status: response.status, headers: response.headers, text, json };
-  }
+  /** A request with the admin's token unless another (or null) is given. */
+  const call = (path: string, init: CallInit = {}) => callApi(server.url, path, { ...init, token: init.token === undefined ? adminToken : init.token });
 
   function expectOk(answer: Answer, status: number): void {
     expect(answer.status, answer.text.slice(0, 500)).to.equal(status);
@@ -95,19 +74,7 @@ describe('admin API', () => {
     else expect(answer.headers.get('content-type')).to.match(/^application\/json/);
   }
 
-  function expectProblem(answer: Answer, status: number, code: string): void {
-    expect(answer.status, answer.text.slice(0, 500)).to.equal(status);
-    expect(answer.headers.get('content-type')).to.match(/^application\/problem\+json/);
-    expect(answer.headers.get('cache-control')).to.equal('no-store');
-    expect(answer.json.type).to.equal(code === 'about:blank' ? 'about:blank' : `${server.url}/api/problems/${code}`);
-    expect(answer.json.status).to.equal(status);
-    expect(answer.json.title).to.be.a('string').and.not.equal('');
-    expect(answer.json.detail).to.be.a('string').and.not.equal('');
-    expect(answer.text).to.not.match(/\bat \S+ \(|node_modules|\.ts:\d+|Error:|\$argon2/);
-  }
-
-  const fieldsOf = (answer: Answer) => (answer.json.errors as Array<{ field: string }>).map((e) => e.field);
-  const codesOf = (answer: Answer) => (answer.json.errors as Array<{ code: string }>).map((e) => e.code);
+  const expectProblem = (answer: Answer, status: number, code: string) => expectProblemOf(answer, status, code, server.url);
   const users = () => server.database.connection.collection('users');
   const userDoc = async (id: string) => (await users().findOne({ _id: id as never }))!;
   const settle = () => server.deps.tasks.idle().then(() => server.deps.mailer.idle());

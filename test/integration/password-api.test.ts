@@ -10,6 +10,7 @@ import { authenticate } from '../../src/accounts/signin.ts';
 import { linkModel } from '../../src/db/models/link.ts';
 import { PROBLEM_CODES } from '../../src/web/api/problem.ts';
 import { REQUEST_SCHEMAS } from '../../src/web/api/schemas.ts';
+import { callApi, codesOf, expectProblem as expectProblemOf, fieldsOf, type Answer, type CallInit } from '../helpers/api.ts';
 import { useTestServer } from '../helpers/server.ts';
 import { Agent } from '../helpers/agent.ts';
 import { confidentialClient, discover, openSignIn, publicClient, RP_CALLBACK, signIn, startAuthorization } from '../helpers/rp.ts';
@@ -17,13 +18,6 @@ import { confidentialClient, discover, openSignIn, publicClient, RP_CALLBACK, si
 const app = publicClient();
 const otherApp = confidentialClient();
 
-
-interface Answer {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: Record<string, unknown>;
-}
 
 describe('password API', () => {
   const { server, smtp } = useTestServer({ clients: [app, otherApp], smtp: true, policy: { forgotPassword: { perIpPerHour: 10_000 } } });
@@ -37,37 +31,9 @@ describe('password API', () => {
     otherConfig = await discover(server.url, otherApp);
   });
 
-  /** One request to the API; `body` is sent as JSON unless it is already a string. */
-  async function call(path: string, init: { method?: string; token?: string; body?: unknown; type?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
-    const headers: Record<string, string> = { ...init.headers };
-    if (init.token) headers.authorization = `Bearer ${init.token}`;
-    let body: string | undefined;
-    if (init.body !== undefined) {
-      body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
-      headers['content-type'] = init.type ?? 'application/json';
-    }
-    const response = await fetch(`${server.url}${path}`, { method: init.method ?? 'POST', headers, body });
-    const text = await response.text();
-    let json: Record<string, unknown> = {};
-    try {
-      json = text ? JSON.parse(text) : {};
-    } catch { /* not JSON: the assertions below say so */ }
-    return { status: response.status, headers: response.headers, text, json };
-  }
-
-  function expectProblem(answer: Answer, status: number, code: string): void {
-    expect(answer.status, answer.text.slice(0, 500)).to.equal(status);
-    expect(answer.headers.get('content-type')).to.match(/^application\/problem\+json/);
-    expect(answer.headers.get('cache-control')).to.equal('no-store');
-    expect(answer.json.type).to.equal(code === 'about:blank' ? 'about:blank' : `${server.url}/api/problems/${code}`);
-    expect(answer.json.status).to.equal(status);
-    expect(answer.json.title).to.be.a('string').and.not.equal('');
-    expect(answer.json.detail).to.be.a('string').and.not.equal('');
-    expect(answer.text).to.not.match(/\bat \S+ \(|node_modules|\.ts:\d+|Error:/);
-  }
-
-  const fieldsOf = (answer: Answer) => (answer.json.errors as Array<{ field: string; code: string }>).map((e) => e.field);
-  const codesOf = (answer: Answer) => (answer.json.errors as Array<{ field: string; code: string }>).map((e) => e.code);
+  /** A request to the API (POST unless said otherwise). */
+  const call = (path: string, init: CallInit = {}) => callApi(server.url, path, { method: 'POST', ...init });
+  const expectProblem = (answer: Answer, status: number, code: string) => expectProblemOf(answer, status, code, server.url);
 
   async function accessToken(email: string, password: string, scope = 'openid account', agent = new Agent()): Promise<string> {
     const { tokens } = await signIn(appConfig, agent, email, password, { scope });
