@@ -119,6 +119,7 @@ export async function listImportJobs(services: Pick<Services, 'db'>, limit = 20)
 /** What a job page says about who runs it. */
 export function runState(job: ImportJob, now = Date.now()): 'uploading' | 'waiting' | 'running' | 'interrupted' | null {
   if (job.status !== 'running') return null;
+  if (job.leaseUntil === undefined) return 'running'; // written before leases: run by the process that took the upload
   if (job.phase === 'upload') return 'uploading';
   if (!job.owner) return 'waiting';
   return new Date(job.leaseUntil).getTime() < now ? 'interrupted' : 'running';

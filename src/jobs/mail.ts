@@ -36,6 +36,12 @@ import { AccountError } from '../accounts/users.ts';
 export const BATCH = 4;
 /** Addresses listed in a job's report, per kind (the counts cover all). */
 export const MAX_LISTED = 1_000;
+/**
+ * Stopping: how long the batch in flight may still take (the mail server answering,
+ * or a retry after a 4xx) before the run gives up on knowing, and leaves the batch
+ * for the next run to resolve by its links.
+ */
+const STOP_GRACE_MS = 5_000;
 
 export interface MailTally {
   /** Recipients the run will go through (known at the start for bulk mail; growing during an import). */
@@ -109,6 +115,29 @@ class RunMailer extends Mailer {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Waits until every email handed to `mailer` is accepted or given up on; once the
+ * instance is stopping, for STOP_GRACE_MS at most, then throws the stop (the batch
+ * is not committed: the next run sees it in flight).
+ */
+async function settled(mailer: Mailer, signal: AbortSignal): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  let start = () => {};
+  const gaveUp = new Promise<boolean>((resolve) => {
+    start = () => {
+      timer = setTimeout(() => resolve(true), STOP_GRACE_MS);
+    };
+  });
+  if (signal.aborted) start();
+  else signal.addEventListener('abort', start, { once: true });
+  try {
+    if (await Promise.race([mailer.idle().then(() => false), gaveUp])) signal.throwIfAborted();
+  } finally {
+    signal.removeEventListener('abort', start);
+    clearTimeout(timer);
+  }
+}
 const listed = (list: string[], more: string[]) => [...list, ...more].slice(0, MAX_LISTED);
 
 /** Goes through the recipients from the committed position; returns the final state. */
@@ -159,7 +188,7 @@ export async function sendJobMail(run: MailRun): Promise<MailState> {
         tally.skipped++; // chose a password meanwhile
       }
     }
-    await mailer.idle();
+    await settled(mailer, signal);
     for (const user of toSend) {
       if (mailer.refused.delete(user.email.trim())) {
         tally.failed++;

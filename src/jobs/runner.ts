@@ -282,7 +282,7 @@ export class JobRunner {
         await this.#finish(kind, job, mine, { status: 'failed', error: `it stopped without finishing ${job.attempts - 1} times (the instances running it ended); it was not tried again` } as JobOutcome<J>);
         return;
       }
-      log.info({ attempts: job.attempts }, job.heartbeatAt && job.attempts > 1 ? 'job resumed' : 'job started');
+      log.info({ attempts: job.attempts }, 'job claimed');
       const outcome = await kind.run(context);
       clearInterval(heartbeat);
       await this.#finish(kind, job, mine, outcome);
