@@ -291,6 +291,7 @@ async function applyBatch(services: Services, rows: Row[], options: ImportOption
   /** This row is in the batch an earlier run of the job may have partly stored. */
   const replayed = (row: Row) => Boolean(job?.unfinished && row.line <= job.unfinished.lastLine);
   const updatedBefore = new Set(job?.unfinished?.updated ?? []);
+  const updatedInReplay: string[] = []; // announced again, in case this run dies too
 
   // Passwords: the policy, then argon2 on both cores. Only for rows that will set one.
   const hashes = new Map<Row, string>();
@@ -350,8 +351,12 @@ async function applyBatch(services: Services, rows: Row[], options: ImportOption
     }
     if (!Object.keys(set).length) {
       // Nothing differs: unchanged, unless an earlier run of the job made this very update.
-      if (replayed(row) && updatedBefore.has(current._id)) report.updated++;
-      else report.unchanged++;
+      if (replayed(row) && updatedBefore.has(current._id)) {
+        report.updated++;
+        updatedInReplay.push(current._id);
+      } else {
+        report.unchanged++;
+      }
       continue;
     }
     updates.push({ updateOne: { filter: { _id: current._id }, update: { $set: { ...set, updatedAt: now } } } });
@@ -359,7 +364,7 @@ async function applyBatch(services: Services, rows: Row[], options: ImportOption
   }
 
   options.signal?.throwIfAborted();
-  await job?.beforeWrite({ lastLine: rows.at(-1)!.line, updated: updates.map((u) => u.updateOne.filter._id as string) });
+  await job?.beforeWrite({ lastLine: rows.at(-1)!.line, updated: [...updatedInReplay, ...updates.map((u) => u.updateOne.filter._id as string)] });
 
   let created = inserts.length;
   const refused = new Set<number>();
