@@ -92,6 +92,7 @@ export interface BatchOutcome {
 }
 
 const BATCH = 500;
+const UPDATES_PER_WRITE = 50;
 // Large enough for any real row (a 10 MB line is read, then refused by the field checks); bounds memory.
 const MAX_LINE_BYTES = 16 * 1024 * 1024;
 // A cell a spreadsheet would run as a formula when someone opens an export of it.
@@ -397,7 +398,11 @@ async function applyBatch(services: Services, rows: Row[], options: ImportOption
   });
   report.created += created;
   if (updates.length) {
-    await services.users.collection.bulkWrite(updates, { ordered: false });
+    // At most UPDATES_PER_WRITE statements per command: the embedded FerretDB (1.24) never
+    // answers an update command of 100 statements or more (and holds every later write).
+    for (let i = 0; i < updates.length; i += UPDATES_PER_WRITE) {
+      await services.users.collection.bulkWrite(updates.slice(i, i + UPDATES_PER_WRITE), { ordered: false });
+    }
     report.updated += updates.length;
   }
   // An invitation must not set a second password once the file gave one.
