@@ -219,7 +219,7 @@ export function importJobKind(services: Services): JobKind<ImportJob> {
 
 type Update = (update: Record<string, unknown>) => Promise<void>;
 
-/** Phase 2: the rows, from the checkpoint; resolves with a failure to record, or null once all are done. */
+/** The rows, from the checkpoint on; resolves with a failure to record, or null once all are done. */
 async function importRows(services: Services, job: ImportJob, update: Update, signal: AbortSignal): Promise<{ status: 'failed'; error: string } | null> {
   const totals = { rows: job.rows, created: job.created, updated: job.updated, unchanged: job.unchanged, rejectedCount: job.rejectedCount };
   let kept = job.rejected.length;

@@ -406,6 +406,40 @@ describe('jobs that survive an instance', function () {
       expectEachAtMostOnce(smtp.messages, accounts, done.mail);
     });
 
+    it('Ctrl-C on password:set cancels the job after the batch in flight', async () => {
+      const accounts = Array.from({ length: 200 }, (_, i) => `c${String(i).padStart(3, '0')}@cancel.example`);
+      await importUsers(services, Readable.from([Buffer.from(`email\n${accounts.join('\n')}\n`)]));
+      const cli = spawn(process.execPath, ['bin/latchkey.js', 'password:set', '--rate', '20'], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: {
+          PATH: process.env.PATH, NODE_ENV: 'test', LOG_LEVEL: 'silent', SMTP_URL: smtp.url, ...FAST_LEASES,
+          MONGODB_URI: uriFor(databaseServerUri(), database.name), DATA_DIR: mkdtempSync(join(testRoot, 'jobs-cli-')),
+        },
+      });
+      let stdout = '';
+      let stderr = '';
+      cli.stdout.on('data', (c: Buffer) => (stdout += c));
+      cli.stderr.on('data', (c: Buffer) => (stderr += c));
+      const exited = new Promise((r) => cli.once('exit', (code) => r(code)));
+      const jobs = services.db.collection<MailJob>(MAIL_JOBS);
+      await waitFor('sending', async () => jobs.findOne({}), (j) => Boolean(j && j.mail.done >= 12), 60_000);
+      cli.kill('SIGINT');
+      expect(await exited).to.equal(1);
+      const job = (await jobs.findOne({}))!;
+      expect(job.status).to.equal('failed');
+      expect(job.error).to.equal('cancelled from the command line');
+      expect(job.mail.inFlight).to.equal(null);
+      expect(job.mail.done).to.be.below(200);
+      expect(stderr).to.match(/latchkey: job [0-9a-f-]+ stopped after \d+ of 200: cancelled from the command line/);
+      await sleep(1_000);
+      expect(smtp.messages).to.have.length(job.mail.sent);
+      const counts = perRecipient(smtp.messages);
+      expect([...counts.values()].every((n) => n === 1)).to.equal(true);
+      expect([...counts.keys()].every((email) => accounts.includes(email))).to.equal(true);
+      expect(stdout).to.equal(`${job.mail.sent} sent, 0 skipped (a link is still valid), of 200\n`);
+    });
+
     it('a graceful stop (SIGTERM) hands the job over at once, with nothing uncertain', async () => {
       const accounts = Array.from({ length: 300 }, (_, i) => `g${String(i).padStart(3, '0')}@graceful.example`);
       await importUsers(services, Readable.from([Buffer.from(`email\n${accounts.join('\n')}\n`)]));
