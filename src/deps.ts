@@ -27,7 +27,7 @@ import { JobRunner } from './jobs/runner.ts';
 import { ensureJobFileIndexes } from './jobs/files.ts';
 import { join } from 'node:path';
 import type { Metrics } from './metrics.ts';
-import type { Lifecycle } from './server.ts';
+import type { Lifecycle } from './lifecycle.ts';
 import { MODEL_INDEXES, artifactCollection } from './oidc/adapter.ts';
 import { emailUrls } from './web/paths.ts';
 

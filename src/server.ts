@@ -9,6 +9,7 @@ import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import { connect } from './db/connection.ts';
 import { startDevDb, type DevDb } from './db/devdb.ts';
+import type { Lifecycle } from './lifecycle.ts';
 import { createServices, prepareDatabase, type AppDeps, type Services } from './deps.ts';
 import { LiveProvider } from './oidc/live-provider.ts';
 import { createProvider } from './oidc/provider.ts';
@@ -26,14 +27,6 @@ export interface RunningServer {
   drain(): void;
   /** Drains, finishes requests in flight and background work, then closes the database. */
   stop(): Promise<void>;
-}
-
-/**
- * Where an instance is in its life, for /healthz/ready: only `ready` takes traffic.
- * `starting` until every part is wired, `draining` from the stop signal on.
- */
-export interface Lifecycle {
-  state: 'starting' | 'ready' | 'draining';
 }
 
 /**

@@ -14,7 +14,8 @@ import type { LinkFlowDeps } from './password-links.ts';
 import { revokeAccountAccess } from './revocation.ts';
 import { setTemporaryPassword } from './set-password.ts';
 import { inviteUser, sendPasswordReset, resendInvitation } from './password-links.ts';
-import { AccountError, createUser, searchTermsFor, unlockUser } from './users.ts';
+import { AccountError } from './errors.ts';
+import { createUser, searchTermsFor, unlockUser } from './users.ts';
 import { listConnectedApps, type ConnectedApp } from './connected-apps.ts';
 import type { PasswordIssue } from './password-policy.ts';
 

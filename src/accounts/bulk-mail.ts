@@ -7,11 +7,10 @@
 // kind is skipped, so a re-run emails no one twice.
 import { randomUUID } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
-import type { Services } from '../deps.ts';
 import type { RequestContext } from './audit.ts';
 import { normalizeEmail } from './email.ts';
-import { newJobFields, type JobDoc, type JobKind } from '../jobs/runner.ts';
-import { accountsAfter, newMailState, sendJobMail, type MailState } from '../jobs/mail.ts';
+import { newJobFields, type JobDoc, type JobKind, type JobRunner } from '../jobs/runner.ts';
+import { accountsAfter, newMailState, sendJobMail, type JobMailDeps, type MailState } from '../jobs/mail.ts';
 
 export const MAIL_JOBS = 'mail_jobs';
 export const MAIL_JOB_KIND = 'bulk-mail';
@@ -72,7 +71,13 @@ function filterFor(target: string): Record<string, unknown> {
 }
 
 /** The job kind the runner of every process knows. */
-export function mailJobKind(services: Services): JobKind<MailJob> {
+/** What bulk mail uses: the job's emails, its collection, and the job runner. */
+export interface BulkMailDeps extends JobMailDeps {
+  db: Db;
+  jobs: JobRunner;
+}
+
+export function mailJobKind(services: BulkMailDeps): JobKind<MailJob> {
   return {
     name: MAIL_JOB_KIND,
     collection: mailJobs(services.db),
@@ -103,7 +108,7 @@ function prefixed(field: string, values: object): Record<string, unknown> {
  * Queues a bulk mail job, or finds the one already running for the same target (a
  * re-run after a crash continues it rather than starting a second one).
  */
-export async function enqueueBulkMail(services: Services, purpose: 'invite' | 'reset', target: Target, options: Pick<BulkOptions, 'ratePerSecond' | 'context'>): Promise<{ id: string; joined: boolean }> {
+export async function enqueueBulkMail(services: BulkMailDeps, purpose: 'invite' | 'reset', target: Target, options: Pick<BulkOptions, 'ratePerSecond' | 'context'>): Promise<{ id: string; joined: boolean }> {
   const key = purpose === 'invite' ? 'invite:all' : 'all' in target ? 'reset:all' : `reset:${normalizeEmail(target.email)}`;
   const jobs = mailJobs(services.db);
   const running = await jobs.findOne({ status: 'running', target: key }, { sort: { startedAt: 1 } });
@@ -123,7 +128,7 @@ const progressOf = (mail: MailState): BulkProgress => ({
 });
 
 /** Sees job `id` through from this process (services.jobs.drive), reporting progress; resolves when it ends or this process stops. */
-export async function runBulkMail(services: Services, id: string, onProgress?: (progress: BulkProgress) => void): Promise<BulkResult> {
+export async function runBulkMail(services: BulkMailDeps, id: string, onProgress?: (progress: BulkProgress) => void): Promise<BulkResult> {
   const job = await services.jobs.drive<MailJob>(MAIL_JOB_KIND, id, (seen) => onProgress?.(progressOf(seen.mail)));
   return {
     ...progressOf(job.mail), jobId: id, finished: job.status !== 'running', status: job.status, error: job.error,
@@ -131,17 +136,17 @@ export async function runBulkMail(services: Services, id: string, onProgress?: (
   };
 }
 
-async function run(services: Services, purpose: 'invite' | 'reset', target: Target, options: BulkOptions): Promise<BulkResult> {
+async function run(services: BulkMailDeps, purpose: 'invite' | 'reset', target: Target, options: BulkOptions): Promise<BulkResult> {
   const { id } = await enqueueBulkMail(services, purpose, target, options);
   return runBulkMail(services, id, options.onProgress);
 }
 
 /** `password:set`: a set-password link to every account that has never chosen a password. */
-export function sendSetPasswordLinks(services: Services, options: BulkOptions): Promise<BulkResult> {
+export function sendSetPasswordLinks(services: BulkMailDeps, options: BulkOptions): Promise<BulkResult> {
   return run(services, 'invite', { all: true }, options);
 }
 
 /** `password:reset`: reset links to every active account, or to one address. */
-export function sendResetLinks(services: Services, target: Target, options: BulkOptions): Promise<BulkResult> {
+export function sendResetLinks(services: BulkMailDeps, target: Target, options: BulkOptions): Promise<BulkResult> {
   return run(services, 'reset', target, options);
 }

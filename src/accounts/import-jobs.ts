@@ -17,14 +17,15 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Collection, Db } from 'mongodb';
-import type { Services } from '../deps.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
 import type { User } from '../db/models/user.ts';
 import type { RequestContext } from './audit.ts';
-import { importUsers, type BatchIntent, type RejectedRow } from './import.ts';
-import { AccountError } from './users.ts';
-import type { JobDoc, JobKind } from '../jobs/runner.ts';
+import { importUsers, type BatchIntent, type ImportDeps, type RejectedRow } from './import.ts';
+import { AccountError } from './errors.ts';
+import type { JobDoc, JobKind, JobRunner } from '../jobs/runner.ts';
 import { deleteJobFile, readJobFile, storeJobFile } from '../jobs/files.ts';
-import { newMailState, sendJobMail, type MailState, type Recipient } from '../jobs/mail.ts';
+import { newMailState, sendJobMail, type JobMailDeps, type MailState, type Recipient } from '../jobs/mail.ts';
 
 export const IMPORT_JOBS = 'import_jobs';
 /** Per committed batch of an import that sends invitations: the accounts it created without a password. */
@@ -104,13 +105,21 @@ function asRead(job: ImportJob, now = Date.now()): ImportJob {
   return job;
 }
 
-export async function getImportJob(services: Pick<Services, 'db'>, id: string): Promise<ImportJob | null> {
+/** What console imports use: an import, its invitations, and the job runner. */
+export interface ImportJobDeps extends ImportDeps, JobMailDeps {
+  db: Db;
+  log: Logger;
+  jobs: JobRunner;
+  config: JobMailDeps['config'] & Pick<Config, 'jobs'>;
+}
+
+export async function getImportJob(services: Pick<ImportJobDeps, 'db'>, id: string): Promise<ImportJob | null> {
   const job = await importJobs(services.db).findOne({ _id: id });
   return job ? asRead(job) : null;
 }
 
 /** The newest jobs, without their rejected rows. */
-export async function listImportJobs(services: Pick<Services, 'db'>, limit = 20): Promise<ImportJob[]> {
+export async function listImportJobs(services: Pick<ImportJobDeps, 'db'>, limit = 20): Promise<ImportJob[]> {
   const jobs = await importJobs(services.db).find({}, { projection: { rejected: 0 } }).sort({ startedAt: -1 }).limit(limit).toArray();
   const now = Date.now();
   return jobs.map((job) => asRead({ ...job, rejected: [] }, now));
@@ -141,7 +150,7 @@ export interface StartImportOptions {
  * as "too large"), the job fails with that message, nothing imported, and the error
  * is thrown; `onCreated` has then already been told the id.
  */
-export async function startImportJob(services: Services, input: Readable, options: StartImportOptions, onCreated: (id: string) => void = () => {}): Promise<string> {
+export async function startImportJob(services: ImportJobDeps, input: Readable, options: StartImportOptions, onCreated: (id: string) => void = () => {}): Promise<string> {
   const now = new Date();
   const fileName = options.fileName?.slice(0, 200) ?? null;
   const held = await services.jobs.createHeld<ImportJob>(IMPORT_JOB_KIND, {
@@ -176,7 +185,7 @@ function prefixed(field: string, values: object): Record<string, unknown> {
 }
 
 /** The job kind every instance's runner knows. */
-export function importJobKind(services: Services): JobKind<ImportJob> {
+export function importJobKind(services: ImportJobDeps): JobKind<ImportJob> {
   const { db } = services;
   return {
     name: IMPORT_JOB_KIND,
@@ -220,7 +229,7 @@ export function importJobKind(services: Services): JobKind<ImportJob> {
 type Update = (update: Record<string, unknown>) => Promise<void>;
 
 /** The rows, from the checkpoint on; resolves with a failure to record, or null once all are done. */
-async function importRows(services: Services, job: ImportJob, update: Update, signal: AbortSignal): Promise<{ status: 'failed'; error: string } | null> {
+async function importRows(services: ImportJobDeps, job: ImportJob, update: Update, signal: AbortSignal): Promise<{ status: 'failed'; error: string } | null> {
   const totals = { rows: job.rows, created: job.created, updated: job.updated, unchanged: job.unchanged, rejectedCount: job.rejectedCount };
   let kept = job.rejected.length;
   let batches = job.checkpoint.inviteBatches;
@@ -282,7 +291,7 @@ async function importRows(services: Services, job: ImportJob, update: Update, si
 }
 
 /** The accounts to invite, in commit order, after `position` ({batch, index}). */
-async function* invitesAfter(services: Services, jobId: string, batches: number, position: unknown): AsyncIterable<Recipient> {
+async function* invitesAfter(services: ImportJobDeps, jobId: string, batches: number, position: unknown): AsyncIterable<Recipient> {
   const after = position as { batch: number; index: number } | null;
   for (let batch = after?.batch ?? 0; batch < batches; batch++) {
     const doc = await invites(services.db).findOne({ _id: `${jobId}:${batch}` });

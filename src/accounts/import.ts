@@ -7,11 +7,15 @@ import { parse, type CsvError } from 'csv-parse';
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import type { Services } from '../deps.ts';
-import type { User } from '../db/models/user.ts';
+import type { User, UserModel } from '../db/models/user.ts';
+import type { AuditTrail } from './audit.ts';
+import type { OneTimeLinks } from './links.ts';
+import type { PasswordHasher } from './passwords.ts';
+import type { PasswordPolicy } from './password-policy.ts';
 import { emailSchema, normalizeEmail } from './email.ts';
 import { isImportableHash } from './passwords.ts';
-import { AccountError, searchTermsFor } from './users.ts';
+import { AccountError } from './errors.ts';
+import { searchTermsFor } from './users.ts';
 import type { RequestContext } from './audit.ts';
 
 export const IMPORT_COLUMNS = ['email', 'name', 'password', 'password_hash', 'must_change', 'groups'] as const;
@@ -159,7 +163,18 @@ async function pool<T>(items: T[], limit: number, task: (item: T) => Promise<voi
   }));
 }
 
-export async function importUsers(services: Services, input: Readable, options: ImportOptions = {}): Promise<ImportReport> {
+/** What an import uses. */
+export interface ImportDeps {
+  users: UserModel;
+  hasher: PasswordHasher;
+  policy: PasswordPolicy;
+  links: OneTimeLinks;
+  audit: AuditTrail;
+  /** How long an imported temporary password (must_change) works. */
+  temporaryPasswordMs: number;
+}
+
+export async function importUsers(services: ImportDeps, input: Readable, options: ImportOptions = {}): Promise<ImportReport> {
   const report: ImportReport = { rows: 0, created: 0, updated: 0, unchanged: 0, rejected: [] };
   const seen = new Map<string, number>();
   let headerChecked = false;
@@ -276,7 +291,7 @@ type Existing = Pick<User, '_id' | 'email' | 'emailNormalized' | 'name' | 'group
  * at insert time, with no read at all (FerretDB, the embedded store, answers
  * non-_id queries with a full scan, so per-batch lookups would be quadratic).
  */
-async function loadExisting(services: Services): Promise<Map<string, Existing>> {
+async function loadExisting(services: ImportDeps): Promise<Map<string, Existing>> {
   const existing = new Map<string, Existing>();
   const cursor = services.users.collection.find({}, { projection: { email: 1, emailNormalized: 1, name: 1, groups: 1, passwordHash: 1, status: 1 } });
   for await (const doc of cursor) existing.set((doc as unknown as Existing).emailNormalized, doc as unknown as Existing);
@@ -284,9 +299,9 @@ async function loadExisting(services: Services): Promise<Map<string, Existing>> 
 }
 
 /** Stores one batch; returns the accounts it created without a password (a job invites them). */
-async function applyBatch(services: Services, rows: Row[], options: ImportOptions, report: ImportReport, existing: Map<string, Existing>): Promise<BatchOutcome['invited']> {
+async function applyBatch(services: ImportDeps, rows: Row[], options: ImportOptions, report: ImportReport, existing: Map<string, Existing>): Promise<BatchOutcome['invited']> {
   if (!rows.length) return [];
-  const temporaryMs = services.config.policy.links.temporaryPasswordDays * 86_400_000;
+  const temporaryMs = services.temporaryPasswordMs;
   const { job } = options;
   const invited: BatchOutcome['invited'] = [];
   /** This row is in the batch an earlier run of the job may have partly stored. */

@@ -10,7 +10,8 @@ import type { Throttle } from './throttle.ts';
 import type { PasswordIssue } from './password-policy.ts';
 import { passwordIssues, storePassword, type SetPasswordDeps } from './set-password.ts';
 import { revokeAccountAccess } from './revocation.ts';
-import { createUser, findUserByEmail, AccountError } from './users.ts';
+import { AccountError } from './errors.ts';
+import { createUser, findUserByEmail } from './users.ts';
 import type { AuditTrail, RequestContext } from './audit.ts';
 
 export interface LinkFlowDeps extends SetPasswordDeps {

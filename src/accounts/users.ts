@@ -8,8 +8,6 @@ import type { User, UserModel } from '../db/models/user.ts';
 import type { AuditTrail, RequestContext } from './audit.ts';
 import { AccountError } from './errors.ts';
 
-// Kept importable from here for the modules that always did; the codes live in errors.ts.
-export { AccountError } from './errors.ts';
 
 /** The words an admin may search by: the email, its parts, and each word of the name, lower-cased. */
 export function searchTermsFor(email: string, name: string | null | undefined): string[] {

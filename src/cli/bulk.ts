@@ -11,13 +11,6 @@ import type { Services } from '../deps.ts';
 import type { BulkProgress, BulkResult } from '../accounts/bulk-mail.ts';
 import { CliError, action, examples, withServices } from './context.ts';
 
-/** CSV cell for the row report; a leading = + - @ would run as a formula when opened in a spreadsheet. */
-function cell(value: string | number | null): string {
-  let text = value === null ? '' : String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
 const rate = (value: string) => {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0 || n > 1000) throw new CliError('--rate must be a number of messages per second, from 0.01 to 1000');
@@ -98,7 +91,7 @@ export function registerBulkCommands(program: Command): void {
     .addHelpText('after', examples('latchkey user:import people.csv --report rejected.csv', 'latchkey user:import people.csv --upsert'))
     .action(action(async (file: string, options: { upsert?: boolean; report?: string }) => {
       if (!existsSync(file)) throw new CliError(`no such file: ${file}`);
-      const { importUsers } = await import('../accounts/import.ts');
+      const [{ importUsers }, { csvCell }] = await Promise.all([import('../accounts/import.ts'), import('../accounts/import-jobs.ts')]);
       const started = Date.now();
       const report = await withServices(({ services }) => importUsers(services, createReadStream(file), {
         upsert: options.upsert,
@@ -109,7 +102,7 @@ export function registerBulkCommands(program: Command): void {
       for (const row of report.rejected.slice(0, 20)) console.log(`line ${row.line}: ${row.reason}${row.email ? ` (${row.email})` : ''}`);
       if (report.rejected.length > 20) console.log(`... and ${report.rejected.length - 20} more rejected rows${options.report ? '' : ' (use --report FILE for all)'}`);
       if (options.report) {
-        writeFileSync(options.report, ['line,email,reason', ...report.rejected.map((r) => [r.line, r.email, r.reason].map(cell).join(','))].join('\n') + '\n');
+        writeFileSync(options.report, ['line,email,reason', ...report.rejected.map((r) => [r.line, r.email, r.reason].map(csvCell).join(','))].join('\n') + '\n');
       }
       console.log(`${report.rows} rows in ${((Date.now() - started) / 1000).toFixed(1)} s: ${report.created} created, ${report.updated} updated, ${report.unchanged} unchanged, ${report.rejected.length} rejected`);
       if (report.rejected.length) process.exitCode = 3;

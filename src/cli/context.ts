@@ -62,7 +62,7 @@ function debug(error: unknown): void {
 /** Prints an error the operator can act on and returns the exit code for it. */
 export async function report(error: unknown): Promise<number> {
   const { ConfigError } = await import('../config.ts');
-  const { AccountError } = await import('../accounts/users.ts');
+  const { AccountError } = await import('../accounts/errors.ts');
   if (error instanceof ConfigError) {
     process.stderr.write(`latchkey: ${error.message}\n`);
     return 2;

@@ -24,13 +24,15 @@
 // Tokens never rest in the database (only their hashes, in one_time_links): a
 // resumed run issues new links, it never re-sends stored ones.
 import { join } from 'node:path';
-import type { Services } from '../deps.ts';
-import type { User } from '../db/models/user.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
+import type { User, UserModel } from '../db/models/user.ts';
+import type { OneTimeLinks } from '../accounts/links.ts';
 import { Mailer } from '../mail/mailer.ts';
 import type { MessageData, MessageName } from '../mail/messages.ts';
 import type { RequestContext } from '../accounts/audit.ts';
-import { resendInvitation, sendPasswordReset } from '../accounts/password-links.ts';
-import { AccountError } from '../accounts/users.ts';
+import { resendInvitation, sendPasswordReset, type LinkFlowDeps } from '../accounts/password-links.ts';
+import { AccountError } from '../accounts/errors.ts';
 
 /** Recipients sent together between two commits: the mailer's default concurrency, so one round. */
 export const BATCH = 4;
@@ -80,8 +82,18 @@ export interface Recipient {
   user: User | null;
 }
 
+/** What sending a job's emails uses. */
+export interface JobMailDeps {
+  /** For the run's own mailer: the same mail server and sender as the instance's. */
+  config: Pick<Config, 'smtpUrl' | 'mailFrom' | 'dataDir' | 'issuer'>;
+  log: Logger;
+  flows: LinkFlowDeps;
+  links: OneTimeLinks;
+  users: UserModel;
+}
+
 export interface MailRun {
-  services: Services;
+  services: JobMailDeps;
   purpose: 'invite' | 'reset';
   ratePerSecond: number;
   context: RequestContext;
@@ -226,7 +238,7 @@ export async function sendJobMail(run: MailRun): Promise<MailState> {
 }
 
 /** Accounts matching `filter`, by _id, after `position` (an _id): bulk mail's recipients. */
-export async function* accountsAfter(services: Services, filter: Record<string, unknown>, position: unknown): AsyncIterable<Recipient> {
+export async function* accountsAfter(services: Pick<JobMailDeps, 'users'>, filter: Record<string, unknown>, position: unknown): AsyncIterable<Recipient> {
   const query = typeof position === 'string' ? { ...filter, _id: { $gt: position } } : filter;
   const cursor = services.users.collection.find(query as never).sort({ _id: 1 });
   try {

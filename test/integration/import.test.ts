@@ -12,7 +12,7 @@ import { parse } from 'csv-parse/sync';
 import { importUsers, type ImportReport } from '../../src/accounts/import.ts';
 import { sendSetPasswordLinks } from '../../src/accounts/bulk-mail.ts';
 import { authenticate } from '../../src/accounts/signin.ts';
-import { AccountError } from '../../src/accounts/users.ts';
+import { AccountError } from '../../src/accounts/errors.ts';
 import type { AuditRecord } from '../../src/db/models/audit.ts';
 import type { User } from '../../src/db/models/user.ts';
 import { createServices, type Services } from '../../src/deps.ts';

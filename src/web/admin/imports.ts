@@ -12,7 +12,7 @@ import type { Context, Middleware } from 'koa';
 import type { AppDeps } from '../../deps.ts';
 import { getImportJob, listImportJobs, rejectedRowsCsv, runState, startImportJob, type ImportJob } from '../../accounts/import-jobs.ts';
 import { IMPORT_COLUMNS } from '../../accounts/import.ts';
-import { AccountError } from '../../accounts/users.ts';
+import { AccountError } from '../../accounts/errors.ts';
 import { HttpError } from '../http-error.ts';
 import { adminContext, adminOf, emailsOf, formatDateTime, renderAdmin } from './page.ts';
 
