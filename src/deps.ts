@@ -14,7 +14,7 @@ import { Throttle, ensureThrottleIndexes, THROTTLE_COLLECTION } from './accounts
 import type { SignInDeps } from './accounts/signin.ts';
 import { PasswordPolicy } from './accounts/password-policy.ts';
 import { OneTimeLinks, type LinkPurpose } from './accounts/links.ts';
-import type { LinkFlowDeps } from './accounts/password-links.ts';
+import type { PasswordFlowDeps } from './accounts/password-links.ts';
 import { linkModel } from './db/models/link.ts';
 import { Mailer } from './mail/mailer.ts';
 import { BackgroundTasks } from './background.ts';
@@ -39,16 +39,19 @@ export interface Services {
   users: UserModel;
   hasher: PasswordHasher;
   lockout: Lockout;
+  /** Sign-in attempts (and current-password checks), per IP and per IP and email. */
   throttle: Throttle;
-  forgotThrottle: Throttle;
+  /** Forms that email an address (forgot password, sign-up), per email and per IP. */
+  emailFormThrottle: Throttle;
   policy: PasswordPolicy;
   links: OneTimeLinks;
   mailer: Mailer;
   tasks: BackgroundTasks;
   audit: AuditTrail;
-  signIn: SignInDeps;
-  /** What every password-setting flow needs. */
-  flows: LinkFlowDeps;
+  /** What authenticate() (accounts/signin.ts) uses. */
+  signInDeps: SignInDeps;
+  /** What every flow that sets or changes a password uses, with or without an emailed link. */
+  passwords: PasswordFlowDeps;
   /** Background jobs (console imports, bulk mail): a server starts it; the CLI drives one job with it. */
   jobs: JobRunner;
   /** How long an operator's temporary password works. */
@@ -69,7 +72,8 @@ export function createServices(config: Config, log: Logger, connection: Connecti
   const hasher = new PasswordHasher(config.policy.passwordHashing);
   const lockout = new Lockout(lockoutModel(connection), config.lockout);
   const throttle = new Throttle(connection, 'signin', config.policy.throttle);
-  const forgotThrottle = new Throttle(connection, 'forgot', {
+  // Its counters keep the name 'forgot' they were stored under.
+  const emailFormThrottle = new Throttle(connection, 'forgot', {
     perEmail: { points: config.policy.forgotPassword.perEmailPerHour, durationSeconds: 3600 },
     perIp: { points: config.policy.forgotPassword.perIpPerHour, durationSeconds: 3600 },
   });
@@ -85,7 +89,7 @@ export function createServices(config: Config, log: Logger, connection: Connecti
   const mailer = new Mailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outboxDir: join(config.dataDir, 'outbox'), issuer: config.issuer, log });
   const tasks = new BackgroundTasks(log);
   const audit = new AuditTrail(auditModel(connection), config.policy.audit.retentionDays, log);
-  const flows: LinkFlowDeps = {
+  const passwords: PasswordFlowDeps = {
     db, users, hasher, policy, links, mailer, tasks, lockout, throttle, audit,
     historyCount: config.policy.passwordPolicy.historyCount,
     urls: emailUrls(config.issuer),
@@ -94,9 +98,9 @@ export function createServices(config: Config, log: Logger, connection: Connecti
   };
   const jobs = new JobRunner({ log, ...config.jobs });
   const services: Services = {
-    config, log, connection, db, users, hasher, lockout, throttle, forgotThrottle, policy, links, mailer, tasks, audit, flows, jobs,
+    config, log, connection, db, users, hasher, lockout, throttle, emailFormThrottle, policy, links, mailer, tasks, audit, passwords, jobs,
     temporaryPasswordMs: config.policy.links.temporaryPasswordDays * 86_400_000,
-    signIn: { users, hasher, lockout, audit, deviceMaxFailures: config.policy.device.maxFailures },
+    signInDeps: { users, hasher, lockout, audit, deviceMaxFailures: config.policy.device.maxFailures },
   };
   jobs.register(importJobKind(services)).register(mailJobKind(services));
   return services;

@@ -10,7 +10,7 @@ import type { OneTimeLinks } from './links.ts';
 import type { PasswordHasher } from './passwords.ts';
 import type { PasswordPolicy } from './password-policy.ts';
 import type { Throttle } from './throttle.ts';
-import type { LinkFlowDeps } from './password-links.ts';
+import type { PasswordFlowDeps } from './password-links.ts';
 import { revokeAccountAccess } from './revocation.ts';
 import { setTemporaryPassword } from './set-password.ts';
 import { inviteUser, sendPasswordReset, resendInvitation } from './password-links.ts';
@@ -31,7 +31,7 @@ export interface AdminDeps {
   throttle: Throttle;
   links: OneTimeLinks;
   audit: AuditTrail;
-  flows: LinkFlowDeps;
+  passwords: PasswordFlowDeps;
   /** How long a temporary password works (policy links.temporaryPasswordDays). */
   temporaryPasswordMs: number;
 }
@@ -165,7 +165,7 @@ export async function adminCreateAccount(
   const groups = input.groups === undefined ? undefined : z.array(groupName).max(50).parse(input.groups);
   let user: User;
   if (input.invite) {
-    user = await inviteUser(services.flows, { email: input.email, name: input.name, clientId: input.clientId ?? null }, context);
+    user = await inviteUser(services.passwords, { email: input.email, name: input.name, clientId: input.clientId ?? null }, context);
     if (groups?.length) await services.users.updateOne({ _id: user._id }, { $set: { groups: [...new Set(groups)] } });
   } else {
     // Stored already marked temporary: never, even briefly, an ordinary password.
@@ -180,7 +180,7 @@ export async function adminCreateAccount(
 
 export async function adminSetTemporaryPassword(services: AdminDeps, userId: string, password: string, context: RequestContext): Promise<PasswordIssue[]> {
   const user = await mustFind(services, userId);
-  const issues = await setTemporaryPassword({ ...services.flows, temporaryPasswordMs: services.temporaryPasswordMs }, user, password);
+  const issues = await setTemporaryPassword({ ...services.passwords, temporaryPasswordMs: services.temporaryPasswordMs }, user, password);
   if (!issues.length) {
     // The old password, and every session it opened, are over.
     await revokeAccountAccess(services.db, userId);
@@ -195,10 +195,10 @@ export async function adminSendReset(services: AdminDeps, userId: string, contex
   const user = await mustFind(services, userId);
   if (user.status === 'disabled') throw new AccountError('disabled', 'Enable the account first.');
   if (user.status === 'invited') {
-    await resendInvitation(services.flows, user, {}, context);
+    await resendInvitation(services.passwords, user, {}, context);
     return 'invite';
   }
-  await sendPasswordReset(services.flows, user, context);
+  await sendPasswordReset(services.passwords, user, context);
   return 'reset';
 }
 

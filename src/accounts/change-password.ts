@@ -1,7 +1,7 @@
 // Changing one's own password with the current one (portal and API).
 import type { User } from '../db/models/user.ts';
 import type { RequestContext } from './audit.ts';
-import type { LinkFlowDeps } from './password-links.ts';
+import type { PasswordFlowDeps } from './password-links.ts';
 import type { PasswordIssue } from './password-policy.ts';
 import { accountSubject } from './lockout.ts';
 import { passwordIssues, storePassword } from './set-password.ts';
@@ -13,7 +13,7 @@ export type ChangePasswordResult =
   | { ok: false; reason: 'policy'; issues: PasswordIssue[] };
 
 export async function changePassword(
-  deps: LinkFlowDeps,
+  deps: PasswordFlowDeps,
   userId: string,
   input: { currentPassword: string; newPassword: string; signOutOtherSessions: boolean; keepSessionUid?: string | null; keepGrantId?: string | null },
   context: RequestContext = {},

@@ -14,7 +14,8 @@ import { AccountError } from './errors.ts';
 import { createUser, findUserByEmail } from './users.ts';
 import type { AuditTrail, RequestContext } from './audit.ts';
 
-export interface LinkFlowDeps extends SetPasswordDeps {
+/** What every flow that sets or changes a password uses, with or without an emailed link. */
+export interface PasswordFlowDeps extends SetPasswordDeps {
   db: Db;
   links: OneTimeLinks;
   mailer: Mailer;
@@ -39,7 +40,7 @@ export interface EmailUrls {
   forgotPassword(): string;
 }
 
-async function sendLink(deps: LinkFlowDeps, user: User, purpose: EmailedLinkPurpose, meta: { interactionUid?: string | null; clientId?: string | null; appName?: string }): Promise<void> {
+async function sendLink(deps: PasswordFlowDeps, user: User, purpose: EmailedLinkPurpose, meta: { interactionUid?: string | null; clientId?: string | null; appName?: string }): Promise<void> {
   const { token } = await deps.links.issue(user._id, purpose, meta);
   const message = purpose === 'invite' ? 'invite' : purpose === 'reset' ? 'password_reset' : 'verify_email';
   deps.mailer.send(message, {
@@ -55,7 +56,7 @@ async function sendLink(deps: LinkFlowDeps, user: User, purpose: EmailedLinkPurp
 }
 
 /** Pre-registration: an account with no password, and an email link to choose one. */
-export async function inviteUser(deps: LinkFlowDeps, input: { email: string; name?: string; clientId?: string | null; appName?: string }, context: RequestContext = {}): Promise<User> {
+export async function inviteUser(deps: PasswordFlowDeps, input: { email: string; name?: string; clientId?: string | null; appName?: string }, context: RequestContext = {}): Promise<User> {
   const user = await createUser(deps, { email: input.email, name: input.name });
   await deps.users.updateOne({ _id: user._id }, { $set: { status: 'invited' } });
   const invited = { ...user, status: 'invited' as const };
@@ -65,14 +66,14 @@ export async function inviteUser(deps: LinkFlowDeps, input: { email: string; nam
 }
 
 /** Sends a fresh invitation to an account that has not chosen a password yet. */
-export async function resendInvitation(deps: LinkFlowDeps, user: User, meta: { clientId?: string | null; appName?: string } = {}, context: RequestContext = {}): Promise<void> {
+export async function resendInvitation(deps: PasswordFlowDeps, user: User, meta: { clientId?: string | null; appName?: string } = {}, context: RequestContext = {}): Promise<void> {
   if (user.status !== 'invited') throw new AccountError('not_invited', `${user.email} has already chosen a password.`);
   await sendLink(deps, user, 'invite', meta);
   await deps.audit.record('invite.sent', user._id, context, { resent: true });
 }
 
 /** A reset link by email, sent now (an operator's action; the forgot-password page uses requestPasswordReset). */
-export async function sendPasswordReset(deps: LinkFlowDeps, user: User, context: RequestContext = {}): Promise<void> {
+export async function sendPasswordReset(deps: PasswordFlowDeps, user: User, context: RequestContext = {}): Promise<void> {
   await sendLink(deps, user, 'reset', {});
   await deps.audit.record('password.reset_requested', user._id, context);
 }
@@ -95,7 +96,7 @@ export const ENUMERATION_SPREAD_MS = 200;
  * Forgot password. Returns at once; the lookup and the sending start only after the
  * answer is sent (`after`), so the answer and its timing are the same for every email.
  */
-export function requestPasswordReset(deps: LinkFlowDeps, email: string, meta: { interactionUid?: string | null } = {}, context: RequestContext = {}, when: AfterAnswer = {}): void {
+export function requestPasswordReset(deps: PasswordFlowDeps, email: string, meta: { interactionUid?: string | null } = {}, context: RequestContext = {}, when: AfterAnswer = {}): void {
   deps.tasks.run('password-reset-request', async () => {
     const user = await findUserByEmail(deps.users, email);
     if (!user || user.status === 'disabled') return;
@@ -108,7 +109,7 @@ export function requestPasswordReset(deps: LinkFlowDeps, email: string, meta: { 
 }
 
 /** Sends a fresh link to whoever an expired or used link belonged to (the expired-link page's button). */
-export function resendLinkFor(deps: LinkFlowDeps, link: StoredLink, when: AfterAnswer = {}): void {
+export function resendLinkFor(deps: PasswordFlowDeps, link: StoredLink, when: AfterAnswer = {}): void {
   deps.tasks.run('link-resend', async () => {
     const user = await deps.users.findById(link.userId).lean<User>();
     if (!user || user.status === 'disabled') return;
@@ -128,7 +129,7 @@ export type LinkPasswordResult =
  * the link is used, so a rejected password leaves the link valid; of concurrent
  * submissions exactly one consumes it.
  */
-export async function setPasswordWithLink(deps: LinkFlowDeps, purpose: 'invite' | 'reset', token: unknown, password: unknown, context: RequestContext = {}): Promise<LinkPasswordResult> {
+export async function setPasswordWithLink(deps: PasswordFlowDeps, purpose: 'invite' | 'reset', token: unknown, password: unknown, context: RequestContext = {}): Promise<LinkPasswordResult> {
   const { state, link } = await deps.links.inspect(token, purpose);
   if (state !== 'valid') return { ok: false, state };
   const user = await deps.users.findById(link!.userId).lean<User>();
@@ -167,7 +168,7 @@ export async function setPasswordWithLink(deps: LinkFlowDeps, purpose: 'invite' 
  * happens after the answer is sent (`after`).
  */
 export async function signUp(
-  deps: LinkFlowDeps,
+  deps: PasswordFlowDeps,
   input: { email: string; name: string; password: string; interactionUid?: string | null },
   context: RequestContext = {},
   when: AfterAnswer = {},
@@ -194,7 +195,7 @@ export async function signUp(
 }
 
 /** Confirms an address from a verification link; the account becomes able to sign in. */
-export async function verifyEmail(deps: LinkFlowDeps, token: unknown, context: RequestContext = {}): Promise<{ ok: true; link: StoredLink } | { ok: false; state: LinkState }> {
+export async function verifyEmail(deps: PasswordFlowDeps, token: unknown, context: RequestContext = {}): Promise<{ ok: true; link: StoredLink } | { ok: false; state: LinkState }> {
   const { state } = await deps.links.inspect(token, 'verify_email');
   if (state !== 'valid') return { ok: false, state };
   const link = await deps.links.consume(token, 'verify_email');

@@ -64,7 +64,7 @@ function userCreate(program: Command): void {
             || loadClientsFile(config.policy.clientsFile).some((c) => c.client_id === options.client)
             || (await services.db.collection('oidc_client').countDocuments({ _id: options.client as never })) > 0;
           if (!known) throw new CliError(`no client with client_id ${options.client}`);
-          const invited = await inviteUser(services.flows, { email: options.email, name: options.name, clientId: options.client ?? null }, { actor: 'cli' });
+          const invited = await inviteUser(services.passwords, { email: options.email, name: options.name, clientId: options.client ?? null }, { actor: 'cli' });
           if (options.admin) await services.users.updateOne({ _id: invited._id }, { $addToSet: { roles: 'admin' } });
           await services.mailer.close();
           return invited;

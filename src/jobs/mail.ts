@@ -31,7 +31,7 @@ import type { OneTimeLinks } from '../accounts/links.ts';
 import { Mailer } from '../mail/mailer.ts';
 import type { MessageData, MessageName } from '../mail/messages.ts';
 import type { RequestContext } from '../accounts/audit.ts';
-import { resendInvitation, sendPasswordReset, type LinkFlowDeps } from '../accounts/password-links.ts';
+import { resendInvitation, sendPasswordReset, type PasswordFlowDeps } from '../accounts/password-links.ts';
 import { AccountError } from '../accounts/errors.ts';
 
 /** Recipients sent together between two commits: the mailer's default concurrency, so one round. */
@@ -87,7 +87,7 @@ export interface JobMailDeps {
   /** For the run's own mailer: the same mail server and sender as the instance's. */
   config: Pick<Config, 'smtpUrl' | 'mailFrom' | 'dataDir' | 'issuer'>;
   log: Logger;
-  flows: LinkFlowDeps;
+  passwords: PasswordFlowDeps;
   links: OneTimeLinks;
   users: UserModel;
 }
@@ -158,7 +158,7 @@ export async function sendJobMail(run: MailRun): Promise<MailState> {
   const state: MailState = { ...newMailState(), ...run.state };
   const { config, log } = services;
   const mailer = new RunMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outboxDir: join(config.dataDir, 'outbox'), issuer: config.issuer, log });
-  const deps = { ...services.flows, mailer };
+  const deps = { ...services.passwords, mailer };
   const status = purpose === 'invite' ? 'invited' : 'active';
   const gap = 1000 / Math.max(run.ratePerSecond, 0.01);
   let nextAt = Date.now();

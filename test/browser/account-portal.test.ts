@@ -112,7 +112,7 @@ describe('account portal in a browser', function () {
     await page.getByRole('button', { name: 'Change password' }).click();
     await page.getByRole('status').waitFor();
     expect(await page.getByRole('status').textContent()).to.contain('Your password was changed');
-    expect((await authenticate(server.deps.signIn, { email, password: newPassword })).ok).to.equal(true);
+    expect((await authenticate(server.deps.signInDeps, { email, password: newPassword })).ok).to.equal(true);
   });
 
   it('shows the recent activity', async () => {

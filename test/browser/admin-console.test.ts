@@ -85,7 +85,7 @@ describe('admin console in a browser', function () {
     await page.getByLabel('Temporary password').fill('violet harbour compass 31');
     await page.getByRole('button', { name: 'Set temporary password' }).click();
     expect(await notice()).to.contain('The temporary password was set');
-    const result = await authenticate(server.deps.signIn, { email: personEmail, password: 'violet harbour compass 31' });
+    const result = await authenticate(server.deps.signInDeps, { email: personEmail, password: 'violet harbour compass 31' });
     expect(result.ok && result.mustChangePassword).to.equal(true);
     expect(await oidc.refreshTokenGrant(await discover(server.url, client), refreshToken).catch((e: Error) => e)).to.be.instanceOf(oidc.ResponseBodyError);
   });

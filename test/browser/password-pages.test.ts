@@ -63,7 +63,7 @@ describe('password pages in a browser', function () {
   it('forced change on first sign-in, shown between the temporary password and the app', async () => {
     const email = 'temporary@example.com';
     const user = await createUser(server.deps, { email, password: 'placeholder value 77' });
-    await setTemporaryPassword({ ...server.deps.flows, temporaryPasswordMs: 86_400_000 }, user, 'handed-out-temp-99');
+    await setTemporaryPassword({ ...server.deps.passwords, temporaryPasswordMs: 86_400_000 }, user, 'handed-out-temp-99');
     const context = await newContext();
     const page = await context.newPage();
     await page.goto((await startAuthorization(config)).url.href);

@@ -246,13 +246,13 @@ describe('account portal', () => {
       expect(weak.body).to.contain('id="password-error"');
       const same = await post(agent, '/account/password', /\/account\/password$/, { currentPassword: password, password, signOutOthers: 'yes' });
       expect(same.status).to.equal(400);
-      expect((await authenticate(server.deps.signIn, { email, password })).ok, 'unchanged after 400s').to.equal(true);
+      expect((await authenticate(server.deps.signInDeps, { email, password })).ok, 'unchanged after 400s').to.equal(true);
 
       const done = await post(agent, '/account/password', /\/account\/password$/, { currentPassword: password, password: newPassword, signOutOthers: 'yes' });
       expect(done.status).to.equal(303);
       expect(done.headers.get('location')).to.equal('/account/password?notice=password_changed_signed_out');
-      expect((await authenticate(server.deps.signIn, { email, password: newPassword })).ok).to.equal(true);
-      expect((await authenticate(server.deps.signIn, { email, password })).ok).to.equal(false);
+      expect((await authenticate(server.deps.signInDeps, { email, password: newPassword })).ok).to.equal(true);
+      expect((await authenticate(server.deps.signInDeps, { email, password })).ok).to.equal(false);
 
       const notice = await smtp.waitFor((m: ParsedMail) => (m.to as { text: string }).text.includes(email) && /changed/i.test(m.subject ?? ''));
       expect(notice.text).to.not.contain(newPassword);
@@ -284,7 +284,7 @@ describe('account portal', () => {
       const locked = await post(agent, '/account/password', /\/account\/password$/, { currentPassword: password, password: 'a new password for locked 5' });
       expect(locked.status).to.equal(400);
       expect(locked.body).to.contain('That is not your current password, or the account is temporarily locked');
-      expect((await authenticate(server.deps.signIn, { email, password: 'a new password for locked 5' })).ok).to.equal(false);
+      expect((await authenticate(server.deps.signInDeps, { email, password: 'a new password for locked 5' })).ok).to.equal(false);
     });
   });
 
@@ -375,7 +375,7 @@ describe('account portal', () => {
     it('lists the person\'s own events in words, with IP and a short device name, and no operator ids', async () => {
       const { email, password, user } = await newPerson('activity');
       const stranger = await newPerson('activity-stranger');
-      await authenticate(server.deps.signIn, { email: stranger.email, password: 'wrong for the stranger', context: { ip: '203.0.113.99' } });
+      await authenticate(server.deps.signInDeps, { email: stranger.email, password: 'wrong for the stranger', context: { ip: '203.0.113.99' } });
       const agent = await portalAgent(email, password, { 'user-agent': FIREFOX });
       await server.deps.audit.record('account.updated', user._id, { actor: 'admin:operator-id-1234', ip: '198.51.100.7' }, { fields: 'roles' });
 

@@ -79,7 +79,7 @@ describe('admin API', () => {
   const userDoc = async (id: string) => (await users().findOne({ _id: id as never }))!;
   const settle = () => server.deps.tasks.idle().then(() => server.deps.mailer.idle());
   const mailTo = (to: string, subject: RegExp) => smtp.waitFor((m: ParsedMail) => (m.to as { text: string }).text.includes(to) && subject.test(m.subject ?? ''));
-  const signsIn = async (email: string, password: string) => (await authenticate(server.deps.signIn, { email, password })).ok;
+  const signsIn = async (email: string, password: string) => (await authenticate(server.deps.signInDeps, { email, password })).ok;
   const auditOf = (userId: string) => server.deps.audit.list({ userId, limit: 500 });
 
   /** Everything an admin call could change. */
@@ -268,7 +268,7 @@ describe('admin API', () => {
       expectOk(shown, 200);
       expect(shown.json).to.include({ id: answer.json.id, hasPassword: true, mustChangePassword: true });
 
-      const result = await authenticate(server.deps.signIn, { email, password: 'a temporary passphrase 42' });
+      const result = await authenticate(server.deps.signInDeps, { email, password: 'a temporary passphrase 42' });
       expect(result.ok).to.equal(true);
       expect((await userDoc(answer.json.id)).mustChangePassword).to.equal(true);
       const created = (await auditOf(answer.json.id)).find((r) => r.event === 'account.created')!;
@@ -432,7 +432,7 @@ describe('admin API', () => {
 
     it('POST /api/admin/accounts/:id/unlock clears a lockout', async () => {
       const someone = await person('locked');
-      for (let i = 0; i < 5; i++) await authenticate(server.deps.signIn, { email: someone.email, password: `wrong guess ${i}` });
+      for (let i = 0; i < 5; i++) await authenticate(server.deps.signInDeps, { email: someone.email, password: `wrong guess ${i}` });
       const locked = await call(`/api/admin/accounts/${someone.id}`);
       expect(locked.json.locked).to.equal(true);
       expect(locked.json.lockout).to.include({ lockCount: 1 });
@@ -661,7 +661,7 @@ describe('admin API', () => {
       expect(doc.paths['/api/admin/audit'].get.parameters.map((p: { name: string }) => p.name)).to.deep.equal(['user_id', 'event', 'since', 'until', 'limit']);
       const scheme = doc.components.securitySchemes.adminClientCredentials;
       expect(scheme).to.include({ type: 'oauth2' });
-      expect(scheme.flows.clientCredentials).to.deep.include({ tokenUrl: `${server.url}/token`, scopes: { admin: scheme.flows.clientCredentials.scopes.admin } });
+      expect(scheme.passwords.clientCredentials).to.deep.include({ tokenUrl: `${server.url}/token`, scopes: { admin: scheme.passwords.clientCredentials.scopes.admin } });
       expect(scheme.description).to.contain('client credentials');
       // Every $ref resolves, and every problem type named exists.
       const text = JSON.stringify(doc);

@@ -182,7 +182,7 @@ describe('admin console', function () {
       const disabled = await newPerson('x', { email: `${tag}-disabled@search.example` });
       await db().collection('users').updateOne({ _id: disabled.user._id as never }, { $set: { status: 'disabled' } });
       const locked = await newPerson('x', { email: `${tag}-locked@search.example` });
-      for (let i = 0; i < 5; i++) await authenticate(server.deps.signIn, { email: locked.email, password: `wrong guess ${i}` });
+      for (let i = 0; i < 5; i++) await authenticate(server.deps.signInDeps, { email: locked.email, password: `wrong guess ${i}` });
       await db().collection('users').updateOne({ _id: plain.user._id as never }, { $set: { groups: ['staff', 'finance'] } });
 
       const all = await adminAgent.request(url(`/admin?q=${tag}`));
@@ -241,7 +241,7 @@ describe('admin console', function () {
       expect(user.mustChangePassword).to.equal(true);
       expect(user.groups).to.deep.equal(['staff', 'finance']);
       expect(user.name).to.equal('New Person');
-      const result = await authenticate(server.deps.signIn, { email, password: temporary });
+      const result = await authenticate(server.deps.signInDeps, { email, password: temporary });
       expect(result.ok && result.mustChangePassword).to.equal(true);
       const audit = await server.deps.audit.list({ userId: user._id, events: ['account.created'] });
       expect(audit[0]!.actor).to.equal(`admin:${admin.user._id}`);
@@ -328,13 +328,13 @@ describe('admin console', function () {
       const weak = await post(adminAgent, `/admin/accounts/${person.user._id}`, /\/temporary-password$/, { temporaryPassword: 'temporary' });
       expect(weak.status).to.equal(400);
       expect(weak.body).to.match(/id="temporaryPassword-error"[^>]*>[^<]+/).and.not.contain('value="temporary"');
-      expect((await authenticate(server.deps.signIn, { email: person.email, password: person.password })).ok, 'unchanged after a 400').to.equal(true);
+      expect((await authenticate(server.deps.signInDeps, { email: person.email, password: person.password })).ok, 'unchanged after a 400').to.equal(true);
 
       const temporary = 'fresh temporary phrase 83';
       const { next } = await act(adminAgent, person.user._id, 'temporary-password', { temporaryPassword: temporary });
       expect(next.body).to.contain('The temporary password was set').and.not.contain(temporary);
-      expect((await authenticate(server.deps.signIn, { email: person.email, password: person.password })).ok).to.equal(false);
-      const result = await authenticate(server.deps.signIn, { email: person.email, password: temporary });
+      expect((await authenticate(server.deps.signInDeps, { email: person.email, password: person.password })).ok).to.equal(false);
+      const result = await authenticate(server.deps.signInDeps, { email: person.email, password: temporary });
       expect(result.ok && result.mustChangePassword).to.equal(true);
       expect(await refreshFails(appConfig, tokens.refresh_token!)).to.equal(true);
       expect((await server.deps.audit.list({ userId: person.user._id, events: ['password.temporary_set'] }))[0]!.actor).to.equal(`admin:${admin.user._id}`);
@@ -355,8 +355,8 @@ describe('admin console', function () {
 
     it('unlocks a locked account, showing the counts before', async () => {
       const person = await newPerson('unlock');
-      for (let i = 0; i < 5; i++) await authenticate(server.deps.signIn, { email: person.email, password: `wrong guess ${i}` });
-      expect((await authenticate(server.deps.signIn, { email: person.email, password: person.password })).ok, 'locked').to.equal(false);
+      for (let i = 0; i < 5; i++) await authenticate(server.deps.signInDeps, { email: person.email, password: `wrong guess ${i}` });
+      expect((await authenticate(server.deps.signInDeps, { email: person.email, password: person.password })).ok, 'locked').to.equal(false);
       const shown = await adminAgent.request(url(`/admin/accounts/${person.user._id}`));
       // Five wrong guesses, then the right password while locked: six failures.
       expect(shown.body).to.match(/6 since the last success or unlock; locked 1 time/);
@@ -364,7 +364,7 @@ describe('admin console', function () {
       const { next } = await act(adminAgent, person.user._id, 'unlock');
       expect(next.body).to.match(/The account was unlocked\. Before: 6 failed attempts, locked until \d+ \w+ \d{4}, \d\d:\d\d UTC\./);
       expect(next.body).to.contain('Not locked');
-      expect((await authenticate(server.deps.signIn, { email: person.email, password: person.password })).ok).to.equal(true);
+      expect((await authenticate(server.deps.signInDeps, { email: person.email, password: person.password })).ok).to.equal(true);
       expect((await server.deps.audit.list({ userId: person.user._id, events: ['account.unlocked'] }))[0]!.actor).to.equal(`admin:${admin.user._id}`);
     });
 
@@ -374,7 +374,7 @@ describe('admin console', function () {
       const { next } = await act(adminAgent, person.user._id, 'disable');
       expect(next.body).to.contain('The account was disabled').and.contain('Enable account');
       expect(await refreshFails(appConfig, tokens.refresh_token!)).to.equal(true);
-      const result = await authenticate(server.deps.signIn, { email: person.email, password: person.password });
+      const result = await authenticate(server.deps.signInDeps, { email: person.email, password: person.password });
       expect(result.ok).to.equal(false);
       const mails = smtp.messages.length;
       const reset = await post(adminAgent, `/admin/accounts/${person.user._id}`, /\/reset$/, {});
@@ -384,7 +384,7 @@ describe('admin console', function () {
       expect(smtp.messages.length, 'no reset email for a disabled account').to.equal(mails);
       await act(adminAgent, person.user._id, 'enable');
       expect((await userDoc(person.user._id))!.status).to.equal('active');
-      expect((await authenticate(server.deps.signIn, { email: person.email, password: person.password })).ok).to.equal(true);
+      expect((await authenticate(server.deps.signInDeps, { email: person.email, password: person.password })).ok).to.equal(true);
     });
 
     it('grants and removes the admin role; an admin cannot disable themselves or remove their own role', async () => {

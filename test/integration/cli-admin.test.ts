@@ -303,7 +303,7 @@ describe('CLI admin', function () {
       expect(await access(otherId), 'other accounts keep theirs').to.deep.equal(othersBefore);
       expect(await links().countDocuments({ userId: id, usedAt: null })).to.equal(0);
       expect(await services.links.hasValid(id, 'reset')).to.equal(false);
-      const refused = await authenticate(services.signIn, { email: 'grace@example.com', password: 'compiler cobol moth 1947' });
+      const refused = await authenticate(services.signInDeps, { email: 'grace@example.com', password: 'compiler cobol moth 1947' });
       expect(refused).to.deep.include({ ok: false, reason: 'disabled' });
       expect(await audits().countDocuments({ userId: id, event: 'account.disabled', actor: 'cli' })).to.equal(1);
 
@@ -315,7 +315,7 @@ describe('CLI admin', function () {
       expect(enabled.code, enabled.stderr).to.equal(0);
       expect(enabled.stdout).to.equal('enabled grace@example.com: status active\n');
       expect((await user('grace@example.com')).status).to.equal('active');
-      const signedIn = await authenticate(services.signIn, { email: 'grace@example.com', password: 'compiler cobol moth 1947' });
+      const signedIn = await authenticate(services.signInDeps, { email: 'grace@example.com', password: 'compiler cobol moth 1947' });
       expect(signedIn.ok).to.equal(true);
       expect(await audits().countDocuments({ userId: id, event: 'account.enabled', actor: 'cli' })).to.equal(1);
 
@@ -361,9 +361,9 @@ describe('CLI admin', function () {
       expect(await access(id)).to.deep.equal({ sessions: 0, grants: 0, tokens: 0 });
       expect(await lockouts().countDocuments({ _id: accountSubject(id) }), 'the lockout is cleared').to.equal(0);
       expect(await audits().countDocuments({ userId: id, event: 'password.temporary_set', actor: 'cli' })).to.equal(1);
-      const signIn = await authenticate(services.signIn, { email: 'locked@example.com', password });
+      const signIn = await authenticate(services.signInDeps, { email: 'locked@example.com', password });
       expect(signIn).to.deep.include({ ok: true, mustChangePassword: true });
-      const old = await authenticate(services.signIn, { email: 'locked@example.com', password: 'many wrong guesses 42' });
+      const old = await authenticate(services.signInDeps, { email: 'locked@example.com', password: 'many wrong guesses 42' });
       expect(old.ok).to.equal(false);
     });
 

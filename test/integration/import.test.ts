@@ -171,22 +171,22 @@ describe('CSV import', function () {
     it('imported argon2 and bcrypt hashes sign in, and are upgraded to argon2id at that sign-in', async () => {
       for (const who of ['arg', 'argi', 'bcr'] as const) {
         const email = `${who}@example.com`;
-        const wrong = await authenticate(services.signIn, { email, password: `${passwords[who]}!` });
+        const wrong = await authenticate(services.signInDeps, { email, password: `${passwords[who]}!` });
         expect(wrong).to.deep.include({ ok: false, reason: 'wrong_password' });
-        const result = await authenticate(services.signIn, { email, password: passwords[who] });
+        const result = await authenticate(services.signInDeps, { email, password: passwords[who] });
         expect(result.ok, who).to.equal(true);
         const upgraded = (await user(email))!.passwordHash!;
         expect(upgraded, who).to.not.equal(hashes[who]);
         expect(upgraded).to.match(/^\$argon2id\$v=19\$m=19456,/);
         expect(services.hasher.needsRehash(upgraded)).to.equal(false);
         expect(await argon2.verify(upgraded, passwords[who])).to.equal(true);
-        expect((await authenticate(services.signIn, { email, password: passwords[who] })).ok).to.equal(true);
+        expect((await authenticate(services.signInDeps, { email, password: passwords[who] })).ok).to.equal(true);
       }
-      const ann = await authenticate(services.signIn, { email: 'ann@example.com', password: passwords.ann });
+      const ann = await authenticate(services.signInDeps, { email: 'ann@example.com', password: passwords.ann });
       expect(ann).to.deep.include({ ok: true, mustChangePassword: false });
-      const tom = await authenticate(services.signIn, { email: 'tom@example.com', password: passwords.tom });
+      const tom = await authenticate(services.signInDeps, { email: 'tom@example.com', password: passwords.tom });
       expect(tom).to.deep.include({ ok: true, mustChangePassword: true });
-      const ivy = await authenticate(services.signIn, { email: 'ivy@example.com', password: passwords.ann });
+      const ivy = await authenticate(services.signInDeps, { email: 'ivy@example.com', password: passwords.ann });
       expect(ivy).to.deep.include({ ok: false, reason: 'no_password' });
     });
 

@@ -107,7 +107,7 @@ describe('lockout and throttling', () => {
   it('counts 50 concurrent wrong attempts, and exactly one of them starts the lock', async () => {
     await withTestServer({ policy: { lockout: { maxFailures: 5 } } }, async (server) => {
       const user = await createUser(server.deps, { email, password });
-      await Promise.all(Array.from({ length: 50 }, () => authenticate(server.deps.signIn, { email, password: 'wrong password!' })));
+      await Promise.all(Array.from({ length: 50 }, () => authenticate(server.deps.signInDeps, { email, password: 'wrong password!' })));
       const state = await server.deps.lockout.state(accountSubject(user._id));
       expect(state!.totalFailures).to.equal(50);
       expect(state!.lockCount).to.equal(1);

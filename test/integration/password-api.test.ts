@@ -49,7 +49,7 @@ describe('password API', () => {
   });
   const settle = () => server.deps.tasks.idle().then(() => server.deps.mailer.idle());
   const mailTo = (to: string, subject: RegExp) => smtp.waitFor((m: ParsedMail) => (m.to as { text: string }).text.includes(to) && subject.test(m.subject ?? ''));
-  const signsIn = async (email: string, password: string) => (await authenticate(server.deps.signIn, { email, password })).ok;
+  const signsIn = async (email: string, password: string) => (await authenticate(server.deps.signInDeps, { email, password })).ok;
 
   describe('POST /api/account/password', () => {
     it('changes the password with an account-scoped token; other apps are signed out, the calling one is not', async () => {

@@ -77,8 +77,8 @@ describe('password lifecycle', () => {
       expect(done.status).to.equal(200);
       expect(done.body).to.contain('Password changed');
 
-      expect((await authenticate(server.deps.signIn, { email, password: oldPassword })).ok).to.equal(false);
-      expect((await authenticate(server.deps.signIn, { email, password: newPassword })).ok).to.equal(true);
+      expect((await authenticate(server.deps.signInDeps, { email, password: oldPassword })).ok).to.equal(false);
+      expect((await authenticate(server.deps.signInDeps, { email, password: newPassword })).ok).to.equal(true);
       const refused = await oidc.refreshTokenGrant(config, before.tokens.refresh_token!).catch((e: Error) => e);
       expect(refused, 'the earlier session\'s refresh token is revoked').to.be.instanceOf(oidc.ResponseBodyError);
       const notice = await mailTo(email, /changed/i);
@@ -134,13 +134,13 @@ describe('password lifecycle', () => {
     it('clears a lockout', async () => {
       const email = uniqueEmail('locked');
       const user = await createUser(server.deps, { email, password: 'old password for locked' });
-      for (let i = 0; i < 5; i++) await authenticate(server.deps.signIn, { email, password: 'wrong guess!!' });
-      expect((await authenticate(server.deps.signIn, { email, password: 'old password for locked' })).ok).to.equal(false);
+      for (let i = 0; i < 5; i++) await authenticate(server.deps.signInDeps, { email, password: 'wrong guess!!' });
+      expect((await authenticate(server.deps.signInDeps, { email, password: 'old password for locked' })).ok).to.equal(false);
       await forgot(new Agent(), email);
       const agent = new Agent();
       const form = await agent.request(smtp.linkIn(await mailTo(email, /reset/i)));
       await submit(agent, form, /\/password\/reset$/, { password: 'unlocked new password 7' });
-      expect((await authenticate(server.deps.signIn, { email, password: 'unlocked new password 7' })).ok).to.equal(true);
+      expect((await authenticate(server.deps.signInDeps, { email, password: 'unlocked new password 7' })).ok).to.equal(true);
       expect(await server.deps.lockout.state(`account:${user._id}`)).to.equal(null);
     });
 
@@ -197,12 +197,12 @@ describe('password lifecycle', () => {
       const user = await createUser(server.deps, { email, password: 'old password for race' });
       const { token } = await server.deps.links.issue(user._id, 'reset');
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) =>
-        setPasswordWithLink(server.deps.flows, 'reset', token, `concurrent password number ${i}`)));
+        setPasswordWithLink(server.deps.passwords, 'reset', token, `concurrent password number ${i}`)));
       const winners = results.filter((r) => r.ok);
       expect(winners).to.have.length(1);
       expect(results.filter((r) => !r.ok && r.state === 'used')).to.have.length(19);
       const winner = results.indexOf(winners[0]!);
-      expect((await authenticate(server.deps.signIn, { email, password: `concurrent password number ${winner}` })).ok).to.equal(true);
+      expect((await authenticate(server.deps.signInDeps, { email, password: `concurrent password number ${winner}` })).ok).to.equal(true);
     });
 
     it('20 concurrent POSTs of the reset form: exactly one succeeds', async () => {
@@ -223,7 +223,7 @@ describe('password lifecycle', () => {
     async function temporaryUser(temporary: string) {
       const email = uniqueEmail('temp');
       const user = await createUser(server.deps, { email, password: 'initial password placeholder' });
-      await setTemporaryPassword({ ...server.deps.flows, temporaryPasswordMs: 7 * 86_400_000 }, user, temporary);
+      await setTemporaryPassword({ ...server.deps.passwords, temporaryPasswordMs: 7 * 86_400_000 }, user, temporary);
       return { email, user };
     }
 
@@ -244,8 +244,8 @@ describe('password lifecycle', () => {
 
       const done = await submit(agent, weak, /\/change-password$/, { password: 'my own chosen password 9' });
       expect(done.url.startsWith(RP_CALLBACK)).to.equal(true);
-      expect((await authenticate(server.deps.signIn, { email, password: 'my own chosen password 9' })).ok).to.equal(true);
-      expect((await authenticate(server.deps.signIn, { email, password: temporary })).ok).to.equal(false);
+      expect((await authenticate(server.deps.signInDeps, { email, password: 'my own chosen password 9' })).ok).to.equal(true);
+      expect((await authenticate(server.deps.signInDeps, { email, password: temporary })).ok).to.equal(false);
     });
 
     it('cannot be got around: going back, another app, cancel, or the token endpoint', async () => {
@@ -301,7 +301,7 @@ describe('password lifecycle', () => {
   describe('pre-registration', () => {
     it('invites by email; the account cannot sign in until the person chooses a password', async () => {
       const email = uniqueEmail('invite');
-      await inviteUser(server.deps.flows, { email, name: 'Invited Person' });
+      await inviteUser(server.deps.passwords, { email, name: 'Invited Person' });
       const stored = await server.deps.users.findOne({ email }).lean();
       expect(stored!.status).to.equal('invited');
       expect(stored!.passwordHash).to.equal(null);
@@ -331,7 +331,7 @@ describe('password lifecycle', () => {
 
     it('an invite that named an app continues straight to it', async () => {
       const email = uniqueEmail('invite-app');
-      await inviteUser(server.deps.flows, { email, clientId: invitingApp.client_id, appName: 'Inviting App' });
+      await inviteUser(server.deps.passwords, { email, clientId: invitingApp.client_id, appName: 'Inviting App' });
       const link = smtp.linkIn(await mailTo(email, /invit/i));
       const agent = new Agent();
       const page = await agent.request(link);
@@ -343,7 +343,7 @@ describe('password lifecycle', () => {
 
     it('an expired invitation can be sent again from its page', async () => {
       const email = uniqueEmail('invite-expired');
-      const user = await inviteUser(server.deps.flows, { email });
+      const user = await inviteUser(server.deps.passwords, { email });
       const link = smtp.linkIn(await mailTo(email, /invit/i));
       await server.database.connection.collection('one_time_links').updateMany({ userId: user._id }, { $set: { expiresAt: new Date(Date.now() - 1000) } });
       smtp.clear();
@@ -357,7 +357,7 @@ describe('password lifecycle', () => {
 
     it('forgot password on an invited account sends the invitation again', async () => {
       const email = uniqueEmail('invite-forgot');
-      await inviteUser(server.deps.flows, { email });
+      await inviteUser(server.deps.passwords, { email });
       await mailTo(email, /invit/i);
       smtp.clear();
       await forgot(new Agent(), email);
@@ -381,7 +381,7 @@ describe('password lifecycle', () => {
       expect(result.status).to.equal(200);
       expect(result.body).to.contain('Check your email');
 
-      expect((await authenticate(server.deps.signIn, { email, password: 'signing up properly 12' })).ok, 'not before verification').to.equal(false);
+      expect((await authenticate(server.deps.signInDeps, { email, password: 'signing up properly 12' })).ok, 'not before verification').to.equal(false);
 
       const link = smtp.linkIn(await mailTo(email, /confirm|verify/i));
       const confirm = await agent.request(link);
@@ -416,7 +416,7 @@ describe('password lifecycle', () => {
       expect(result.body).to.contain('Check your email');
       expect(await server.deps.users.countDocuments({ emailNormalized: email })).to.equal(1);
       await mailTo(email, /already/i);
-      expect((await authenticate(server.deps.signIn, { email, password: 'the owner password 77' })).ok).to.equal(true);
+      expect((await authenticate(server.deps.signInDeps, { email, password: 'the owner password 77' })).ok).to.equal(true);
     });
 
     it('applies the password policy', async () => {

@@ -48,7 +48,7 @@ export async function submitPassword(ctx: Context, deps: AppDeps): Promise<void>
     });
   }
 
-  const result = await changePassword(deps.flows, user._id, {
+  const result = await changePassword(deps.passwords, user._id, {
     currentPassword,
     newPassword: password,
     signOutOtherSessions: signOutOthers === 'yes',

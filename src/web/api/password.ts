@@ -37,7 +37,7 @@ const changeOwnPassword = defineEndpoint({
     // Checking the current password is a sign-in attempt: the sign-in throttle applies.
     throttled(await deps.throttle.consume(ctx.ip, user.email), 'Too many attempts. Wait before trying again.');
 
-    const result = await changePassword(deps.flows, caller.accountId, {
+    const result = await changePassword(deps.passwords, caller.accountId, {
       currentPassword: body.current_password,
       newPassword: body.new_password,
       signOutOtherSessions: body.sign_out_other_sessions,
@@ -68,8 +68,8 @@ const requestReset = defineEndpoint({
   status: 202, success: { description: 'Accepted (the same for every address).', schema: passwordResetAccepted },
   problems: ['too-many-requests'],
   async handle({ ctx, deps, body, context }) {
-    throttled(await deps.forgotThrottle.consume(ctx.ip, body.email), 'Too many reset requests. Wait before trying again.');
-    requestPasswordReset(deps.flows, body.email, {}, context, { after: responseSent(ctx.res) });
+    throttled(await deps.emailFormThrottle.consume(ctx.ip, body.email), 'Too many reset requests. Wait before trying again.');
+    requestPasswordReset(deps.passwords, body.email, {}, context, { after: responseSent(ctx.res) });
     return PASSWORD_RESET_ACCEPTED;
   },
 });
@@ -88,7 +88,7 @@ const confirmReset = defineEndpoint({
   status: 204, success: { description: 'The password was set.' },
   problems: ['password-policy', 'link-unknown', 'link-expired', 'link-used'],
   async handle({ deps, body, context }) {
-    const result = await setPasswordWithLink(deps.flows, 'reset', body.token, body.password, context);
+    const result = await setPasswordWithLink(deps.passwords, 'reset', body.token, body.password, context);
     if (result.ok) return;
     if (result.issues) throw policyProblem('password', result.issues);
     const [code, detail] = LINK_PROBLEMS[result.state as Exclude<LinkState, 'valid'>] ?? LINK_PROBLEMS.unknown;

@@ -47,13 +47,13 @@ export async function submitForcedChange(ctx: Context, deps: AppDeps, interactio
   const form = parseForm(changeForm, ctx);
   if (!form.ok) return showChange(ctx, deps, interaction, user, form.errors, 400);
   // The current (temporary) password always counts as used, whatever the history setting.
-  const issues = await passwordIssues(deps.flows, user, form.data.password);
+  const issues = await passwordIssues(deps.passwords, user, form.data.password);
   if (issues.length) return showChange(ctx, deps, interaction, user, { password: issues.map((i) => i.message).join(' ') }, 400);
 
   if (!(await deps.links.consume(token, 'first_login'))) {
     throw new HttpError(400, 'Sign in again', 'This page was already used. Go back to the app and sign in again.');
   }
-  await storePassword(deps.flows, user, form.data.password);
+  await storePassword(deps.passwords, user, form.data.password);
   ctx.cookies.set(COOKIE, null, { signed: true, path: cookiePath(interaction.uid) });
   await deps.audit.record('password.changed', user._id, requestContext(ctx), { reason: 'first_login' });
   await finish(ctx, deps.provider, { login: { accountId: user._id, amr: ['pwd'], remember: true } });

@@ -53,7 +53,7 @@ export async function submitLogin(ctx: Context, deps: AppDeps, interaction: Inte
     });
   }
 
-  const result = await authenticate(deps.signIn, { email, password, device: readDevice(ctx), context: requestContext(ctx) });
+  const result = await authenticate(deps.signInDeps, { email, password, device: readDevice(ctx), context: requestContext(ctx) });
   if (!result.ok) {
     // Only someone who knows the temporary password learns it expired; everyone else reads the same message.
     const message = result.reason === 'temporary_password_expired' ? TEMPORARY_EXPIRED : SIGN_IN_FAILED;

@@ -30,13 +30,13 @@ export async function submitForgot(ctx: Context, deps: AppDeps): Promise<void> {
   if (!form.ok) return showForgot(ctx, deps, { email: echo(ctx, 'email'), errors: form.errors, status: 400 });
   const { email, interaction } = form.data;
 
-  const throttle = await deps.forgotThrottle.consume(ctx.ip, email);
+  const throttle = await deps.emailFormThrottle.consume(ctx.ip, email);
   if (!throttle.allowed) {
     throw new HttpError(429, 'Too many requests', `Too many reset requests. Wait ${Math.ceil(throttle.retryAfterSeconds / 60)} minute(s) and try again.`, {
       'Retry-After': String(throttle.retryAfterSeconds),
     });
   }
   // The lookup, the link and the email start once this answer has gone out.
-  requestPasswordReset(deps.flows, email, { interactionUid: interaction }, requestContext(ctx), { after: responseSent(ctx.res) });
+  requestPasswordReset(deps.passwords, email, { interactionUid: interaction }, requestContext(ctx), { after: responseSent(ctx.res) });
   render(ctx, 'forgot-sent', { title: 'Check your email', email, interaction });
 }

@@ -52,7 +52,7 @@ export async function submitLinkPassword(ctx: Context, deps: AppDeps, purpose: P
     return render(ctx, 'set-password', { ...COPY[purpose], purpose, token, email: user?.email, rules: deps.policy.describe(), errors: form.errors }, 400);
   }
 
-  const result = await setPasswordWithLink(deps.flows, purpose, token, form.data.password, requestContext(ctx));
+  const result = await setPasswordWithLink(deps.passwords, purpose, token, form.data.password, requestContext(ctx));
   if (!result.ok) {
     if (result.issues) {
       return render(ctx, 'set-password', {
@@ -102,7 +102,7 @@ export async function resendLink(ctx: Context, deps: AppDeps): Promise<void> {
   for (const purpose of ['invite', 'reset', 'verify_email'] as const) {
     const { link } = await deps.links.inspect(token, purpose);
     if (link) {
-      resendLinkFor(deps.flows, link, { after: responseSent(ctx.res) });
+      resendLinkFor(deps.passwords, link, { after: responseSent(ctx.res) });
       break;
     }
   }

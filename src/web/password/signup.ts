@@ -43,14 +43,14 @@ export async function submitSignup(ctx: Context, deps: AppDeps): Promise<void> {
   if (!form.ok) return showSignup(ctx, deps, { errors: form.errors, status: 400 });
   const { email, name, password, interaction } = form.data;
 
-  const throttle = await deps.forgotThrottle.consume(ctx.ip, email);
+  const throttle = await deps.emailFormThrottle.consume(ctx.ip, email);
   if (!throttle.allowed) {
     throw new HttpError(429, 'Too many requests', `Too many attempts. Wait ${Math.ceil(throttle.retryAfterSeconds / 60)} minute(s) and try again.`, {
       'Retry-After': String(throttle.retryAfterSeconds),
     });
   }
   // The same work for a new and a taken address; the email goes out after this answer.
-  const result = await signUp(deps.flows, { email, name, password, interactionUid: interaction }, requestContext(ctx), { after: responseSent(ctx.res) });
+  const result = await signUp(deps.passwords, { email, name, password, interactionUid: interaction }, requestContext(ctx), { after: responseSent(ctx.res) });
   if (!result.ok) return showSignup(ctx, deps, { errors: { password: result.issues.map((i) => i.message).join(' ') }, status: 400 });
   render(ctx, 'message', {
     title: 'Check your email',
@@ -68,7 +68,7 @@ export async function showVerifyEmail(ctx: Context, deps: AppDeps): Promise<void
 
 export async function submitVerifyEmail(ctx: Context, deps: AppDeps): Promise<void> {
   const token = String((ctx.request.body as Record<string, unknown> | undefined)?.token ?? '').slice(0, 64);
-  const result = await verifyEmail(deps.flows, token, requestContext(ctx));
+  const result = await verifyEmail(deps.passwords, token, requestContext(ctx));
   if (!result.ok) return linkProblem(ctx, result.state, token);
   // Back into the sign-in this started from, in the browser that holds it; elsewhere the page says what to do.
   const next = await afterLink(ctx, deps, result.link.interactionUid, result.link.clientId, 'email_verified');
