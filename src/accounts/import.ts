@@ -104,7 +104,7 @@ const FORMULA = /^[=+\-@\t\r]/;
 const GROUP = /^[\w .:@/-]{1,64}$/;
 const BOOLEAN: Record<string, boolean> = { '': false, true: true, false: false, yes: true, no: false, '1': true, '0': false, y: true, n: false };
 
-interface Row {
+export interface Row {
   line: number;
   email: string;
   emailNormalized: string;
@@ -115,7 +115,8 @@ interface Row {
   groups: string[] | null;
 }
 
-function validateRow(record: Partial<Record<Column, string>>, line: number): Row | RejectedRow {
+/** One CSV record as a row to store, or the reason it is rejected (the rules of the import, without a database). */
+export function validateRow(record: Partial<Record<Column, string>>, line: number): Row | RejectedRow {
   const reject = (reason: string): RejectedRow => ({ line, email: typeof record.email === 'string' ? record.email.slice(0, 254) : null, reason });
   for (const [column, value] of Object.entries(record)) {
     if (typeof value === 'string' && value.includes('\uFFFD')) return reject(`${column} is not valid UTF-8 (save the file as UTF-8)`);

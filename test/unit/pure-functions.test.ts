@@ -6,6 +6,7 @@ import { safeReturn } from '../../src/web/account/session.ts';
 import { searchTermsFor } from '../../src/accounts/users.ts';
 import { isRetryable } from '../../src/mail/mailer.ts';
 import { csvCell } from '../../src/accounts/import-jobs.ts';
+import { validateRow } from '../../src/accounts/import.ts';
 
 describe('safe return paths after a portal sign-in', () => {
   for (const [given, expected] of [
@@ -81,4 +82,37 @@ describe('CSV report cells', () => {
     for (const formula of ['=HYPERLINK("x")', '+1', '-1+2', '@SUM(A1)', '\tx']) expect(csvCell(formula).replace(/^"/, '')).to.match(/^'/);
     expect(csvCell('=1,2')).to.equal('"\'=1,2"');
   });
+});
+
+describe('import row validation', () => {
+  const reason = (record: Record<string, string>) => {
+    const row = validateRow(record, 7);
+    return 'reason' in row ? row.reason : null;
+  };
+
+  it('accepts a full row, normalising the email and the groups', () => {
+    const row = validateRow({ email: 'Ada@Example.com', name: ' Ada ', password: 'a strong passphrase 1', must_change: 'yes', groups: 'staff; ops|staff' }, 3);
+    expect(row).to.deep.include({ line: 3, email: 'Ada@Example.com', emailNormalized: 'ada@example.com', name: 'Ada', mustChange: true, groups: ['staff', 'ops'] });
+  });
+  it('accepts an email alone (the account is invited)', () => {
+    expect(validateRow({ email: 'grace@example.com' }, 1)).to.deep.include({ password: null, passwordHash: null, mustChange: false, groups: null });
+  });
+  for (const [label, record, expected] of [
+    ['a missing email', { name: 'No Email' }, /email is missing/],
+    ['a malformed email', { email: 'not-an-address' }, /not a valid address/],
+    ['a formula in the name', { email: 'a@example.com', name: '=HYPERLINK("x")' }, /formula/],
+    ['a name over 200 characters', { email: 'a@example.com', name: 'n'.repeat(201) }, /longer than 200/],
+    ['a must_change that is not a boolean', { email: 'a@example.com', must_change: 'maybe', password: 'x' }, /true or false/],
+    ['both a password and a hash', { email: 'a@example.com', password: 'p', password_hash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA' }, /not both/],
+    ['a hash of an unknown scheme', { email: 'a@example.com', password_hash: '5f4dcc3b5aa765d61d8327deb882cf99' }, /argon2 or bcrypt/],
+    ['must_change without a password', { email: 'a@example.com', must_change: 'true' }, /needs a password/],
+    ['a group with a forbidden character', { email: 'a@example.com', groups: 'ok;bad<group' }, /not allowed/],
+    ['more than 50 groups', { email: 'a@example.com', groups: Array.from({ length: 51 }, (_, i) => `g${i}`).join(';') }, /more than 50/],
+    ['text that was not UTF-8', { email: 'a@example.com', name: 'Caf\uFFFD' }, /not valid UTF-8/],
+  ] as const) {
+    it(`rejects ${label}, naming the line`, () => {
+      expect(reason(record as Record<string, string>)).to.match(expected);
+      expect(validateRow(record as Record<string, string>, 7)).to.include({ line: 7 });
+    });
+  }
 });
