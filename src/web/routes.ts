@@ -11,6 +11,7 @@ import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { AppDeps } from '../deps.ts';
 import { formBody } from './middleware/form-body.ts';
+import type { Csrf } from './middleware/csrf.ts';
 import { PAGES } from './paths.ts';
 import { ASSETS, live, metrics, ready, serveAsset } from './site.ts';
 import { showStep, withInteraction } from './interactions/interaction.ts';
@@ -36,13 +37,6 @@ import { showAudit } from './admin/audit.ts';
 import { downloadReport, importUpload, showImports, showJob } from './admin/imports.ts';
 import { apiRoutes } from './api/routes.ts';
 import { demoRoutes } from './demo.ts';
-
-export interface Csrf {
-  /** Gives the browser a CSRF cookie (pages with forms). */
-  issue: Middleware;
-  /** Refuses a POST whose token does not match (403 "Form expired"). */
-  verify: Middleware;
-}
 
 /** The routers in the order the app tries them; each answers 405 for a method it does not take. */
 export function routes(deps: AppDeps, csrf: Csrf): Router[] {

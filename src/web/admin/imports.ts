@@ -8,12 +8,13 @@
 // CSRF token is checked before a byte of the file is stored.
 import { PassThrough } from 'node:stream';
 import busboy from 'busboy';
-import type { Context, Middleware } from 'koa';
+import type { Context } from 'koa';
 import type { AppDeps } from '../../deps.ts';
 import { getImportJob, listImportJobs, rejectedRowsCsv, runState, startImportJob, type ImportJob } from '../../accounts/import-jobs.ts';
 import { IMPORT_COLUMNS } from '../../accounts/import.ts';
 import { AccountError } from '../../accounts/errors.ts';
 import { HttpError } from '../http-error.ts';
+import { formExpired, type Csrf } from '../middleware/csrf.ts';
 import { adminContext, adminOf, emailsOf, formatDateTime, renderAdmin } from './page.ts';
 
 export const MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
@@ -105,128 +106,165 @@ type Outcome =
   | { kind: 'error'; error: unknown }
   | { kind: 'form'; errors: Record<string, string> };
 
-const formExpired = () => new HttpError(403, 'Form expired', 'This form has expired or was sent from another site. Go back, reload the page and try again.');
 const unreadable = () => new HttpError(400, 'Request not understood', 'The upload could not be read.');
 
-/** POST /admin/imports: behind requireAdmin; reads the multipart body itself. */
-export function importUpload(deps: AppDeps, csrf: { verify: Middleware }) {
-  let uploading = 0;
+/** The form's fields beside its file. */
+interface UploadFields {
+  _csrf?: string;
+  upsert?: string;
+  invite?: string;
+}
 
-  /** The form's _csrf, checked by the same middleware as every other form. */
-  async function csrfOk(ctx: Context, token: string | undefined): Promise<boolean> {
-    ctx.request.body = { _csrf: token };
-    try {
-      await csrf.verify(ctx as never, async () => {});
-      return true;
-    } catch {
-      return false;
-    } finally {
-      ctx.request.body = undefined;
-    }
-  }
+/**
+ * POST /admin/imports: behind requireAdmin; reads its multipart body itself, so
+ * the file streams into MongoDB instead of being buffered: refuse what cannot be
+ * an upload, receive the form (CSRF checked before a byte of the file is
+ * stored), then answer with the job's page.
+ */
+export function importUpload(deps: AppDeps, csrf: Pick<Csrf, 'accepts'>) {
+  /** Uploads this instance is storing now: each holds a request and a GridFS stream open. */
+  const receiving = { count: 0 };
 
   return async function submitImport(ctx: Context): Promise<void> {
-    if (!ctx.is('multipart/form-data')) throw new HttpError(415, 'Request not understood', 'Upload the CSV file with the form on the imports page.');
-    const length = Number(ctx.get('content-length'));
-    if (Number.isFinite(length) && length > MAX_UPLOAD_BYTES + FORM_OVERHEAD_BYTES) throw TOO_LARGE();
-    if (uploading >= MAX_UPLOADS) {
-      throw new HttpError(429, 'Imports busy', 'Other uploads are still being received. Wait a moment, then upload again.', { 'Retry-After': '10' });
-    }
-
-    let parser: busboy.Busboy;
-    try {
-      parser = busboy({
-        headers: ctx.req.headers,
-        limits: { fileSize: MAX_UPLOAD_BYTES, files: 1, fields: 5, fieldSize: 1024, parts: 8 },
-      });
-    } catch {
-      throw unreadable();
-    }
-
-    const admin = adminOf(ctx).user;
-    const context = adminContext(ctx);
-    const fields: Record<string, string> = {};
-    let started: Promise<Outcome> | null = null;
-    let tooLarge = false;
-    let malformed = false;
-
-    const outcome = await new Promise<Outcome>((resolve) => {
-      const settle = async () => {
-        if (started) return resolve(await started);
-        if (tooLarge) return resolve({ kind: 'error', error: TOO_LARGE() });
-        if (malformed) return resolve({ kind: 'error', error: unreadable() });
-        if (!(await csrfOk(ctx, fields._csrf))) return resolve({ kind: 'error', error: formExpired() });
-        resolve({ kind: 'form', errors: { file: 'Choose a CSV file to upload.' } });
-      };
-
-      parser.on('field', (name, value, info) => {
-        if ((name === '_csrf' || name === 'upsert' || name === 'invite') && !info.valueTruncated) fields[name] = value;
-      });
-      for (const limit of ['partsLimit', 'filesLimit', 'fieldsLimit']) parser.on(limit, () => { malformed = true; });
-
-      parser.on('file', (name, file, info) => {
-        if (name !== 'file' || started || !info.filename) {
-          file.resume();
-          return;
-        }
-        // Between the upload and its storage: the storing can be stopped (too large, cut
-        // off), failing the job with nothing imported, while the rest of the upload is
-        // still read, and dropped.
-        const input = new PassThrough();
-        file.pipe(input);
-        const stop = (message: string) => {
-          file.unpipe(input);
-          input.destroy(new AccountError('upload', message));
-          file.resume();
-        };
-        file.on('limit', () => {
-          tooLarge = true;
-          stop('the file is larger than 50 MB; nothing was imported');
-        });
-        file.on('error', () => stop('the upload was cut off; nothing was imported'));
-        ctx.req.on('close', () => {
-          if (!ctx.req.complete) stop('the upload was interrupted; nothing was imported');
-        });
-        started = (async (): Promise<Outcome> => {
-          if (!(await csrfOk(ctx, fields._csrf))) {
-            file.unpipe(input);
-            file.resume();
-            return { kind: 'error', error: formExpired() };
-          }
-          uploading++;
-          let created: string | null = null;
-          try {
-            const id = await startImportJob(deps, input, {
-              startedBy: admin._id, upsert: fields.upsert === 'yes', sendInvitations: fields.invite === 'yes', fileName: info.filename, context,
-            }, (id) => (created = id));
-            return { kind: 'job', id };
-          } catch (error) {
-            file.unpipe(input);
-            file.resume();
-            // The job exists and says what happened (too large: answered 413 below).
-            if (created && !tooLarge) return { kind: 'job', id: created };
-            return { kind: 'error', error };
-          } finally {
-            uploading--;
-          }
-        })();
-      });
-
-      // The body is all in once the request ends (the file stream buffers what the import has not read yet).
-      ctx.req.on('end', () => void settle());
-      ctx.req.on('close', () => {
-        if (!ctx.req.complete) void settle();
-      });
-      parser.on('error', () => {
-        malformed = true;
-        void settle();
-      });
-      ctx.req.pipe(parser);
+    refuseBeforeReading(ctx, receiving.count);
+    const csrfOk = (fields: UploadFields) => csrf.accepts(ctx, fields._csrf);
+    const outcome = await receiveForm(ctx, openParser(ctx), csrfOk, async (fields, file, fileName, stored) => {
+      if (!csrfOk(fields)) {
+        stored.drop();
+        return { kind: 'error', error: formExpired() };
+      }
+      return storeAsJob(deps, ctx, receiving, { fields, file, fileName, stored });
     });
-
     if (outcome.kind === 'form') return showImportsPage(ctx, deps, outcome.errors, 400);
-    if (outcome.kind === 'error') throw tooLarge ? TOO_LARGE() : outcome.error;
+    if (outcome.kind === 'error') throw outcome.error;
     ctx.status = 303;
     ctx.redirect(`/admin/imports/${outcome.id}`);
   };
+}
+
+/** Not multipart, announced larger than the limit, or this instance already busy storing uploads. */
+function refuseBeforeReading(ctx: Context, receiving: number): void {
+  if (!ctx.is('multipart/form-data')) throw new HttpError(415, 'Request not understood', 'Upload the CSV file with the form on the imports page.');
+  const length = Number(ctx.get('content-length'));
+  if (Number.isFinite(length) && length > MAX_UPLOAD_BYTES + FORM_OVERHEAD_BYTES) throw TOO_LARGE();
+  if (receiving >= MAX_UPLOADS) {
+    throw new HttpError(429, 'Imports busy', 'Other uploads are still being received. Wait a moment, then upload again.', { 'Retry-After': '10' });
+  }
+}
+
+function openParser(ctx: Context): busboy.Busboy {
+  try {
+    return busboy({ headers: ctx.req.headers, limits: { fileSize: MAX_UPLOAD_BYTES, files: 1, fields: 5, fieldSize: 1024, parts: 8 } });
+  } catch {
+    throw unreadable();
+  }
+}
+
+/** What storing the file gives: the job, or why there is none. */
+type Store = (fields: UploadFields, file: PassThrough, fileName: string, stored: Storing) => Promise<Outcome>;
+
+/** Control over the file being stored. */
+interface Storing {
+  /** Stores nothing more; the rest of the upload is read and dropped. */
+  drop(): void;
+  /** Whether the file went over the size limit. */
+  tooLarge(): boolean;
+}
+
+/**
+ * Reads the form: its fields, then its one file, handed to `store` as it arrives. The
+ * storing can be stopped (too large, cut off), failing the job with nothing
+ * imported, while the rest of the upload is still read and dropped. Resolves once
+ * the whole request has been read.
+ */
+function receiveForm(ctx: Context, parser: busboy.Busboy, csrfOk: (fields: UploadFields) => boolean, store: Store): Promise<Outcome> {
+  const fields: UploadFields = {};
+  let started: Promise<Outcome> | null = null;
+  let tooLarge = false;
+  let malformed = false;
+
+  return new Promise<Outcome>((resolve) => {
+    const settle = async () => {
+      if (started) {
+        const outcome = await started;
+        return resolve(outcome.kind === 'error' && tooLarge ? { kind: 'error', error: TOO_LARGE() } : outcome);
+      }
+      if (tooLarge) return resolve({ kind: 'error', error: TOO_LARGE() });
+      if (malformed) return resolve({ kind: 'error', error: unreadable() });
+      if (!csrfOk(fields)) return resolve({ kind: 'error', error: formExpired() });
+      resolve({ kind: 'form', errors: { file: 'Choose a CSV file to upload.' } });
+    };
+
+    parser.on('field', (name, value, info) => {
+      if ((name === '_csrf' || name === 'upsert' || name === 'invite') && !info.valueTruncated) fields[name] = value;
+    });
+    for (const limit of ['partsLimit', 'filesLimit', 'fieldsLimit']) parser.on(limit, () => { malformed = true; });
+
+    parser.on('file', (name, file, info) => {
+      if (name !== 'file' || started || !info.filename) {
+        file.resume();
+        return;
+      }
+      const input = new PassThrough();
+      file.pipe(input);
+      const drop = () => {
+        file.unpipe(input);
+        file.resume();
+      };
+      const stop = (message: string) => {
+        file.unpipe(input);
+        input.destroy(new AccountError('upload', message));
+        file.resume();
+      };
+      file.on('limit', () => {
+        tooLarge = true;
+        stop('the file is larger than 50 MB; nothing was imported');
+      });
+      file.on('error', () => stop('the upload was cut off; nothing was imported'));
+      ctx.req.on('close', () => {
+        if (!ctx.req.complete) stop('the upload was interrupted; nothing was imported');
+      });
+      started = store(fields, input, info.filename, { drop, tooLarge: () => tooLarge });
+    });
+
+    // The body is all in once the request ends (the file stream buffers what the import has not read yet).
+    // A turn later: the parser, fed the end after this listener, reports a malformed body first.
+    ctx.req.on('end', () => setImmediate(() => void settle()));
+    ctx.req.on('close', () => {
+      if (!ctx.req.complete) void settle();
+    });
+    parser.on('error', () => {
+      malformed = true;
+      void settle();
+    });
+    ctx.req.pipe(parser);
+  });
+}
+
+/** Stores the arriving file as a new import job of this admin; the job exists as soon as the upload starts. */
+async function storeAsJob(
+  deps: AppDeps,
+  ctx: Context,
+  receiving: { count: number },
+  upload: { fields: UploadFields; file: PassThrough; fileName: string; stored: Storing },
+): Promise<Outcome> {
+  receiving.count++;
+  let created: string | null = null;
+  try {
+    const id = await startImportJob(deps, upload.file, {
+      startedBy: adminOf(ctx).user._id,
+      upsert: upload.fields.upsert === 'yes',
+      sendInvitations: upload.fields.invite === 'yes',
+      fileName: upload.fileName,
+      context: adminContext(ctx),
+    }, (id) => (created = id));
+    return { kind: 'job', id };
+  } catch (error) {
+    upload.stored.drop();
+    // The job exists and says what happened (too large: answered 413).
+    if (created && !upload.stored.tooLarge()) return { kind: 'job', id: created };
+    return { kind: 'error', error };
+  } finally {
+    receiving.count--;
+  }
 }

@@ -7,7 +7,18 @@ import { HttpError } from '../http-error.ts';
 
 const COOKIE = 'lk_csrf';
 
-export function csrf(options: { secret: string; secure: boolean }): { issue: Middleware; verify: Middleware } {
+export const formExpired = () => new HttpError(403, 'Form expired', 'This form has expired or was sent from another site. Go back, reload the page and try again.');
+
+export interface Csrf {
+  /** Gives the browser a CSRF cookie (pages with forms). */
+  issue: Middleware;
+  /** Refuses a POST whose _csrf does not match (403 "Form expired"); runs after the body parser. */
+  verify: Middleware;
+  /** Whether `token` is this browser's CSRF token (for a body read by its handler, as an upload is). */
+  accepts(ctx: Context, token: unknown): boolean;
+}
+
+export function csrf(options: { secret: string; secure: boolean }): Csrf {
   const tokenFor = (value: string) => createHmac('sha256', options.secret).update(`csrf:${value}`).digest('base64url');
 
   const issue = async (ctx: Context, next: Next) => {
@@ -21,17 +32,18 @@ export function csrf(options: { secret: string; secure: boolean }): { issue: Mid
     await next();
   };
 
-  // Runs after the body parser: compares the form's _csrf with the cookie's token.
-  const verify = async (ctx: Context, next: Next) => {
-    const sent = (ctx.request.body as Record<string, unknown> | undefined)?._csrf;
+  const accepts = (ctx: Context, sent: unknown): boolean => {
     const value = ctx.cookies.get(COOKIE, { signed: true });
     const expected = value ? Buffer.from(tokenFor(value)) : null;
     const given = typeof sent === 'string' ? Buffer.from(sent) : null;
-    if (!expected || !given || expected.length !== given.length || !timingSafeEqual(expected, given)) {
-      throw new HttpError(403, 'Form expired', 'This form has expired or was sent from another site. Go back, reload the page and try again.');
-    }
+    return Boolean(expected && given && expected.length === given.length && timingSafeEqual(expected, given));
+  };
+
+  // Runs after the body parser: compares the form's _csrf with the cookie's token.
+  const verify = async (ctx: Context, next: Next) => {
+    if (!accepts(ctx, (ctx.request.body as Record<string, unknown> | undefined)?._csrf)) throw formExpired();
     await next();
   };
 
-  return { issue, verify };
+  return { issue, verify, accepts };
 }
