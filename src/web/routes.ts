@@ -8,7 +8,6 @@
 // - the provider's own endpoints, mounted last in app.ts: /.well-known/openid-configuration,
 //   /auth, /token, /me, /jwks, /session/end, /token/revocation, /token/introspection.
 import Router from '@koa/router';
-import type { Middleware } from 'koa';
 import type { AppDeps } from '../deps.ts';
 import { formBody } from './middleware/form-body.ts';
 import type { Csrf } from './middleware/csrf.ts';
