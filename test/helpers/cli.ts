@@ -1,6 +1,8 @@
 // Running the operator CLI as operators do: `bin/latchkey.js` in a child process.
 import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { databaseServerUri, testRoot } from '../setup.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -36,4 +38,21 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv, stdin = ''): Prom
     child.on('close', (code) => done({ code, stdout, stderr }));
     child.stdin.end(stdin);
   });
+}
+
+/**
+ * The environment operators give the CLI, for database `name` on the run's database
+ * server: this process's own, without LATCHKEY_DEBUG and SMTP_URL (so output and
+ * mail are the test's), quiet, with a data directory of its own.
+ */
+export function cliEnvironment(name: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const { LATCHKEY_DEBUG: _debug, SMTP_URL: _smtp, ...inherited } = process.env;
+  return {
+    ...inherited,
+    MONGODB_URI: uriFor(databaseServerUri(), name),
+    LOG_LEVEL: 'silent',
+    DATA_DIR: mkdtempSync(join(testRoot, 'cli-')),
+    NODE_ENV: 'test',
+    ...extra,
+  };
 }

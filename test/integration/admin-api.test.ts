@@ -661,7 +661,7 @@ describe('admin API', () => {
       expect(doc.paths['/api/admin/audit'].get.parameters.map((p: { name: string }) => p.name)).to.deep.equal(['user_id', 'event', 'since', 'until', 'limit']);
       const scheme = doc.components.securitySchemes.adminClientCredentials;
       expect(scheme).to.include({ type: 'oauth2' });
-      expect(scheme.passwords.clientCredentials).to.deep.include({ tokenUrl: `${server.url}/token`, scopes: { admin: scheme.passwords.clientCredentials.scopes.admin } });
+      expect(scheme.flows.clientCredentials).to.deep.include({ tokenUrl: `${server.url}/token`, scopes: { admin: scheme.flows.clientCredentials.scopes.admin } });
       expect(scheme.description).to.contain('client credentials');
       // Every $ref resolves, and every problem type named exists.
       const text = JSON.stringify(doc);

@@ -2,8 +2,6 @@
 // run them: `bin/latchkey.js` in a child process against a fresh database, checked
 // by exit code, output, what the database then holds and what a real SMTP server got.
 import { expect } from 'chai';
-import { mkdtempSync } from 'node:fs';
-import { join } from 'node:path';
 import argon2 from 'argon2';
 import { createServices, prepareDatabase, type Services } from '../../src/deps.ts';
 import { createLogger } from '../../src/log.ts';
@@ -15,8 +13,7 @@ import type { AuditRecord } from '../../src/db/models/audit.ts';
 import type { LockoutState } from '../../src/db/models/lockout.ts';
 import { freshDatabase, testConfig, type TestDatabase } from '../helpers/server.ts';
 import { startSmtp, type TestSmtp } from '../helpers/smtp.ts';
-import { databaseServerUri, testRoot } from '../setup.ts';
-import { runCli, uriFor, type Run } from '../helpers/cli.ts';
+import { cliEnvironment, runCli, type Run } from '../helpers/cli.ts';
 
 const DAY = 24 * 60 * 60_000;
 
@@ -68,14 +65,7 @@ describe('CLI admin', function () {
 
   before(async () => {
     database = await freshDatabase();
-    const { LATCHKEY_DEBUG: _debug, SMTP_URL: _smtp, ...inherited } = process.env;
-    env = {
-      ...inherited,
-      MONGODB_URI: uriFor(databaseServerUri(), database.name),
-      LOG_LEVEL: 'silent',
-      DATA_DIR: mkdtempSync(join(testRoot, 'cli-admin-')),
-      NODE_ENV: 'test',
-    };
+    env = cliEnvironment(database.name);
     services = createServices(testConfig(), createLogger('silent'), database.connection);
     stopSweep = await prepareDatabase(services);
 

@@ -3,15 +3,14 @@
 // database then holds.
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { accountSubject } from '../../src/accounts/lockout.ts';
 import { emailKey } from '../../src/accounts/email.ts';
 import { loadSigningKeys } from '../../src/oidc/keys.ts';
 import type { LockoutState } from '../../src/db/models/lockout.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/server.ts';
-import { databaseServerUri, testRoot } from '../setup.ts';
-import { runCli, uriFor, type Run } from '../helpers/cli.ts';
+import { cliEnvironment, runCli, type Run } from '../helpers/cli.ts';
 import { startSmtp } from '../helpers/smtp.ts';
 
 const DAY = 24 * 60 * 60_000;
@@ -34,14 +33,7 @@ describe('latchkey CLI', function () {
 
   before(async () => {
     database = await freshDatabase();
-    const { LATCHKEY_DEBUG: _debug, ...inherited } = process.env;
-    env = {
-      ...inherited,
-      MONGODB_URI: uriFor(databaseServerUri(), database.name),
-      LOG_LEVEL: 'silent',
-      DATA_DIR: mkdtempSync(join(testRoot, 'cli-')),
-      NODE_ENV: 'test',
-    };
+    env = cliEnvironment(database.name);
   });
   after(async () => {
     await database.drop();

@@ -16,8 +16,8 @@ import { startCluster, type Cluster } from '../helpers/cluster.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/server.ts';
 import { Agent } from '../helpers/agent.ts';
 import { discover, publicClient, signIn } from '../helpers/rp.ts';
-import { runCli, uriFor, type Run } from '../helpers/cli.ts';
-import { databaseServerUri, testRoot } from '../setup.ts';
+import { cliEnvironment, runCli, type Run } from '../helpers/cli.ts';
+import { testRoot } from '../setup.ts';
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
@@ -136,14 +136,7 @@ describe('signing key rotation', function () {
     const latchkey = (args: string[]): Promise<Run> => runCli(args, env);
     before(async () => {
       database = await freshDatabase();
-      const { LATCHKEY_DEBUG: _debug, ...inherited } = process.env;
-      env = {
-        ...inherited,
-        MONGODB_URI: uriFor(databaseServerUri(), database.name),
-        LOG_LEVEL: 'silent',
-        DATA_DIR: mkdtempSync(join(testRoot, 'cli-keys-')),
-        NODE_ENV: 'test',
-      };
+      env = cliEnvironment(database.name);
     });
     after(async () => {
       await database.drop();
