@@ -9,9 +9,8 @@ import {
   adminCreateAccount, adminSendReset, adminSetTemporaryPassword, adminUnlock, editAccount, findAccounts, forceSignIn,
   getAccount, setDisabled, setRole, ADMIN_ROLE,
 } from '../../accounts/admin.ts';
-import { AccountError, type AccountErrorCode } from '../../accounts/errors.ts';
-import type { PasswordIssue } from '../../accounts/password-policy.ts';
-import { ApiProblem, type FieldError } from './problem.ts';
+import { ApiProblem } from './problem.ts';
+import { accountNotFound, invalidRequest, policyProblem } from './domain-problems.ts';
 import { BODY } from './json-body.ts';
 import type { AdminAuth } from './admin-auth.ts';
 import { defineEndpoint, type Endpoint } from './endpoint.ts';
@@ -22,41 +21,9 @@ import {
 
 const MAX_ID = 200;
 
-const invalid = (detail: string, errors: FieldError[]) => new ApiProblem('invalid-request', detail, { errors });
-
-const policyProblem = (field: string, issues: PasswordIssue[]) =>
-  new ApiProblem('password-policy', 'The password does not meet the password policy.', {
-    errors: issues.map((issue): FieldError => ({ field, code: issue.code, message: issue.message })),
-  });
-
-const notFound = () => new ApiProblem('not-found', 'There is no account with this id.');
-
-/** Each domain refusal as a problem: a Record, so a code added to the domain must be given an answer here. */
-const DOMAIN_PROBLEMS: Record<AccountErrorCode, (error: AccountError) => ApiProblem> = {
-  not_found: notFound,
-  email_taken: () => new ApiProblem('email-taken', 'An account with this email address already exists.'),
-  disabled: () => new ApiProblem('account-disabled', 'The account is disabled. Enable it first.'),
-  not_invited: (error) => new ApiProblem('account-state', error.message),
-  invalid_email: (error) => invalid(error.message, [{ field: 'email', code: 'invalid_format', message: error.message }]),
-  invalid_name: (error) => invalid(error.message, [{ field: 'name', code: 'invalid_value', message: error.message }]),
-  invalid_request: (error) => invalid(error.message, [{ field: BODY, code: 'invalid_value', message: error.message }]),
-  password_policy: (error) => policyProblem('password', [...error.issues]),
-  // An import's file problems: not reachable through this API, answered as what they are.
-  bad_csv: (error) => invalid(error.message, [{ field: BODY, code: 'invalid_value', message: error.message }]),
-  bad_header: (error) => invalid(error.message, [{ field: BODY, code: 'invalid_value', message: error.message }]),
-  empty: (error) => invalid(error.message, [{ field: BODY, code: 'invalid_value', message: error.message }]),
-  upload: (error) => invalid(error.message, [{ field: BODY, code: 'invalid_value', message: error.message }]),
-};
-
-/** The domain's refusals as problems; anything else is a bug and stays a 500. */
-function domainProblem(error: unknown): never {
-  if (error instanceof AccountError) throw DOMAIN_PROBLEMS[error.code](error);
-  throw error;
-}
-
 function accountId(ctx: Context): string {
   const id = ctx.params.id ?? '';
-  if (!id || id.length > MAX_ID) throw notFound();
+  if (!id || id.length > MAX_ID) throw accountNotFound();
   return id;
 }
 
@@ -83,19 +50,19 @@ const createAccount = defineEndpoint({
     const invite = body.invite === true;
     const temporary = body.temporary_password !== undefined;
     if (invite && temporary) {
-      throw invalid('Give either temporary_password or invite: true, not both.', [
+      throw invalidRequest('Give either temporary_password or invite: true, not both.', [
         { field: 'temporary_password', code: 'invalid_value', message: 'Leave this out when inviting.' },
       ]);
     }
     if (!invite && !temporary) {
-      throw invalid('Give either temporary_password or invite: true.', [
+      throw invalidRequest('Give either temporary_password or invite: true.', [
         { field: 'temporary_password', code: 'required', message: 'Give a temporary password, or invite: true.' },
       ]);
     }
     if (body.client_id !== undefined) {
-      if (!invite) throw invalid('client_id goes with invite only.', [{ field: 'client_id', code: 'invalid_value', message: 'This field only goes with invite: true.' }]);
+      if (!invite) throw invalidRequest('client_id goes with invite only.', [{ field: 'client_id', code: 'invalid_value', message: 'This field only goes with invite: true.' }]);
       if (!(await deps.provider.Client.find(body.client_id))) {
-        throw invalid('client_id is not a registered client.', [{ field: 'client_id', code: 'invalid_value', message: 'No client with this id is registered.' }]);
+        throw invalidRequest('client_id is not a registered client.', [{ field: 'client_id', code: 'invalid_value', message: 'No client with this id is registered.' }]);
       }
     }
     if (temporary) {
@@ -111,7 +78,7 @@ const createAccount = defineEndpoint({
       temporaryPassword: body.temporary_password,
       invite,
       clientId: body.client_id ?? null,
-    }, context).catch(domainProblem);
+    }, context);
 
     const created = await getAccount(deps, user._id);
     if (!created) throw new Error('the account just created was not found');
@@ -127,7 +94,7 @@ const showAccount = defineEndpoint({
   problems: ['not-found'],
   async handle({ ctx, deps }) {
     const detail = await getAccount(deps, accountId(ctx));
-    if (!detail) throw notFound();
+    if (!detail) throw accountNotFound();
     return detail;
   },
 });
@@ -140,12 +107,12 @@ const updateAccount = defineEndpoint({
   async handle({ ctx, deps, body, context }) {
     const id = accountId(ctx);
     if (!Object.keys(body).length) {
-      throw invalid('Give at least one of name, groups, notes.', [{ field: BODY, code: 'required', message: 'Give at least one of name, groups, notes.' }]);
+      throw invalidRequest('Give at least one of name, groups, notes.', [{ field: BODY, code: 'required', message: 'Give at least one of name, groups, notes.' }]);
     }
-    const result = await editAccount(deps, id, body, context).catch(domainProblem);
+    const result = await editAccount(deps, id, body, context);
     if (!result.ok) {
       // The schema above is the domain's own: this only happens if the two drift apart.
-      throw invalid('The request is not valid.', Object.entries(result.errors).map(([field, message]) => ({ field, code: 'invalid_value', message })));
+      throw invalidRequest('The request is not valid.', Object.entries(result.errors).map(([field, message]) => ({ field, code: 'invalid_value', message })));
     }
   },
 });
@@ -162,7 +129,7 @@ const sendResetEmail = accountAction({
   description: 'An account that has not chosen a password yet gets its invitation again. The email is sent in the background.',
   status: 202, success: { description: 'The link is on its way.', schema: resetSent },
   problems: ['account-disabled', 'account-state'],
-  handle: async ({ ctx, deps, context }) => ({ sent: await adminSendReset(deps, accountId(ctx), context).catch(domainProblem) }),
+  handle: async ({ ctx, deps, context }) => ({ sent: await adminSendReset(deps, accountId(ctx), context) }),
 });
 
 const setTemporary = defineEndpoint({
@@ -172,7 +139,7 @@ const setTemporary = defineEndpoint({
   status: 204, success: { description: 'Set.' },
   problems: ['not-found', 'password-policy'],
   async handle({ ctx, deps, body, context }) {
-    const issues = await adminSetTemporaryPassword(deps, accountId(ctx), body.password, context).catch(domainProblem);
+    const issues = await adminSetTemporaryPassword(deps, accountId(ctx), body.password, context);
     if (issues.length) throw policyProblem('password', issues);
   },
 });
@@ -182,7 +149,7 @@ const revokeAccess = accountAction({
   operationId: 'adminForceSignIn', summary: 'Sign the person out everywhere',
   description: 'Ends every session, grant, refresh and access token of the account at once: apps\' refresh tokens fail and introspection answers inactive.',
   status: 200, success: { description: 'What was ended.', schema: revokeResult },
-  handle: ({ ctx, deps, context }) => forceSignIn(deps, accountId(ctx), context).catch(domainProblem),
+  handle: ({ ctx, deps, context }) => forceSignIn(deps, accountId(ctx), context),
 });
 
 const unlockAccount = accountAction({
@@ -191,7 +158,7 @@ const unlockAccount = accountAction({
   description: 'Clears the account\'s failure counter and lock, its trusted-browser counters and its per-IP sign-in throttles.',
   status: 204, success: { description: 'Unlocked.' },
   async handle({ ctx, deps, context }) {
-    await adminUnlock(deps, accountId(ctx), context).catch(domainProblem);
+    await adminUnlock(deps, accountId(ctx), context);
   },
 });
 
@@ -204,7 +171,7 @@ const disableAccount = accountAction({
   async handle({ ctx, deps, caller, context }) {
     const id = accountId(ctx);
     if (isCaller(caller, id)) throw new ApiProblem('own-admin-access', 'You cannot disable your own account.');
-    await setDisabled(deps, id, true, context).catch(domainProblem);
+    await setDisabled(deps, id, true, context);
   },
 });
 
@@ -214,7 +181,7 @@ const enableAccount = accountAction({
   description: 'It becomes active again (or invited, if it never chose a password). Enabling an account that is not disabled changes nothing.',
   status: 204, success: { description: 'Enabled.' },
   async handle({ ctx, deps, context }) {
-    await setDisabled(deps, accountId(ctx), false, context).catch(domainProblem);
+    await setDisabled(deps, accountId(ctx), false, context);
   },
 });
 
@@ -223,7 +190,7 @@ const grantAdmin = accountAction({
   operationId: 'adminGrantAdmin', summary: 'Make the account an administrator', description: 'Idempotent.',
   status: 204, success: { description: 'Granted.' },
   async handle({ ctx, deps, context }) {
-    await setRole(deps, accountId(ctx), ADMIN_ROLE, true, context).catch(domainProblem);
+    await setRole(deps, accountId(ctx), ADMIN_ROLE, true, context);
   },
 });
 
@@ -236,7 +203,7 @@ const removeAdmin = accountAction({
   async handle({ ctx, deps, caller, context }) {
     const id = accountId(ctx);
     if (isCaller(caller, id)) throw new ApiProblem('own-admin-access', 'You cannot remove your own admin role.');
-    await setRole(deps, id, ADMIN_ROLE, false, context).catch(domainProblem);
+    await setRole(deps, id, ADMIN_ROLE, false, context);
   },
 });
 

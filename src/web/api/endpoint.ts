@@ -12,6 +12,7 @@ import type { ProblemCode } from './problem.ts';
 import { jsonBody, queryParams } from './json-body.ts';
 import { requireAccountToken, type BearerAuth } from './bearer.ts';
 import { requireAdmin, type AdminAuth } from './admin-auth.ts';
+import { asProblem } from './domain-problems.ts';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -115,7 +116,13 @@ export async function runEndpoint(endpoint: Endpoint, ctx: Context, deps: AppDep
   const query = endpoint.query ? queryParams(ctx, endpoint.query, endpoint.queryLists) : undefined;
   const body = endpoint.body ? await jsonBody(ctx, endpoint.body) : undefined;
   const context = { ...requestContext(ctx), ...(actor ? { actor } : {}) };
-  const value = await (endpoint.handle as (call: Call<Access, unknown, unknown>) => unknown)({ ctx, deps, caller: caller as never, body, query, context });
+  let value: unknown;
+  try {
+    value = await (endpoint.handle as (call: Call<Access, unknown, unknown>) => unknown)({ ctx, deps, caller: caller as never, body, query, context });
+  } catch (error) {
+    // A domain refusal the handler let through is answered as its problem (domain-problems.ts).
+    throw asProblem(error);
+  }
   ctx.status = endpoint.status;
   if (value === undefined) return;
   const { schema } = endpoint.success;

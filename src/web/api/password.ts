@@ -3,12 +3,12 @@
 // Each is a thin layer over the same domain functions the hosted pages use.
 import type { User } from '../../db/models/user.ts';
 import type { LinkState } from '../../accounts/links.ts';
-import type { PasswordIssue } from '../../accounts/password-policy.ts';
 import type { ThrottleResult } from '../../accounts/throttle.ts';
 import { changePassword } from '../../accounts/change-password.ts';
 import { requestPasswordReset, setPasswordWithLink } from '../../accounts/password-links.ts';
 import { responseSent } from '../../background.ts';
-import { ApiProblem, type FieldError, type ProblemCode } from './problem.ts';
+import { ApiProblem, type ProblemCode } from './problem.ts';
+import { policyProblem } from './domain-problems.ts';
 import { ACCOUNT_SCOPE, invalidToken } from './bearer.ts';
 import { defineEndpoint, type Endpoint } from './endpoint.ts';
 import { changePasswordRequest, passwordResetAccepted, passwordResetConfirmRequest, passwordResetRequest, PASSWORD_RESET_ACCEPTED } from './schemas.ts';
@@ -18,11 +18,6 @@ function throttled(result: ThrottleResult, detail: string): void {
   if (result.allowed) return;
   throw new ApiProblem('too-many-requests', detail, { headers: { 'Retry-After': String(result.retryAfterSeconds) } });
 }
-
-const policyProblem = (field: string, issues: PasswordIssue[]) =>
-  new ApiProblem('password-policy', 'The new password does not meet the password policy.', {
-    errors: issues.map((issue): FieldError => ({ field, code: issue.code, message: issue.message })),
-  });
 
 const changeOwnPassword = defineEndpoint({
   method: 'POST', path: '/api/account/password', access: 'account', body: changePasswordRequest,
