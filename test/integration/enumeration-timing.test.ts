@@ -11,7 +11,7 @@ import { expect } from 'chai';
 import { normalizeEmail } from '../../src/accounts/email.ts';
 import { accountSubject } from '../../src/accounts/lockout.ts';
 import { searchTermsFor } from '../../src/accounts/users.ts';
-import { startTestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { Agent, formOn } from '../helpers/agent.ts';
 import { discover, openSignIn, publicClient, startAuthorization } from '../helpers/rp.ts';
 import { comparePaired, DEFAULT_RULE, type SequentialOptions } from '../helpers/timing.ts';
@@ -27,7 +27,11 @@ describe('enumeration by timing', function () {
   this.timeout(240_000);
   const client = publicClient();
   const run = Date.now().toString(36);
-  let server: Awaited<ReturnType<typeof startTestServer>>;
+  // Throttles raised so they decide nothing; every address is used once anyway.
+  const { server } = useTestServer({
+    clients: [client],
+    policy: { throttle: { perIp: { points: 1_000_000 }, perIpEmail: { points: 1_000_000 } }, forgotPassword: { perEmailPerHour: 1_000_000, perIpPerHour: 1_000_000 } },
+  });
 
   const existing = (kind: string, i: number) => `${kind}-${i}@example.com`;
   const unknown = (kind: string, i: number) => `${kind}-nobody-${run}-${i}@example.com`;
@@ -43,11 +47,6 @@ describe('enumeration by timing', function () {
   }
 
   before(async () => {
-    server = await startTestServer({
-      clients: [client],
-      // Throttles raised so they decide nothing; every address is used once anyway.
-      policy: { throttle: { perIp: { points: 1_000_000 }, perIpEmail: { points: 1_000_000 } }, forgotPassword: { perEmailPerHour: 1_000_000, perIpPerHour: 1_000_000 } },
-    });
     const passwordHash = await server.deps.hasher.hash('the real password 42');
     await insertAccounts('signin', RULES.signIn.max, passwordHash);
     await insertAccounts('forgot', RULES.forgot.max, passwordHash);
@@ -56,10 +55,6 @@ describe('enumeration by timing', function () {
     for (const id of await insertAccounts('locked', RULES.signIn.max, passwordHash)) {
       await server.deps.lockout.recordFailure(accountSubject(id), { userId: id, maxFailures: 1 });
     }
-  });
-  after(async () => {
-    await server.stop();
-    await server.database.drop();
   });
   afterEach(async () => {
     await server.deps.tasks.idle();

@@ -17,11 +17,10 @@ import type { AuditRecord } from '../../src/db/models/audit.ts';
 import type { User } from '../../src/db/models/user.ts';
 import { createServices, type Services } from '../../src/deps.ts';
 import { createLogger } from '../../src/log.ts';
-import type { RunningServer } from '../../src/server.ts';
-import { freshDatabase, startTestServer, testConfig, type TestDatabase } from '../helpers/server.ts';
+import { freshDatabase, startTestServer, testConfig, useTestServer, type TestDatabase } from '../helpers/server.ts';
 import { startSmtp, type ParsedMail, type TestSmtp } from '../helpers/smtp.ts';
 import { databaseServerUri, testRoot } from '../setup.ts';
-import { runCli, uriFor, type Run } from '../helpers/cli.ts';
+import { cliEnvironment, runCli, uriFor, type Run } from '../helpers/cli.ts';
 
 const DAY = 24 * 60 * 60_000;
 const SUMMARY = /^(\d+) rows in [\d.]+ s: (\d+) created, (\d+) updated, (\d+) unchanged, (\d+) rejected$/m;
@@ -55,7 +54,7 @@ async function foreignArgon2(password: string, type: 0 | 1 | 2): Promise<string>
 
 describe('CSV import', function () {
   this.timeout(60_000);
-  let server: RunningServer & { database: TestDatabase };
+  const { server } = useTestServer();
   let services: Services;
   let env: NodeJS.ProcessEnv;
   let dir: string;
@@ -82,21 +81,9 @@ describe('CSV import', function () {
   };
 
   before(async () => {
-    server = await startTestServer();
     services = server.deps;
     dir = mkdtempSync(join(testRoot, 'import-'));
-    const { LATCHKEY_DEBUG: _debug, SMTP_URL: _smtp, ...inherited } = process.env;
-    env = {
-      ...inherited,
-      MONGODB_URI: uriFor(databaseServerUri(), server.database.name),
-      LOG_LEVEL: 'silent',
-      DATA_DIR: mkdtempSync(join(testRoot, 'import-data-')),
-      NODE_ENV: 'test',
-    };
-  });
-  after(async () => {
-    await server.stop();
-    await server.database.drop();
+    env = cliEnvironment(server.database.name);
   });
 
   describe('a good file', () => {
