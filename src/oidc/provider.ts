@@ -4,6 +4,7 @@ import Provider, { errors, type ClientMetadata, type Configuration, type KoaCont
 import type { Db } from 'mongodb';
 import type { JsonWebKey } from 'node:crypto';
 import { adapterFactory } from './adapter.ts';
+import { ACR_VALUES_SUPPORTED } from './authentication.ts';
 import { FIRST_PARTY } from './clients.ts';
 import { SCOPE_CLAIMS, SCOPES, findAccountIn } from './account.ts';
 import type { UserModel } from '../db/models/user.ts';
@@ -49,7 +50,10 @@ export function createProvider(options: ProviderOptions): Provider {
     clients: options.clients,
     jwks: options.jwks as Configuration['jwks'],
     findAccount: findAccountIn(options.users),
-    claims: { ...SCOPE_CLAIMS } as unknown as Configuration['claims'],
+    // The scopes' claims; the ID token also says how and when the person signed in (acr, amr, auth_time).
+    claims: { ...SCOPE_CLAIMS, openid: [...SCOPE_CLAIMS.openid, 'acr', 'amr', 'auth_time'], sid: null } as unknown as Configuration['claims'],
+    // What a sign-in can be (authentication.ts); the ID token carries the acr and amr of the one done.
+    acrValues: ACR_VALUES_SUPPORTED,
     scopes: [...SCOPES],
     responseTypes: ['code'],
     // A client registered without `scope` may ask for every scope but `admin`, which

@@ -45,6 +45,11 @@ describe('authorization code flow', () => {
     const claims = tokens.claims()!;
     expect(claims.iss).to.equal(server.url);
     expect(claims.aud).to.equal(web.client_id);
+    // How the person signed in (RFC 8176): a password, and our acr for it, listed in discovery.
+    expect(claims.amr).to.deep.equal(['pwd']);
+    expect(claims.acr).to.equal('urn:latchkey:acr:password');
+    expect(claims.auth_time).to.be.a('number').within(Math.floor(Date.now() / 1000) - 60, Math.ceil(Date.now() / 1000));
+    expect(config.serverMetadata().acr_values_supported).to.deep.equal(['urn:latchkey:acr:password']);
     expect(tokens.refresh_token, 'refresh token').to.be.a('string');
     const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
     expect(userinfo).to.include({ email, email_verified: false, name: 'Ada Lovelace' });

@@ -11,6 +11,7 @@ import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
 import { parseForm, requestContext, text } from '../forms.ts';
 import { finish, type Interaction } from './interaction.ts';
+import { passwordLogin } from '../../oidc/authentication.ts';
 
 const COOKIE = 'lk_first_login';
 const changeForm = z.object({ password: text('Choose a new password.').min(1, 'Choose a new password.') });
@@ -56,5 +57,5 @@ export async function submitForcedChange(ctx: Context, deps: AppDeps, interactio
   await storePassword(deps.passwords, user, form.data.password);
   ctx.cookies.set(COOKIE, null, { signed: true, path: cookiePath(interaction.uid) });
   await deps.audit.record('password.changed', user._id, requestContext(ctx), { reason: 'first_login' });
-  await finish(ctx, deps.provider, { login: { accountId: user._id, amr: ['pwd'], remember: true } });
+  await finish(ctx, deps.provider, passwordLogin(user._id));
 }

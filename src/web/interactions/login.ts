@@ -9,6 +9,7 @@ import { readDevice, writeDevice } from '../device-cookie.ts';
 import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
 import { finish, type Interaction } from './interaction.ts';
+import { passwordLogin } from '../../oidc/authentication.ts';
 import { text, parseForm, echo, requestContext } from '../forms.ts';
 import { startForcedChange } from './change-password.ts';
 
@@ -63,5 +64,5 @@ export async function submitLogin(ctx: Context, deps: AppDeps, interaction: Inte
   writeDevice(ctx, result.device, { days: deps.config.policy.device.cookieDays, secure: deps.config.secure });
   // A temporary password proves who this is, but no token is issued until a new password is chosen.
   if (result.mustChangePassword) return startForcedChange(ctx, deps, interaction, result.user);
-  await finish(ctx, deps.provider, { login: { accountId: result.user._id, amr: ['pwd'], remember: true } });
+  await finish(ctx, deps.provider, passwordLogin(result.user._id));
 }
