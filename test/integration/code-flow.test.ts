@@ -145,6 +145,29 @@ describe('authorization code flow', () => {
     expect(next.body).to.contain('autocomplete="current-password"');
   });
 
+  it('re-authenticates within the session: prompt=login and an expired max_age ask for the password again, then a fresh auth_time', async () => {
+    const config = await discover(server.url, web);
+    const agent = new Agent();
+    // An account of its own, so the per-email sign-in throttle counts this test only.
+    const email = 'grace@example.com';
+    await createUser(server.deps, { email, password, name: 'Grace Hopper' });
+    const first = (await signIn(config, agent, email, password)).tokens.claims()!;
+    // Signed in, no prompt: straight back with a code, the same auth_time.
+    const silent = (await signIn(config, agent, email, password)).tokens.claims()!;
+    expect(silent.auth_time).to.equal(first.auth_time);
+
+    for (const params of [{ prompt: 'login' }, { max_age: '1' }]) {
+      await new Promise((resolve) => setTimeout(resolve, 2_100)); // auth_time and max_age count whole seconds
+      const page = await openSignIn(agent, await startAuthorization(config, params));
+      expect(page.status, JSON.stringify(params)).to.equal(200);
+      expect(page.body).to.contain('Confirm it’s you').and.contain(`value="${email}"`);
+      const wrong = await submitSignIn(agent, page, email, 'not the password at all');
+      expect(wrong.status).to.equal(401);
+      const { tokens } = await signIn(config, agent, email, password, params);
+      expect(tokens.claims()!.auth_time, JSON.stringify(params)).to.be.greaterThan(first.auth_time!);
+    }
+  });
+
   it('shows a friendly page for an unknown or expired interaction', async () => {
     const page = await new Agent().request(`${server.url}/interaction/does-not-exist`);
     expect(page.status).to.equal(400);

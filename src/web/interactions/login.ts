@@ -26,14 +26,19 @@ const loginForm = z.object({
   password: text('Enter your password.').min(1, 'Enter your password.').max(PASSWORD_MAX_BYTES, 'That password is too long.'),
 });
 
-export function showLogin(ctx: Context, deps: AppDeps, interaction: Interaction, extra: { email?: string; errors?: Record<string, string>; status?: number } = {}): void {
+export async function showLogin(ctx: Context, deps: AppDeps, interaction: Interaction, extra: { email?: string; errors?: Record<string, string>; status?: number } = {}): Promise<void> {
   const client = ctx.state.client as { clientName?: string; clientId: string } | undefined;
   const hint = interaction.params.login_hint;
+  // Signed in already, and the app asks for a fresh sign-in (prompt=login, max_age): the same person, again.
+  const signedIn = interaction.session?.accountId
+    ? await deps.users.findById(interaction.session.accountId, { email: 1 }).lean<{ email: string }>()
+    : null;
   render(ctx, 'login', {
-    title: 'Sign in',
+    title: signedIn ? 'Confirm it’s you' : 'Sign in',
+    reauthenticate: Boolean(signedIn),
     uid: interaction.uid,
     appName: client?.clientName ?? client?.clientId ?? 'the app',
-    email: extra.email ?? (typeof hint === 'string' ? hint.slice(0, EMAIL_MAX) : ''),
+    email: extra.email ?? signedIn?.email ?? (typeof hint === 'string' ? hint.slice(0, EMAIL_MAX) : ''),
     errors: extra.errors ?? {},
     notice: NOTICES[String(ctx.query.notice)] ?? null,
     signupEnabled: deps.config.policy.signup.enabled,
