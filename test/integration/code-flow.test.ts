@@ -156,7 +156,7 @@ describe('authorization code flow', () => {
     const silent = (await signIn(config, agent, email, password)).tokens.claims()!;
     expect(silent.auth_time).to.equal(first.auth_time);
 
-    for (const params of [{ prompt: 'login' }, { max_age: '1' }]) {
+    for (const params of [{ prompt: 'login' }, { max_age: '1' }] as Array<Record<string, string>>) {
       await new Promise((resolve) => setTimeout(resolve, 2_100)); // auth_time and max_age count whole seconds
       const page = await openSignIn(agent, await startAuthorization(config, params));
       expect(page.status, JSON.stringify(params)).to.equal(200);
