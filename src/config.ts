@@ -99,6 +99,8 @@ const EnvSchema = z.object({
   SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://').optional(),
   MAIL_FROM: z.string().min(3).default('Latchkey <no-reply@localhost>'),
   COOKIE_KEYS: z.string().optional(),
+  // Keys that encrypt secrets stored in the database (authenticator apps' secrets); see src/secrets.ts.
+  DATA_KEYS: z.string().optional(),
   TRUST_PROXY: z.enum(['true', 'false']).default('false'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LATCHKEY_CONFIG: z.string().default('config/latchkey.json'),
@@ -148,6 +150,11 @@ export interface Config {
   mailFrom: string;
   /** From COOKIE_KEYS; when absent outside production they are generated and kept in DATA_DIR. */
   cookieKeys?: string[];
+  /**
+   * From DATA_KEYS: the first encrypts secrets stored in the database, all decrypt. When absent
+   * outside production they are generated and kept in DATA_DIR (data-keys.json).
+   */
+  dataKeys?: string[];
   trustProxy: boolean;
   /** Bearer token for /metrics; without it, /metrics answers only requests from this machine. */
   metricsToken?: string;
@@ -208,11 +215,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (e.NODE_ENV === 'production' && !cookieKeys?.length) {
     throw new ConfigError('environment variable COOKIE_KEYS: required when NODE_ENV=production');
   }
+  const dataKeys = e.DATA_KEYS?.split(',').map((k) => k.trim()).filter(Boolean);
+  if (dataKeys?.some((k) => k.length < 32)) {
+    throw new ConfigError('environment variable DATA_KEYS: each key must be at least 32 characters');
+  }
+  if (dataKeys && new Set(dataKeys).size !== dataKeys.length) {
+    throw new ConfigError('environment variable DATA_KEYS: a key is listed twice');
+  }
   if (e.JOB_HEARTBEAT_MS * 2 > e.JOB_LEASE_MS) {
     throw new ConfigError('environment variable JOB_HEARTBEAT_MS: must be at most half of JOB_LEASE_MS, so a lease outlives one missed heartbeat');
   }
   if (e.NODE_ENV === 'production' && !e.MONGODB_URI) {
     throw new ConfigError('environment variable MONGODB_URI: required when NODE_ENV=production (the embedded database is for development)');
+  }
+  if (e.NODE_ENV === 'production' && !dataKeys?.length) {
+    throw new ConfigError('environment variable DATA_KEYS: required when NODE_ENV=production (secrets stored in the database are encrypted with them; every instance needs the same keys)');
   }
 
   // Every instance must publish a new key (within one poll) for a whole JWKS cache
@@ -235,6 +252,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     smtpUrl: e.SMTP_URL,
     mailFrom: e.MAIL_FROM,
     cookieKeys,
+    dataKeys,
     trustProxy: e.TRUST_PROXY === 'true',
     metricsToken: e.METRICS_TOKEN,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
