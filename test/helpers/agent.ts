@@ -8,20 +8,29 @@ export interface Page {
 }
 
 export class Agent {
+  /** Cookie values by name (tests may read and set them; one set by hand goes to every path). */
   readonly cookies = new Map<string, string>();
+  /** The Path attributes a cookie of each name was set with, so it is sent only there, as a browser does. */
+  readonly #paths = new Map<string, Set<string>>();
   readonly headers: Record<string, string>;
 
   constructor(headers: Record<string, string> = {}) {
     this.headers = headers;
   }
 
-  cookieHeader(): string {
-    return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+  /** The Cookie header for a request to `url` (every cookie when no URL is given). */
+  cookieHeader(url?: string): string {
+    const path = url ? new URL(url).pathname : '/';
+    const matches = (cookiePath: string) => cookiePath === '/' || path === cookiePath || path.startsWith(cookiePath.endsWith('/') ? cookiePath : `${cookiePath}/`);
+    return [...this.cookies]
+      .filter(([name]) => !url || !this.#paths.has(name) || [...this.#paths.get(name)!].some(matches))
+      .map(([name, value]) => `${name}=${value}`).join('; ');
   }
 
   async request(url: string, init: { method?: string; form?: Record<string, string> | URLSearchParams | string; headers?: Record<string, string>; body?: string } = {}): Promise<Page> {
     const headers: Record<string, string> = { ...this.headers, ...init.headers };
-    if (this.cookies.size) headers.cookie = this.cookieHeader();
+    const cookie = this.cookieHeader(url);
+    if (cookie) headers.cookie = cookie;
     let body = init.body;
     if (init.form !== undefined) {
       body = typeof init.form === 'string' ? init.form : new URLSearchParams(init.form as Record<string, string>).toString();
@@ -33,8 +42,19 @@ export class Agent {
       const eq = pair!.indexOf('=');
       const name = pair!.slice(0, eq).trim();
       const value = pair!.slice(eq + 1).trim();
-      if (/expires=Thu, 01 Jan 1970/i.test(line) || value === '') this.cookies.delete(name);
-      else this.cookies.set(name, value);
+      // RFC 6265: no Path attribute means the directory of the request's path.
+      const path = /;\s*path=([^;]*)/i.exec(line)?.[1]?.trim() || new URL(url).pathname.replace(/\/[^/]*$/, '') || '/';
+      const paths = this.#paths.get(name) ?? new Set<string>();
+      if (/expires=Thu, 01 Jan 1970/i.test(line) || value === '') {
+        paths.delete(path);
+        if (!paths.size) {
+          this.cookies.delete(name);
+          this.#paths.delete(name);
+        }
+      } else {
+        this.cookies.set(name, value);
+        this.#paths.set(name, paths.add(path));
+      }
     }
     return { status: response.status, url, headers: response.headers, body: await response.text() };
   }
