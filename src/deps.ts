@@ -30,6 +30,9 @@ import type { Metrics } from './metrics.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import { MODEL_INDEXES, artifactCollection } from './oidc/adapter.ts';
 import { emailUrls } from './web/paths.ts';
+import { DataVault, dataKeysFor } from './secrets.ts';
+import { enrolmentModel, factorModel } from './db/models/factor.ts';
+import type { FactorDeps } from './accounts/factors.ts';
 
 export interface Services {
   config: Config;
@@ -52,6 +55,8 @@ export interface Services {
   signInDeps: SignInDeps;
   /** What every flow that sets or changes a password uses, with or without an emailed link. */
   passwords: PasswordFlowDeps;
+  /** Second factors (accounts/factors.ts): authenticator apps and recovery codes. */
+  factors: FactorDeps;
   /** Background jobs (console imports, bulk mail): a server starts it; the CLI drives one job with it. */
   jobs: JobRunner;
   /** How long an operator's temporary password works. */
@@ -96,9 +101,16 @@ export function createServices(config: Config, log: Logger, connection: Connecti
     lifetimeMs,
     signOutEverywhereOnReset: config.policy.forgotPassword.signOutEverywhere,
   };
+  const factors: FactorDeps = {
+    users, lockout, audit, mailer, urls: passwords.urls,
+    factors: factorModel(connection),
+    enrolments: enrolmentModel(connection),
+    vault: new DataVault(dataKeysFor(config)),
+    deviceMaxFailures: config.policy.device.maxFailures,
+  };
   const jobs = new JobRunner({ log, ...config.jobs });
   const services: Services = {
-    config, log, connection, db, users, hasher, lockout, throttle, emailFormThrottle, policy, links, mailer, tasks, audit, passwords, jobs,
+    config, log, connection, db, users, hasher, lockout, throttle, emailFormThrottle, policy, links, mailer, tasks, audit, passwords, factors, jobs,
     temporaryPasswordMs: config.policy.links.temporaryPasswordDays * 86_400_000,
     signInDeps: { users, hasher, lockout, audit, deviceMaxFailures: config.policy.device.maxFailures },
   };
@@ -113,6 +125,8 @@ export async function prepareDatabase(services: Services): Promise<() => void> {
   await lockoutModel(connection).createIndexes();
   await linkModel(connection).createIndexes();
   await auditModel(connection).createIndexes();
+  await factorModel(connection).createIndexes();
+  await enrolmentModel(connection).createIndexes();
   await db.collection(PORTAL_SESSIONS).createIndex({ accountId: 1 });
   await ensureThrottleIndexes(connection);
   await services.jobs.prepare();
@@ -124,6 +138,7 @@ export async function prepareDatabase(services: Services): Promise<() => void> {
     { collection: db.collection(THROTTLE_COLLECTION), field: 'expire' },
     { collection: linkModel(connection).collection as never, field: 'purgeAt' },
     { collection: auditModel(connection).collection as never, field: 'expiresAt' },
+    { collection: enrolmentModel(connection).collection as never, field: 'expiresAt' },
     { collection: db.collection(PORTAL_SESSIONS), field: 'expiresAt' },
     { collection: db.collection(IMPORT_JOBS), field: 'expiresAt' },
     { collection: db.collection(IMPORT_INVITES), field: 'expiresAt' },

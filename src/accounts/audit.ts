@@ -11,6 +11,8 @@ export const AUDIT_EVENTS = [
   'invite.sent', 'invite.accepted', 'signup.created', 'email.verified',
   'grant.revoked', 'signout.everywhere', 'account.created', 'account.updated', 'account.disabled', 'account.enabled',
   'profile.updated',
+  // Second factors (accounts/factors.ts); a wrong code is a 'signin.failed' with during: 'second_factor'.
+  'factor.added', 'factor.removed', 'factor.verified', 'recovery_codes.generated',
 ] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 

@@ -25,8 +25,10 @@ export interface MessageData {
   appName?: string;
   /** When the event happened (password_changed); the message formats it. Default: when the message is built. */
   when?: Date;
-  /** The IP address the event came from (password_changed). */
+  /** The IP address the event came from (password_changed, the factor notices). */
   ip?: string;
+  /** What was added or removed, in words (factor_added, factor_removed): "an authenticator app". */
+  factorName?: string;
 }
 
 export interface BuildOptions {
@@ -63,6 +65,7 @@ interface Locals {
   appName?: string;
   when?: string;
   ip?: string;
+  factorName?: string;
 }
 
 const CATALOGUE = {
@@ -81,6 +84,20 @@ const CATALOGUE = {
   password_changed: {
     subject: (l) => `Your ${l.productName} password was changed`,
     // The link goes to the forgot-password page.
+    required: ['link'],
+  },
+  // Notices of changes to the second factors. The link goes to the forgot-password page:
+  // whoever made a change they did not make knows the password.
+  factor_added: {
+    subject: (l) => `A second factor was added to your ${l.productName} account`,
+    required: ['link', 'factorName'],
+  },
+  factor_removed: {
+    subject: (l) => `A second factor was removed from your ${l.productName} account`,
+    required: ['link', 'factorName'],
+  },
+  recovery_codes_generated: {
+    subject: (l) => `New recovery codes for your ${l.productName} account`,
     required: ['link'],
   },
   signup_existing_account: {
@@ -144,6 +161,7 @@ export function buildMessage(name: MessageName, data: MessageData, options: Buil
     appName,
     when: data.when ? formatWhen(new Date(data.when)) : undefined,
     ip: optionalText(data.ip),
+    factorName: optionalText(data.factorName),
   };
   for (const field of spec.required) {
     if (locals[field] === undefined) throw new Error(`email message "${name}" needs data.${field}`);
@@ -152,7 +170,7 @@ export function buildMessage(name: MessageName, data: MessageData, options: Buil
     // The link itself is not repeated here: it may carry a token and errors get logged.
     throw new Error(`email message "${name}": data.link must be an absolute URL under the issuer ${issuer}`);
   }
-  if (name === 'password_changed') locals.when ??= formatWhen(new Date());
+  if (name === 'password_changed' || name === 'factor_added' || name === 'factor_removed' || name === 'recovery_codes_generated') locals.when ??= formatWhen(new Date());
   locals.subject = oneLine(spec.subject(locals));
 
   const html = emailTemplate(name)(locals);

@@ -48,6 +48,9 @@ function dataFor(name: MessageName, to: string, link: string): MessageData {
     case 'verify_email': return { ...base, expiresIn: '24 hours' };
     case 'password_changed': return { ...base, when: new Date('2025-03-04T14:05:00Z'), ip: '203.0.113.7' };
     case 'signup_existing_account': return base;
+    case 'factor_added':
+    case 'factor_removed': return { ...base, when: new Date('2025-03-04T14:05:00Z'), ip: '203.0.113.7', factorName: 'an authenticator app' };
+    case 'recovery_codes_generated': return { ...base, when: new Date('2025-03-04T14:05:00Z'), ip: '203.0.113.7' };
   }
 }
 
