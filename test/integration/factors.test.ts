@@ -14,6 +14,7 @@ import {
   startTotpEnrolment, useRecoveryCode, verifySecondFactor, verifyTotp, type FactorDeps,
 } from '../../src/accounts/factors.ts';
 import { useTestServer, withTestServer } from '../helpers/server.ts';
+import { DataVault, dataKeysFor } from '../../src/secrets.ts';
 
 const PASSWORD = 'a long and correct password';
 const STEP_MS = 30_000;
@@ -200,6 +201,24 @@ describe('second factors', () => {
       }
       for (const bad of OPERATORS) expect(await verifyTotp(deps(), bad, user.code(1))).to.deep.equal({ ok: false, reason: 'no_factor' });
       expect(await verifyTotp(deps(), (await newUser()).userId, user.code(1))).to.deep.equal({ ok: false, reason: 'no_factor' });
+    });
+
+    it('after a data key rotation, still accept the code, and store the secret under the new key', async () => {
+      const user = await enrolledUser();
+      const oldKeys = dataKeysFor(server.deps.config);
+      const rotated: FactorDeps = { ...deps(), vault: new DataVault([`a-new-data-key-${randomUUID()}`, ...oldKeys]) };
+      const before = (await server.deps.db.collection('factors').findOne({ userId: user.userId, kind: 'totp' }))!.secret as string;
+      expect(rotated.vault.needsReencryption(before)).to.equal(true);
+      await awayFromStepBoundary();
+      expect(await verifyTotp(rotated, user.userId, user.code())).to.deep.include({ ok: true });
+      const after = (await server.deps.db.collection('factors').findOne({ userId: user.userId, kind: 'totp' }))!.secret as string;
+      expect(after.split('.')[1]).to.not.equal(before.split('.')[1]);
+      expect(rotated.vault.needsReencryption(after)).to.equal(false);
+      // The old key alone no longer reads it: the rotation is complete for this secret.
+      let thrown: unknown;
+      await verifyTotp(deps(), user.userId, user.code(1)).catch((error: unknown) => (thrown = error));
+      expect(thrown).to.have.property('name', 'DecryptionError');
+      expect(await verifyTotp(rotated, user.userId, user.code(1))).to.deep.include({ ok: true });
     });
   });
 
