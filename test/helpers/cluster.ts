@@ -68,6 +68,8 @@ export interface Cluster {
   instances: RunningServer[];
   database: TestDatabase;
   cookieKeys: string;
+  /** The DATA_KEYS every instance shares (secrets encrypted by one decrypt on the others). */
+  dataKeys: string;
   stop(): Promise<void>;
 }
 
@@ -76,13 +78,14 @@ export async function startCluster(size: number, options: TestServerOptions = {}
   const proxy = await startRoundRobinProxy();
   const database = await freshDatabase();
   const cookieKeys = [randomBytes(32).toString('base64url'), randomBytes(32).toString('base64url')].join(',');
+  const dataKeys = randomBytes(32).toString('base64url');
   const instances: RunningServer[] = [];
   const connections: Array<{ close(): Promise<void> }> = [];
   try {
     for (let i = 0; i < size; i++) {
       const connection = await connect(databaseServerUri(), { dbName: database.name });
       connections.push(connection);
-      const config = testConfig({ ...options, env: { ISSUER: proxy.url, COOKIE_KEYS: cookieKeys, ...options.env } });
+      const config = testConfig({ ...options, env: { ISSUER: proxy.url, COOKIE_KEYS: cookieKeys, DATA_KEYS: dataKeys, ...options.env } });
       instances.push(await startServer(config, options.log ?? createLogger(config.logLevel), { connection, clients: options.clients }));
     }
   } catch (error) {
@@ -99,6 +102,7 @@ export async function startCluster(size: number, options: TestServerOptions = {}
     instances,
     database,
     cookieKeys,
+    dataKeys,
     async stop() {
       await proxy.close();
       await Promise.all(instances.map((instance) => instance.stop()));

@@ -4,10 +4,12 @@
 import type { Context } from 'koa';
 import type { AppDeps } from '../../deps.ts';
 import type { AuditRecord } from '../../db/models/audit.ts';
+import type { AuditEvent } from '../../accounts/audit.ts';
 import { clientName } from './apps.ts';
 import { formatDateTime, portalOf, renderPortal } from './page.ts';
 
-const EVENT_TEXT: Record<string, string> = {
+/** A Record over every audit event: an event added to the trail must be worded here. */
+const EVENT_TEXT: Record<AuditEvent, string> = {
   'signin.succeeded': 'Signed in',
   'signin.failed': 'Failed sign-in attempt',
   'account.locked': 'Account locked after too many failed attempts',
@@ -27,6 +29,10 @@ const EVENT_TEXT: Record<string, string> = {
   'account.disabled': 'Account disabled',
   'account.enabled': 'Account enabled',
   'profile.updated': 'Profile updated',
+  'factor.added': 'Authenticator app added',
+  'factor.removed': 'Second factor removed',
+  'factor.verified': 'Signed in with a second factor',
+  'recovery_codes.generated': 'New recovery codes created',
 };
 
 /** Who acted, when not the person: operators are never named. */
@@ -49,7 +55,7 @@ export function shortUserAgent(userAgent: string | null): string {
 }
 
 async function eventText(deps: AppDeps, record: AuditRecord, names: Map<string, Promise<string>>): Promise<string> {
-  let text = EVENT_TEXT[record.event] ?? 'Account activity';
+  let text = EVENT_TEXT[record.event as AuditEvent] ?? 'Account activity';
   const { details } = record;
   if (record.event === 'signin.failed' && details.during === 'password_change') text = 'Wrong current password while changing the password';
   if (record.event === 'grant.revoked' && typeof details.clientId === 'string') {

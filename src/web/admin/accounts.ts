@@ -9,6 +9,7 @@ import {
   editAccount, findAccounts, forceSignIn, getAccount, searchSchema, setDisabled, setRole,
 } from '../../accounts/admin.ts';
 import { emailSchema } from '../../accounts/email.ts';
+import type { AuditEvent } from '../../accounts/audit.ts';
 import { AccountError, type AccountErrorCode } from '../../accounts/errors.ts';
 import { HttpError } from '../http-error.ts';
 import { echo, parseForm, type FieldErrors } from '../forms.ts';
@@ -208,7 +209,7 @@ async function showAccount(ctx: Context, deps: AppDeps, id: string, state: Detai
     events: records.map((record) => ({
       at: formatDateTime(new Date(record.at)),
       iso: new Date(record.at).toISOString(),
-      text: EVENT_TEXT[record.event] ?? record.event,
+      text: EVENT_TEXT[record.event as AuditEvent] ?? record.event,
       actor: actorText(record.actor, emails),
       ip: record.ip ?? '—',
       details: detailsText(record.details),

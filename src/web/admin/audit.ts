@@ -4,7 +4,7 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { AppDeps } from '../../deps.ts';
-import { AUDIT_EVENTS } from '../../accounts/audit.ts';
+import { AUDIT_EVENTS, type AuditEvent } from '../../accounts/audit.ts';
 import { findUserByEmail } from '../../accounts/users.ts';
 import { EVENT_TEXT, actorIds, actorText, detailsText, emailsOf, formatDateTime, renderAdmin } from './page.ts';
 
@@ -65,7 +65,7 @@ export async function showAudit(ctx: Context, deps: AppDeps): Promise<void> {
     records: records.map((record) => ({
       at: formatDateTime(new Date(record.at)),
       iso: new Date(record.at).toISOString(),
-      event: EVENT_TEXT[record.event] ?? record.event,
+      event: EVENT_TEXT[record.event as AuditEvent] ?? record.event,
       userId: record.userId,
       email: record.userId ? emails.get(record.userId) ?? record.userId : null,
       actor: actorText(record.actor, emails),

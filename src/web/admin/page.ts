@@ -4,7 +4,7 @@
 import type { Context } from 'koa';
 import type { AppDeps } from '../../deps.ts';
 import type { User } from '../../db/models/user.ts';
-import type { RequestContext } from '../../accounts/audit.ts';
+import type { AuditEvent, RequestContext } from '../../accounts/audit.ts';
 import type { Portal } from '../account/session.ts';
 import { formatDateTime } from '../account/page.ts';
 import { requestContext } from '../forms.ts';
@@ -75,7 +75,8 @@ export const STATUS_TEXT: Record<string, string> = {
   active: 'Active', invited: 'Invited', unverified: 'Unverified', must_change: 'Must change password', locked: 'Locked', disabled: 'Disabled',
 };
 
-export const EVENT_TEXT: Record<string, string> = {
+/** A Record over every audit event: an event added to the trail must be named here. */
+export const EVENT_TEXT: Record<AuditEvent, string> = {
   'signin.succeeded': 'Sign-in succeeded',
   'signin.failed': 'Sign-in failed',
   'account.locked': 'Account locked',
@@ -95,6 +96,10 @@ export const EVENT_TEXT: Record<string, string> = {
   'account.disabled': 'Account disabled',
   'account.enabled': 'Account enabled',
   'profile.updated': 'Profile updated',
+  'factor.added': 'Second factor added',
+  'factor.removed': 'Second factor removed',
+  'factor.verified': 'Second factor used',
+  'recovery_codes.generated': 'Recovery codes generated',
 };
 
 /** Emails of the accounts these ids name (accounts and admin actors of audit records), in one query. */
