@@ -32,7 +32,8 @@ import { MODEL_INDEXES, artifactCollection } from './oidc/adapter.ts';
 import { emailUrls } from './web/paths.ts';
 import { DataVault, dataKeysFor } from './secrets.ts';
 import { enrolmentModel, factorModel } from './db/models/factor.ts';
-import type { FactorDeps } from './accounts/factors.ts';
+import { hasSecondFactor, type FactorDeps } from './accounts/factors.ts';
+import { PENDING_SECOND_STEPS } from './accounts/second-step.ts';
 
 export interface Services {
   config: Config;
@@ -112,7 +113,10 @@ export function createServices(config: Config, log: Logger, connection: Connecti
   const services: Services = {
     config, log, connection, db, users, hasher, lockout, throttle, emailFormThrottle, policy, links, mailer, tasks, audit, passwords, factors, jobs,
     temporaryPasswordMs: config.policy.links.temporaryPasswordDays * 86_400_000,
-    signInDeps: { users, hasher, lockout, audit, deviceMaxFailures: config.policy.device.maxFailures },
+    signInDeps: {
+      users, hasher, lockout, audit, deviceMaxFailures: config.policy.device.maxFailures,
+      hasSecondFactor: (userId) => hasSecondFactor(factors, userId),
+    },
   };
   jobs.register(importJobKind(services)).register(mailJobKind(services));
   return services;
@@ -142,6 +146,7 @@ export async function prepareDatabase(services: Services): Promise<() => void> {
     { collection: db.collection(PORTAL_SESSIONS), field: 'expiresAt' },
     { collection: db.collection(IMPORT_JOBS), field: 'expiresAt' },
     { collection: db.collection(IMPORT_INVITES), field: 'expiresAt' },
+    { collection: db.collection(PENDING_SECOND_STEPS), field: 'expiresAt' },
     { collection: db.collection(MAIL_JOBS), field: 'expiresAt' },
   ];
   for (const [model, fields] of Object.entries(MODEL_INDEXES)) {

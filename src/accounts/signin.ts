@@ -21,7 +21,11 @@ export type SignInFailure = 'unknown_email' | 'no_password' | 'unverified' | 'di
 
 export type SignInResult =
   /** mustChangePassword: the right temporary password; no token until a new one is chosen. */
-  | { ok: true; user: User; device: TrustedDevice; mustChangePassword: boolean }
+  /**
+   * secondFactor: the password was right and the account has a second factor, whose step
+   * comes next; until it succeeds nothing is cleared or recorded as a sign-in.
+   */
+  | { ok: true; user: User; device: TrustedDevice; mustChangePassword: boolean; secondFactor: boolean }
   | { ok: false; reason: SignInFailure; userId: string | null };
 
 export interface SignInDeps {
@@ -30,6 +34,8 @@ export interface SignInDeps {
   lockout: Lockout;
   audit: AuditTrail;
   deviceMaxFailures: number;
+  /** Whether the account has a second factor to ask for after the password (accounts/factors.ts). */
+  hasSecondFactor(userId: string): Promise<boolean>;
 }
 
 export async function authenticate(
@@ -76,14 +82,19 @@ export async function authenticate(
     return { ok: false, reason, userId };
   }
 
-  // Most sign-ins have no failures to forget: skip the write then. (A failure counted
-  // while this one ran stays counted; the next success clears it.)
-  if (lock.counting) await deps.lockout.reset(subject);
-  await deps.audit.record('signin.succeeded', user!._id, input.context, { trustedDevice: Boolean(device), mustChange: user!.mustChangePassword });
+  // With a second factor the sign-in is not done: the counter stays until that step
+  // succeeds, or knowing the password would reset the guesses at the codes.
+  const secondFactor = await deps.hasSecondFactor(user!._id);
+  if (!secondFactor) {
+    // Most sign-ins have no failures to forget: skip the write then. (A failure counted
+    // while this one ran stays counted; the next success clears it.)
+    if (lock.counting) await deps.lockout.reset(subject);
+    await deps.audit.record('signin.succeeded', user!._id, input.context, { trustedDevice: Boolean(device), mustChange: user!.mustChangePassword });
+  }
   if (deps.hasher.needsRehash(user!.passwordHash!)) {
     // Parameters changed since this hash was made: upgrade it while we hold the password.
     const passwordHash = await deps.hasher.hash(input.password);
     await deps.users.updateOne({ _id: user!._id, passwordHash: user!.passwordHash }, { $set: { passwordHash } });
   }
-  return { ok: true, user: user!, device: device ?? { userId: user!._id, deviceId: randomUUID() }, mustChangePassword: user!.mustChangePassword };
+  return { ok: true, user: user!, device: device ?? { userId: user!._id, deviceId: randomUUID() }, mustChangePassword: user!.mustChangePassword, secondFactor };
 }

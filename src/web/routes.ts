@@ -14,7 +14,8 @@ import type { Csrf } from './middleware/csrf.ts';
 import { PAGES } from './paths.ts';
 import { ASSETS, live, metrics, ready, serveAsset } from './site.ts';
 import { showStep, withInteraction } from './interactions/interaction.ts';
-import { showLogin, submitLogin } from './interactions/login.ts';
+import { showSignIn, submitLogin } from './interactions/login.ts';
+import { submitSecondFactor } from './interactions/second-factor.ts';
 import { submitForcedChange } from './interactions/change-password.ts';
 import { abort, showConsent, submitConsent } from './interactions/consent.ts';
 import { showForgot, submitForgot } from './password/forgot.ts';
@@ -67,10 +68,11 @@ function signInSteps(deps: AppDeps, csrf: Csrf): Router {
   router.use(csrf.issue);
   const post = [formBody, csrf.verify];
   router.get('/', showStep(deps, {
-    login: (ctx, interaction) => showLogin(ctx, deps, interaction),
+    login: (ctx, interaction) => showSignIn(ctx, deps, interaction),
     consent: (ctx, interaction) => showConsent(ctx, interaction),
   }));
   router.post('/login', ...post, withInteraction(deps, (ctx, interaction) => submitLogin(ctx, deps, interaction)));
+  router.post('/second-factor', ...post, withInteraction(deps, (ctx, interaction) => submitSecondFactor(ctx, deps, interaction)));
   router.post('/change-password', ...post, withInteraction(deps, (ctx, interaction) => submitForcedChange(ctx, deps, interaction)));
   router.post('/confirm', ...post, withInteraction(deps, (ctx, interaction) => submitConsent(ctx, deps, interaction)));
   router.post('/abort', ...post, withInteraction(deps, (ctx) => abort(ctx, deps)));

@@ -49,7 +49,7 @@ describe('authorization code flow', () => {
     expect(claims.amr).to.deep.equal(['pwd']);
     expect(claims.acr).to.equal('urn:latchkey:acr:password');
     expect(claims.auth_time).to.be.a('number').within(Math.floor(Date.now() / 1000) - 60, Math.ceil(Date.now() / 1000));
-    expect(config.serverMetadata().acr_values_supported).to.deep.equal(['urn:latchkey:acr:password']);
+    expect(config.serverMetadata().acr_values_supported).to.deep.equal(['urn:latchkey:acr:password', 'urn:latchkey:acr:mfa']);
     expect(tokens.refresh_token, 'refresh token').to.be.a('string');
     const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
     expect(userinfo).to.include({ email, email_verified: false, name: 'Ada Lovelace' });

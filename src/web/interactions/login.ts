@@ -12,6 +12,7 @@ import { finish, type Interaction } from './interaction.ts';
 import { passwordLogin } from '../../oidc/authentication.ts';
 import { text, parseForm, echo, requestContext } from '../forms.ts';
 import { startForcedChange } from './change-password.ts';
+import { pendingSecondFactor, showSecondFactor, startSecondFactor } from './second-factor.ts';
 
 const SIGN_IN_FAILED = 'Email or password is incorrect, or the account is temporarily locked after too many attempts.';
 const TEMPORARY_EXPIRED = 'Your temporary password has expired. Use "Forgot your password?" to get a link to choose a new one.';
@@ -25,6 +26,12 @@ const loginForm = z.object({
   email: text('Enter your email address.').trim().min(1, 'Enter your email address.').max(EMAIL_MAX, 'That email address is too long.'),
   password: text('Enter your password.').min(1, 'Enter your password.').max(PASSWORD_MAX_BYTES, 'That password is too long.'),
 });
+
+/** GET of a sign-in: its second step when the password was given already, else the password page. */
+export async function showSignIn(ctx: Context, deps: AppDeps, interaction: Interaction): Promise<void> {
+  if (await pendingSecondFactor(deps, interaction.uid)) return showSecondFactor(ctx, interaction, {});
+  return showLogin(ctx, deps, interaction);
+}
 
 export async function showLogin(ctx: Context, deps: AppDeps, interaction: Interaction, extra: { email?: string; errors?: Record<string, string>; status?: number } = {}): Promise<void> {
   const client = ctx.state.client as { clientName?: string; clientId: string } | undefined;
@@ -66,6 +73,8 @@ export async function submitLogin(ctx: Context, deps: AppDeps, interaction: Inte
     return showLogin(ctx, deps, interaction, { email, errors: { form: message }, status: 401 });
   }
 
+  // An account with a second factor: its step next (second-factor.ts), with no device cookie before it.
+  if (result.secondFactor) return startSecondFactor(ctx, deps, interaction, result.user);
   writeDevice(ctx, result.device, { days: deps.config.policy.device.cookieDays, secure: deps.config.secure });
   // A temporary password proves who this is, but no token is issued until a new password is chosen.
   if (result.mustChangePassword) return startForcedChange(ctx, deps, interaction, result.user);

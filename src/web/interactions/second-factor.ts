@@ -1,0 +1,78 @@
+// The second step of a sign-in, for an account with a second factor: after the
+// right password, a code from the authenticator app or a recovery code. Until it
+// succeeds there is no session, no device cookie and no code for the app, and the
+// account's failure counter is not cleared: wrong codes count on the same lockout
+// as wrong passwords (accounts/factors.ts verifySecondFactor). Which account passed
+// the password is kept in MongoDB under the interaction's uid, which only the
+// browser holding the interaction cookie can use.
+import type { Context } from 'koa';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { AppDeps } from '../../deps.ts';
+import type { User } from '../../db/models/user.ts';
+import { verifySecondFactor } from '../../accounts/factors.ts';
+import { awaitSecondStep, completeSecondStep, pendingSecondStep, type PendingSecondStep } from '../../accounts/second-step.ts';
+import { mfaLogin } from '../../oidc/authentication.ts';
+import { readDevice, writeDevice } from '../device-cookie.ts';
+import { HttpError } from '../http-error.ts';
+import { render } from '../render.ts';
+import { parseForm, requestContext, text } from '../forms.ts';
+import { finish, type Interaction } from './interaction.ts';
+import { startForcedChange } from './change-password.ts';
+
+const CODE_FAILED = 'That code is not right, or the account is temporarily locked after too many attempts.';
+const codeForm = z.object({ code: text('Enter the code.').trim().min(1, 'Enter the code.').max(32, 'That code is too long.') });
+
+/** The account that passed the password in this sign-in and now owes its second step, if any. */
+export function pendingSecondFactor(deps: AppDeps, uid: string): Promise<PendingSecondStep | null> {
+  return pendingSecondStep(deps.db, uid);
+}
+
+/** After the right password of an account with a second factor: remember it for this sign-in, and ask. */
+export async function startSecondFactor(ctx: Context, deps: AppDeps, interaction: Interaction, user: Pick<User, '_id'>): Promise<void> {
+  const expiresAt = new Date(Date.now() + deps.config.policy.lifetimes.signInMinutes * 60_000);
+  await awaitSecondStep(deps.db, interaction.uid, user._id, expiresAt);
+  showSecondFactor(ctx, interaction, {});
+}
+
+export function showSecondFactor(ctx: Context, interaction: Interaction, errors: Record<string, string>, status = 200): void {
+  const client = ctx.state.client as { clientName?: string; clientId: string } | undefined;
+  render(ctx, 'second-factor', {
+    title: 'Two-step verification',
+    uid: interaction.uid,
+    appName: client?.clientName ?? client?.clientId ?? 'the app',
+    errors,
+  }, status);
+}
+
+export async function submitSecondFactor(ctx: Context, deps: AppDeps, interaction: Interaction): Promise<void> {
+  const step = interaction.prompt.name === 'login' ? await pendingSecondFactor(deps, interaction.uid) : null;
+  if (!step) throw new HttpError(400, 'Sign in again', 'This step has expired. Go back to the app and sign in again.');
+  const form = parseForm(codeForm, ctx);
+  if (!form.ok) return showSecondFactor(ctx, interaction, form.errors, 400);
+
+  const user = await deps.users.findById(step.accountId).lean<User>();
+  if (!user || user.status !== 'active') throw new HttpError(400, 'Sign in again', 'Go back to the app and sign in again.');
+  // Guessing codes is guessing a sign-in: the same throttle.
+  const throttle = await deps.throttle.consume(ctx.ip, user.email);
+  if (!throttle.allowed) {
+    throw new HttpError(429, 'Too many attempts', `Too many sign-in attempts. Wait ${Math.ceil(throttle.retryAfterSeconds / 60)} minute(s) and try again.`, {
+      'Retry-After': String(throttle.retryAfterSeconds),
+    });
+  }
+
+  const device = readDevice(ctx);
+  const result = await verifySecondFactor(deps.factors, { userId: user._id, device, code: form.data.code, context: requestContext(ctx) });
+  if (!result.ok) return showSecondFactor(ctx, interaction, { form: CODE_FAILED }, 401);
+
+  // Used once: the step cannot be replayed into another finish.
+  if (!(await completeSecondStep(deps.db, interaction.uid))) {
+    throw new HttpError(400, 'Sign in again', 'This step was already used. Go back to the app and sign in again.');
+  }
+  await deps.audit.record('signin.succeeded', user._id, requestContext(ctx), { secondFactor: result.method, trustedDevice: device?.userId === user._id });
+  writeDevice(ctx, device?.userId === user._id ? device : { userId: user._id, deviceId: randomUUID() }, {
+    days: deps.config.policy.device.cookieDays, secure: deps.config.secure,
+  });
+  if (user.mustChangePassword) return startForcedChange(ctx, deps, interaction, user);
+  await finish(ctx, deps.provider, mfaLogin(user._id, result.method));
+}
