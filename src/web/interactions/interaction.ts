@@ -66,3 +66,13 @@ export function showStep(deps: AppDeps, steps: { login: Step; consent: Step }) {
 }
 
 type Step = (ctx: Context, interaction: Interaction) => Promise<void> | void;
+
+/** One sign-in attempt (a password or a code) against the per-IP and per-email throttles; 429 with Retry-After when spent. */
+export async function consumeSignInThrottle(ctx: Context, deps: AppDeps, email: string): Promise<void> {
+  const throttle = await deps.throttle.consume(ctx.ip, email);
+  if (!throttle.allowed) {
+    throw new HttpError(429, 'Too many attempts', `Too many sign-in attempts. Wait ${Math.ceil(throttle.retryAfterSeconds / 60)} minute(s) and try again.`, {
+      'Retry-After': String(throttle.retryAfterSeconds),
+    });
+  }
+}

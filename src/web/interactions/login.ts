@@ -8,7 +8,7 @@ import { PASSWORD_MAX_BYTES } from '../../accounts/passwords.ts';
 import { readDevice, writeDevice } from '../device-cookie.ts';
 import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
-import { finish, type Interaction } from './interaction.ts';
+import { consumeSignInThrottle, finish, type Interaction } from './interaction.ts';
 import { passwordLogin } from '../../oidc/authentication.ts';
 import { text, parseForm, echo, requestContext } from '../forms.ts';
 import { startForcedChange } from './change-password.ts';
@@ -59,12 +59,7 @@ export async function submitLogin(ctx: Context, deps: AppDeps, interaction: Inte
   if (!form.ok) return showLogin(ctx, deps, interaction, { email: echo(ctx, 'email'), errors: form.errors, status: 400 });
   const { email, password } = form.data;
 
-  const throttle = await deps.throttle.consume(ctx.ip, email);
-  if (!throttle.allowed) {
-    throw new HttpError(429, 'Too many attempts', `Too many sign-in attempts. Wait ${Math.ceil(throttle.retryAfterSeconds / 60)} minute(s) and try again.`, {
-      'Retry-After': String(throttle.retryAfterSeconds),
-    });
-  }
+  await consumeSignInThrottle(ctx, deps, email);
 
   const result = await authenticate(deps.signInDeps, { email, password, device: readDevice(ctx), context: requestContext(ctx) });
   if (!result.ok) {

@@ -17,7 +17,7 @@ import { readDevice, writeDevice } from '../device-cookie.ts';
 import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
 import { parseForm, requestContext, text } from '../forms.ts';
-import { finish, type Interaction } from './interaction.ts';
+import { consumeSignInThrottle, finish, type Interaction } from './interaction.ts';
 import { startForcedChange } from './change-password.ts';
 
 const CODE_FAILED = 'That code is not right, or the account is temporarily locked after too many attempts.';
@@ -54,12 +54,7 @@ export async function submitSecondFactor(ctx: Context, deps: AppDeps, interactio
   const user = await deps.users.findById(step.accountId).lean<User>();
   if (!user || user.status !== 'active') throw new HttpError(400, 'Sign in again', 'Go back to the app and sign in again.');
   // Guessing codes is guessing a sign-in: the same throttle.
-  const throttle = await deps.throttle.consume(ctx.ip, user.email);
-  if (!throttle.allowed) {
-    throw new HttpError(429, 'Too many attempts', `Too many sign-in attempts. Wait ${Math.ceil(throttle.retryAfterSeconds / 60)} minute(s) and try again.`, {
-      'Retry-After': String(throttle.retryAfterSeconds),
-    });
-  }
+  await consumeSignInThrottle(ctx, deps, user.email);
 
   const device = readDevice(ctx);
   const result = await verifySecondFactor(deps.factors, { userId: user._id, device, code: form.data.code, context: requestContext(ctx) });
