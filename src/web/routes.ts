@@ -28,6 +28,9 @@ import { showApps, submitRevoke } from './account/apps.ts';
 import { showOverview, signOutEverywhere } from './account/overview.ts';
 import { showPassword, submitPassword } from './account/password.ts';
 import { showProfile, submitProfile } from './account/profile.ts';
+import {
+  CONFIRM_SIGN_IN_MS, recentSignIn, showSecurity, submitConfirmTotp, submitRecoveryCodes, submitRemove, submitStartTotp,
+} from './account/security.ts';
 import { ENTRY_PATH, adminAuth } from './admin/session.ts';
 import {
   showDetail, showList, showNew, submitAdminRole, submitDisabled, submitEdit, submitForceSignIn, submitNew, submitReset,
@@ -124,6 +127,12 @@ function accountPortal(deps: AppDeps, csrf: Csrf): Router {
   router.post('/profile', ...post, (ctx) => submitProfile(ctx, deps));
   router.get('/password', ...page, (ctx) => showPassword(ctx, deps));
   router.post('/password', ...post, (ctx) => submitPassword(ctx, deps));
+  // Second factors: only with a recent sign-in (an older one confirms the password again first).
+  router.get('/security', ...page, recentSignIn(), (ctx) => showSecurity(ctx, deps));
+  router.post('/security/totp', ...post, recentSignIn(), (ctx) => submitStartTotp(ctx, deps));
+  router.post('/security/totp/confirm', ...post, recentSignIn(CONFIRM_SIGN_IN_MS), (ctx) => submitConfirmTotp(ctx, deps));
+  router.post('/security/recovery-codes', ...post, recentSignIn(), (ctx) => submitRecoveryCodes(ctx, deps));
+  router.post('/security/remove', ...post, recentSignIn(), (ctx) => submitRemove(ctx, deps));
   router.get('/apps', ...page, (ctx) => showApps(ctx, deps));
   router.post('/apps/revoke', ...post, (ctx) => submitRevoke(ctx, deps));
   router.get('/activity', ...page, (ctx) => showActivity(ctx, deps));

@@ -5,13 +5,17 @@ import { SCOPE_TEXT } from '../interactions/consent.ts';
 import { render } from '../render.ts';
 import type { Portal } from './session.ts';
 
-export type Section = 'overview' | 'profile' | 'password' | 'apps' | 'activity';
+export type Section = 'overview' | 'profile' | 'password' | 'security' | 'apps' | 'activity';
 
 const NOTICES: Record<string, string> = {
   profile_saved: 'Your profile was saved.',
   password_changed: 'Your password was changed.',
   password_changed_signed_out: 'Your password was changed, and your other devices were signed out.',
   app_revoked: 'The app’s access was removed. It will ask you to sign in again.',
+  totp_added: 'Your authenticator app is set up. Sign-ins will ask for a code from it.',
+  totp_replaced: 'Your new authenticator app is set up and replaces the previous one.',
+  totp_removed: 'Your authenticator app was removed. Sign-ins no longer ask for a code.',
+  recovery_codes_removed: 'Your recovery codes were removed; none of them works any more.',
 };
 
 /** Set by requireSession on every portal route. */

@@ -30,6 +30,13 @@ export interface PortalSession {
   sid: string | null;
   /** Kept only as the id_token_hint of the sign-out; never logged. */
   idToken: string;
+  /**
+   * When the person last entered their password at the provider (the ID token's
+   * auth_time), which a silent sign-in through an existing provider session does not
+   * renew: pages that need a recent sign-in (account/security.ts) read this, not
+   * createdAt. Absent on sessions opened before it was recorded: never recent.
+   */
+  authTime?: Date;
   createdAt: Date;
   expiresAt: Date;
 }
@@ -45,6 +52,10 @@ const RETURN_AFTER_POST: Record<string, string> = {
   '/account/profile': '/account/profile',
   '/account/password': '/account/password',
   '/account/apps/revoke': '/account/apps',
+  '/account/security/totp': '/account/security',
+  '/account/security/totp/confirm': '/account/security',
+  '/account/security/recovery-codes': '/account/security',
+  '/account/security/remove': '/account/security',
 };
 
 /** Not pages to come back to after a sign-in. */
@@ -126,9 +137,15 @@ export function portalAuth(deps: AppDeps) {
     await next();
   };
 
+  /**
+   * Starts a portal sign-in. With ?fresh=1 (a page that needs a recent sign-in) it goes
+   * to the provider even with a portal session, asking for the password again
+   * (prompt=login: the provider shows "Confirm it's you").
+   */
   async function login(ctx: Context): Promise<void> {
     const returnTo = safeReturn(ctx.query.return);
-    if (await loadSession(ctx)) return ctx.redirect(returnTo);
+    const fresh = ctx.query.fresh === '1';
+    if (!fresh && await loadSession(ctx)) return ctx.redirect(returnTo);
     const config = await discover();
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
@@ -140,6 +157,7 @@ export function portalAuth(deps: AppDeps) {
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
       state,
+      ...(fresh ? { prompt: 'login' } : {}),
     }).href);
   }
 
@@ -203,7 +221,12 @@ export function portalAuth(deps: AppDeps) {
     // A fresh id at every sign-in.
     const id = randomBytes(32).toString('base64url');
     const now = new Date();
-    await sessions.insertOne({ _id: hashOf(id), accountId: sub, sid, idToken: tokens.id_token!, createdAt: now, expiresAt: new Date(now.getTime() + sessionMs) });
+    const authTime = tokens.claims()?.auth_time;
+    await sessions.insertOne({
+      _id: hashOf(id), accountId: sub, sid, idToken: tokens.id_token!,
+      ...(typeof authTime === 'number' ? { authTime: new Date(authTime * 1000) } : {}),
+      createdAt: now, expiresAt: new Date(now.getTime() + sessionMs),
+    });
     ctx.cookies.set(SESSION_COOKIE, id, { ...cookieOptions, maxAge: sessionMs });
   }
 
@@ -227,6 +250,11 @@ export function portalAuth(deps: AppDeps) {
   }
 
   return { requireSession, login, callback, logout, forget };
+}
+
+/** Where a page that needs a recent sign-in sends the person: the provider asks for the password again, then back to `returnTo`. */
+export function freshSignInPath(returnTo: string): string {
+  return `/account/login?fresh=1&return=${encodeURIComponent(safeReturn(returnTo))}`;
 }
 
 export function signedOut(ctx: Context): void {

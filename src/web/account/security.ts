@@ -1,0 +1,133 @@
+// Two-step verification in the account portal (issue 12): the person's authenticator
+// app and recovery codes, set up, replaced and removed here. The rules live in
+// accounts/factors.ts; this file is the pages a person goes through:
+//
+// 1. /account/security lists the factors (kind, added, last used, codes left; never a
+//    secret). Every page and form here needs a recent sign-in (RECENT_SIGN_IN_MS): an
+//    older one goes through the provider's "Confirm it's you" first.
+// 2. "Set up an authenticator app" starts an enrolment: the QR code (SVG, inline) and
+//    the secret for typing in, shown once, and a field for the first code.
+// 3. The first correct code makes it the account's authenticator (303 with a notice);
+//    a wrong one shows the field again with the error (400).
+// 4. Recovery codes: ten new ones shown once, replacing any earlier set.
+// 5. Removing a factor: only one of the person's own (404 otherwise).
+// Every change mails the person a notice and is audited (the domain does both).
+import type { Context, Middleware, Next } from 'koa';
+import { z } from 'zod';
+import type { AppDeps } from '../../deps.ts';
+import {
+  confirmTotpEnrolment, ENROLMENT_MS, factorsOf, generateRecoveryCodes, removeFactor, startTotpEnrolment, type ConfirmEnrolmentResult,
+} from '../../accounts/factors.ts';
+import { HttpError } from '../http-error.ts';
+import { render } from '../render.ts';
+import { parseForm, requestContext, text } from '../forms.ts';
+import { formatDate, formatDateTime, portalOf, renderPortal, seeOther } from './page.ts';
+import { freshSignInPath } from './session.ts';
+
+/** How recently the password must have been entered to change second factors. */
+export const RECENT_SIGN_IN_MS = 5 * 60_000;
+/**
+ * Confirming an enrolment: starting it needed a recent sign-in, and the enrolment
+ * lasts ENROLMENT_MS, so a person scanning the code slowly is not sent away.
+ */
+export const CONFIRM_SIGN_IN_MS = RECENT_SIGN_IN_MS + ENROLMENT_MS;
+
+const PAGE = '/account/security';
+const id = (message: string) => z.string({ error: message }).regex(/^[\w-]{1,100}$/, message);
+
+const confirmForm = z.object({
+  enrolmentId: id('This setup could not be read.'),
+  code: text('Enter the 6-digit code from your app.').trim().min(1, 'Enter the 6-digit code from your app.').max(32, 'That code is too long.'),
+});
+const removeForm = z.object({ factorId: id('Choose what to remove.') });
+
+const CONFIRM_FAILED: Record<Exclude<ConfirmEnrolmentResult, { ok: true }>['reason'], string> = {
+  wrong_code: 'That code is not right. Enter the code your app shows now.',
+  expired: `This setup expired: the first code must be entered within ${ENROLMENT_MS / 60_000} minutes. Start again and scan the new QR code.`,
+  too_many_attempts: 'Too many wrong codes for this setup. Start again and scan the new QR code.',
+  not_found: 'This setup is no longer open (it was finished, or started again elsewhere). Start again if you still want to add an app.',
+};
+
+/**
+ * Lets the request through only when the person entered their password within
+ * `maxAgeMs` (the portal session's authTime, from the ID token). Otherwise a GET goes
+ * through the provider's sign-in again and comes back; a POST changes nothing and says so.
+ */
+export function recentSignIn(maxAgeMs = RECENT_SIGN_IN_MS): Middleware {
+  return async (ctx: Context, next: Next) => {
+    const { authTime } = portalOf(ctx).session;
+    if (authTime && Date.now() - authTime.getTime() <= maxAgeMs) return next();
+    ctx.set('Cache-Control', 'no-store');
+    if (ctx.method === 'GET' || ctx.method === 'HEAD') return ctx.redirect(freshSignInPath(ctx.originalUrl));
+    render(ctx, 'account/message', {
+      title: 'Confirm it’s you',
+      message: 'Changing how you sign in needs a recent sign-in, so nothing was changed. Enter your password again, then retry.',
+      link: { href: freshSignInPath(PAGE), text: 'Sign in again' },
+    }, 401);
+  };
+}
+
+export async function showSecurity(ctx: Context, deps: AppDeps): Promise<void> {
+  const { user } = portalOf(ctx);
+  const factors = await factorsOf(deps.factors, user._id);
+  const describe = (kind: 'totp' | 'recovery_codes') => {
+    const factor = factors.find((f) => f.kind === kind);
+    return factor && {
+      id: factor.id,
+      added: formatDate(factor.createdAt),
+      lastUsed: factor.lastUsedAt ? formatDateTime(factor.lastUsedAt) : null,
+      remaining: factor.remainingCodes,
+      count: factor.codeCount,
+    };
+  };
+  renderPortal(ctx, 'security', 'security', { title: 'Two-step verification', totp: describe('totp') ?? null, recovery: describe('recovery_codes') ?? null });
+}
+
+/** Starts an enrolment and shows its QR code and secret (this once), with the field for the first code. */
+export async function submitStartTotp(ctx: Context, deps: AppDeps): Promise<void> {
+  const { user } = portalOf(ctx);
+  const enrolment = await startTotpEnrolment(deps.factors, user._id, { issuer: new URL(deps.config.issuer).host, account: user.email });
+  renderPortal(ctx, 'security-totp', 'security', {
+    title: 'Set up an authenticator app',
+    enrolmentId: enrolment.enrolmentId,
+    // Our own SVG (qrcode, from the otpauth URI); named for screen readers and given a size.
+    qrSvg: enrolment.qrSvg.replace(/^<svg /, '<svg role="img" aria-label="QR code to scan with your authenticator app" width="220" height="220" '),
+    otpauthUri: enrolment.otpauthUri,
+    secretGroups: enrolment.secretBase32.match(/.{1,4}/g)!.join(' '),
+    minutes: ENROLMENT_MS / 60_000,
+    errors: {},
+  });
+}
+
+export async function submitConfirmTotp(ctx: Context, deps: AppDeps): Promise<void> {
+  const { user } = portalOf(ctx);
+  const form = parseForm(confirmForm, ctx);
+  if (!form.ok && form.errors.enrolmentId) throw new HttpError(400, 'Request not understood', 'This setup could not be read. Start again from your security page.');
+  const codeForm = (errors: Record<string, string>, enrolmentId: string | null) =>
+    renderPortal(ctx, 'security-totp', 'security', { title: 'Set up an authenticator app', enrolmentId, errors }, 400);
+  if (!form.ok) return codeForm(form.errors, String((ctx.request.body as Record<string, unknown>).enrolmentId));
+
+  const result = await confirmTotpEnrolment(deps.factors, user._id, form.data.enrolmentId, form.data.code, requestContext(ctx));
+  if (result.ok) return seeOther(ctx, PAGE, result.replaced ? 'totp_replaced' : 'totp_added');
+  // A wrong code: the field again. Anything else ends this setup: start again.
+  if (result.reason === 'wrong_code') return codeForm({ code: CONFIRM_FAILED.wrong_code }, form.data.enrolmentId);
+  return codeForm({ form: CONFIRM_FAILED[result.reason] }, null);
+}
+
+/** Ten new recovery codes, shown on this response only. */
+export async function submitRecoveryCodes(ctx: Context, deps: AppDeps): Promise<void> {
+  const { user } = portalOf(ctx);
+  const { codes } = await generateRecoveryCodes(deps.factors, user._id, requestContext(ctx));
+  renderPortal(ctx, 'security-recovery-codes', 'security', { title: 'Your recovery codes', codes });
+}
+
+export async function submitRemove(ctx: Context, deps: AppDeps): Promise<void> {
+  const { user } = portalOf(ctx);
+  const form = parseForm(removeForm, ctx);
+  if (!form.ok) throw new HttpError(400, 'Request not understood', 'Choose what to remove from your security page.');
+  const factor = (await factorsOf(deps.factors, user._id)).find((f) => f.id === form.data.factorId);
+  if (!factor || !(await removeFactor(deps.factors, user._id, factor.id, requestContext(ctx)))) {
+    throw new HttpError(404, 'Not found', 'Your account has no such sign-in method. It may have been removed already.');
+  }
+  seeOther(ctx, PAGE, factor.kind === 'totp' ? 'totp_removed' : 'recovery_codes_removed');
+}
