@@ -126,8 +126,25 @@ describe('account portal: two-step verification', function () {
     const expired = await submit(agent, second.page, /\/totp\/confirm$/, { code: second.code() });
     expect(expired.status).to.equal(400);
     expect(expired.body).to.contain('This setup expired').and.match(/action="\/account\/security\/totp"/);
-    const [totp] = await factorsOf(person.userId);
-    expect(totp!.createdAt.getTime(), 'the first app is still the one').to.be.below(Date.now() - 1);
+    const [first] = await factorsOf(person.userId);
+    expect(first!.createdAt.getTime(), 'the first app is still the one').to.be.below(Date.now() - 1);
+
+    // Replacing it: a new setup confirmed takes the place of the old one.
+    const third = await startSetup(agent);
+    const replaced = await submit(agent, third.page, /\/totp\/confirm$/, { code: third.code() });
+    expect(replaced.headers.get('location')).to.equal('/account/security?notice=totp_replaced');
+    expect(await factorsOf(person.userId)).to.have.length(1);
+
+    // With an app set up, confirming it's you for these pages asks for its code too.
+    await makeStale(person.userId);
+    const reauth = await agent.follow(url('/account/security'));
+    const form = formOn(reauth.body, /\/login$/);
+    const step = await agent.follow(new URL(form.action, reauth.url).href, { form: { ...form.fields, email: person.email, password: person.password } });
+    expect(step.body).to.contain('Two-step verification').and.match(/action="\/interaction\/[\w-]+\/second-factor"/);
+    const codeForm = formOn(step.body, /\/second-factor$/);
+    const back = await agent.follow(new URL(codeForm.action, step.url).href, { form: { ...codeForm.fields, code: third.code(1) } });
+    expect(back.url).to.equal(url('/account/security'));
+    expect(back.body).to.match(/Last used: \d+ \w+ \d{4}, \d\d:\d\d UTC/);
   });
 
   it('shows recovery codes once, with the count left on the page; removing factors works and the next sign-in no longer asks', async () => {
