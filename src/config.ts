@@ -70,6 +70,8 @@ const PolicySchema = z.strictObject({
     sessionDays: positiveInt.max(365).default(14),
     // The account portal's own session, shorter: it changes the account.
     portalSessionHours: positiveInt.max(24 * 30).default(12),
+    // How recently the password must have been typed to change how one signs in (second factors).
+    recentSignInMinutes: positiveInt.max(60).default(5),
     accessTokenMinutes: positiveInt.max(24 * 60).default(60),
     idTokenMinutes: positiveInt.max(24 * 60).default(60),
     refreshTokenDays: positiveInt.max(365).default(14),

@@ -29,7 +29,7 @@ import { showOverview, signOutEverywhere } from './account/overview.ts';
 import { showPassword, submitPassword } from './account/password.ts';
 import { showProfile, submitProfile } from './account/profile.ts';
 import {
-  CONFIRM_SIGN_IN_MS, recentSignIn, showSecurity, submitConfirmTotp, submitRecoveryCodes, submitRemove, submitStartTotp,
+  confirmSignInMs, recentSignIn, showSecurity, submitConfirmTotp, submitRecoveryCodes, submitRemove, submitStartTotp,
 } from './account/security.ts';
 import { ENTRY_PATH, adminAuth } from './admin/session.ts';
 import {
@@ -128,11 +128,14 @@ function accountPortal(deps: AppDeps, csrf: Csrf): Router {
   router.get('/password', ...page, (ctx) => showPassword(ctx, deps));
   router.post('/password', ...post, (ctx) => submitPassword(ctx, deps));
   // Second factors: only with a recent sign-in (an older one confirms the password again first).
-  router.get('/security', ...page, recentSignIn(), (ctx) => showSecurity(ctx, deps));
-  router.post('/security/totp', ...post, recentSignIn(), (ctx) => submitStartTotp(ctx, deps));
-  router.post('/security/totp/confirm', ...post, recentSignIn(CONFIRM_SIGN_IN_MS), (ctx) => submitConfirmTotp(ctx, deps));
-  router.post('/security/recovery-codes', ...post, recentSignIn(), (ctx) => submitRecoveryCodes(ctx, deps));
-  router.post('/security/remove', ...post, recentSignIn(), (ctx) => submitRemove(ctx, deps));
+  // Changing how one signs in needs the password typed recently (a fresh sign-in at the provider otherwise).
+  const recentMs = deps.config.policy.lifetimes.recentSignInMinutes * 60_000;
+  const recent = recentSignIn(recentMs);
+  router.get('/security', ...page, recent, (ctx) => showSecurity(ctx, deps));
+  router.post('/security/totp', ...post, recent, (ctx) => submitStartTotp(ctx, deps));
+  router.post('/security/totp/confirm', ...post, recentSignIn(confirmSignInMs(recentMs)), (ctx) => submitConfirmTotp(ctx, deps));
+  router.post('/security/recovery-codes', ...post, recent, (ctx) => submitRecoveryCodes(ctx, deps));
+  router.post('/security/remove', ...post, recent, (ctx) => submitRemove(ctx, deps));
   router.get('/apps', ...page, (ctx) => showApps(ctx, deps));
   router.post('/apps/revoke', ...post, (ctx) => submitRevoke(ctx, deps));
   router.get('/activity', ...page, (ctx) => showActivity(ctx, deps));

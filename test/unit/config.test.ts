@@ -19,7 +19,7 @@ describe('configuration', () => {
     expect(config.policy.passwordHashing).to.deep.equal({ memoryKiB: 19456, timeCost: 2, parallelism: 1 });
     expect(config.lockout).to.deep.equal({ maxFailures: 5, windowMs: 900_000, lockMs: 900_000, maxLockMs: 14_400_000 });
     expect(config.policy.lifetimes).to.deep.equal({
-      signInMinutes: 60, sessionDays: 14, portalSessionHours: 12, accessTokenMinutes: 60, idTokenMinutes: 60,
+      signInMinutes: 60, sessionDays: 14, portalSessionHours: 12, recentSignInMinutes: 5, accessTokenMinutes: 60, idTokenMinutes: 60,
       refreshTokenDays: 14, grantDays: 14, authorizationCodeSeconds: 60, clientCredentialsMinutes: 10,
     });
     expect(config.policy.links.firstLoginMinutes).to.equal(15);

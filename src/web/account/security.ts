@@ -3,7 +3,7 @@
 // accounts/factors.ts; this file is the pages a person goes through:
 //
 // 1. /account/security lists the factors (kind, added, last used, codes left; never a
-//    secret). Every page and form here needs a recent sign-in (RECENT_SIGN_IN_MS): an
+//    secret). Every page and form here needs a recent sign-in (recentSignInMinutes): an
 //    older one goes through the provider's "Confirm it's you" first.
 // 2. "Set up an authenticator app" starts an enrolment: the QR code (SVG, inline) and
 //    the secret for typing in, shown once, and a field for the first code.
@@ -24,13 +24,12 @@ import { parseForm, requestContext, text } from '../forms.ts';
 import { formatDate, formatDateTime, portalOf, renderPortal, seeOther } from './page.ts';
 import { freshSignInPath } from './session.ts';
 
-/** How recently the password must have been entered to change second factors. */
-export const RECENT_SIGN_IN_MS = 5 * 60_000;
 /**
- * Confirming an enrolment: starting it needed a recent sign-in, and the enrolment
- * lasts ENROLMENT_MS, so a person scanning the code slowly is not sent away.
+ * How recently the password must have been entered, for confirming an enrolment:
+ * starting it needed a recent sign-in (`recentMs`, policy lifetimes.recentSignInMinutes),
+ * and the enrolment lasts ENROLMENT_MS, so a person scanning the code slowly is not sent away.
  */
-export const CONFIRM_SIGN_IN_MS = RECENT_SIGN_IN_MS + ENROLMENT_MS;
+export const confirmSignInMs = (recentMs: number) => recentMs + ENROLMENT_MS;
 
 const PAGE = '/account/security';
 const id = (message: string) => z.string({ error: message }).regex(/^[\w-]{1,100}$/, message);
@@ -53,7 +52,7 @@ const CONFIRM_FAILED: Record<Exclude<ConfirmEnrolmentResult, { ok: true }>['reas
  * `maxAgeMs` (the portal session's authTime, from the ID token). Otherwise a GET goes
  * through the provider's sign-in again and comes back; a POST changes nothing and says so.
  */
-export function recentSignIn(maxAgeMs = RECENT_SIGN_IN_MS): Middleware {
+export function recentSignIn(maxAgeMs: number): Middleware {
   return async (ctx: Context, next: Next) => {
     const { authTime } = portalOf(ctx).session;
     if (authTime && Date.now() - authTime.getTime() <= maxAgeMs) return next();
