@@ -11,6 +11,7 @@ import type { PasswordHasher } from './passwords.ts';
 import type { PasswordPolicy } from './password-policy.ts';
 import type { Throttle } from './throttle.ts';
 import type { PasswordFlowDeps } from './password-links.ts';
+import { factorsOf, removeAllFactors, type FactorDeps, type FactorSummary } from './factors.ts';
 import { revokeAccountAccess } from './revocation.ts';
 import { setTemporaryPassword } from './set-password.ts';
 import { inviteUser, sendPasswordReset, resendInvitation } from './password-links.ts';
@@ -34,6 +35,8 @@ export interface AdminDeps {
   passwords: PasswordFlowDeps;
   /** How long a temporary password works (policy links.temporaryPasswordDays). */
   temporaryPasswordMs: number;
+  /** Second factors (factors.ts): shown without secrets, and reset by operators. */
+  factors: FactorDeps;
 }
 
 export const ACCOUNT_STATUSES = ['active', 'invited', 'unverified', 'must_change', 'locked', 'disabled'] as const;
@@ -100,6 +103,8 @@ export interface AccountDetail extends AccountSummary {
   passwordChangedAt: Date | null;
   lockout: { failures: number; totalFailures: number; lockedUntil: Date | null; lockCount: number } | null;
   apps: ConnectedApp[];
+  /** Second factors: kinds and dates, never a secret. */
+  factors: FactorSummary[];
 }
 
 export async function getAccount(services: AdminDeps, userId: string): Promise<AccountDetail | null> {
@@ -117,7 +122,18 @@ export async function getAccount(services: AdminDeps, userId: string): Promise<A
     passwordChangedAt: user.passwordChangedAt ?? null,
     lockout: lock ? { failures: lock.failures, totalFailures: lock.totalFailures, lockedUntil: lock.lockedUntil, lockCount: lock.lockCount } : null,
     apps: await listConnectedApps(services.db, user._id),
+    factors: await factorsOf(services.factors, user._id),
   };
+}
+
+/**
+ * Removes every second factor of the account (a person who lost their phone and
+ * their recovery codes): the person is told by email, each removal is audited, and
+ * the next sign-in asks for the password only. Returns how many were removed.
+ */
+export async function adminResetFactors(services: AdminDeps, userId: string, context: RequestContext): Promise<number> {
+  await mustFind(services, userId);
+  return removeAllFactors(services.factors, userId, context);
 }
 
 async function mustFind(services: AdminDeps, userId: string): Promise<User> {

@@ -30,6 +30,7 @@ export function registerUserCommands(program: Command): void {
   userTempPassword(program);
   userSendReset(program);
   userRevoke(program);
+  userResetFactors(program);
   userUnlock(program);
 }
 
@@ -122,7 +123,7 @@ function userShow(program: Command): void {
   program
     .command('user:show')
     .summary('Show one account: profile, status, password, lockout, apps, recent activity')
-    .description('Show an account: its profile, status, roles, groups and notes, whether it has a password (never the password or its hash), its failed sign-ins and lock, the apps it let in, and its last 20 audit events.')
+    .description('Show an account: its profile, status, roles, groups and notes, whether it has a password (never the password or its hash), its failed sign-ins and lock, the apps it let in, its second factors (never a secret), and its last 20 audit events.')
     .requiredOption('--email <email>', 'the account\'s email address')
     .option('--json', 'print the account as JSON (with its recent audit events under "audit")')
     .addHelpText('after', examples('latchkey user:show --email ada@example.com', 'latchkey user:show --email ada@example.com --json'))
@@ -160,6 +161,15 @@ function userShow(program: Command): void {
       console.log(`\nconnected apps (${account.apps.length}):`);
       if (account.apps.length) {
         console.log(table(['  client', 'scopes', 'granted'], account.apps.map((app) => [`  ${clip(app.clientId, 60)}`, clip(app.scopes.join(' ') || '-', 80), iso(app.grantedAt)])));
+      } else {
+        console.log('  none');
+      }
+      console.log(`\nsecond factors (${account.factors.length}):`);
+      if (account.factors.length) {
+        console.log(table(['  kind', 'added', 'last used', 'codes left'], account.factors.map((factor) => [
+          `  ${factor.kind === 'totp' ? 'authenticator app' : 'recovery codes'}`, iso(factor.createdAt), iso(factor.lastUsedAt),
+          factor.remainingCodes === null ? '-' : `${factor.remainingCodes} of ${factor.codeCount}`,
+        ])));
       } else {
         console.log('  none');
       }
@@ -320,6 +330,20 @@ function userRevoke(program: Command): void {
         return forceSignIn(services, user._id, { actor: 'cli' });
       });
       console.log(`revoked ${options.email}: ${result.sessions} session(s) and ${result.grants} grant(s) ended`);
+    }));
+}
+
+function userResetFactors(program: Command): void {
+  program
+    .command('user:reset-factors')
+    .summary('Remove every second factor of an account (a lost phone and lost recovery codes)')
+    .description('Remove the account\'s authenticator app and recovery codes: the next sign-in asks for the password only, and the person can set up an app again in the account portal. The person is told by email; each removal is in the audit trail.')
+    .requiredOption('--email <email>', 'the account\'s email address')
+    .addHelpText('after', examples('latchkey user:reset-factors --email ada@example.com'))
+    .action(action(async (options: { email: string }) => {
+      const { adminResetFactors } = await import('../accounts/admin.ts');
+      const removed = await withServices(async ({ services }) => adminResetFactors(services, (await accountByEmail(services, options.email))._id, CLI));
+      console.log(removed ? `removed ${removed} second factor${removed === 1 ? '' : 's'} of ${options.email}` : `${options.email} has no second factor`);
     }));
 }
 

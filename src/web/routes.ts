@@ -34,7 +34,7 @@ import {
 import { ENTRY_PATH, adminAuth } from './admin/session.ts';
 import {
   showDetail, showList, showNew, submitAdminRole, submitDisabled, submitEdit, submitForceSignIn, submitNew, submitReset,
-  submitTemporaryPassword, submitUnlock,
+  submitResetFactors, submitTemporaryPassword, submitUnlock,
 } from './admin/accounts.ts';
 import { showAudit } from './admin/audit.ts';
 import { downloadReport, importUpload, showImports, showJob } from './admin/imports.ts';
@@ -168,6 +168,7 @@ function adminConsole(deps: AppDeps, csrf: Csrf): Router {
   router.post('/admin/accounts/:id/temporary-password', ...post, (ctx) => submitTemporaryPassword(ctx, deps));
   router.post('/admin/accounts/:id/sign-out', ...post, (ctx) => submitForceSignIn(ctx, deps));
   router.post('/admin/accounts/:id/unlock', ...post, (ctx) => submitUnlock(ctx, deps));
+  router.post('/admin/accounts/:id/reset-factors', ...post, (ctx) => submitResetFactors(ctx, deps));
   router.post('/admin/accounts/:id/disable', ...post, (ctx) => submitDisabled(ctx, deps, true));
   router.post('/admin/accounts/:id/enable', ...post, (ctx) => submitDisabled(ctx, deps, false));
   router.post('/admin/accounts/:id/admin-role', ...post, (ctx) => submitAdminRole(ctx, deps));

@@ -7,6 +7,8 @@ import type { ClientMetadata } from 'oidc-provider';
 import type { ParsedMail } from 'mailparser';
 import type { z } from 'zod';
 import { createUser } from '../../src/accounts/users.ts';
+import { Secret, TOTP } from 'otpauth';
+import { confirmTotpEnrolment, generateRecoveryCodes, startTotpEnrolment, TOTP_SETTINGS } from '../../src/accounts/factors.ts';
 import { authenticate } from '../../src/accounts/signin.ts';
 import { AUDIT_EVENTS } from '../../src/accounts/audit.ts';
 import { PROBLEM_CODES } from '../../src/web/api/problem.ts';
@@ -325,7 +327,7 @@ describe('admin API', () => {
       const answer = await call(`/api/admin/accounts/${someone.id}`);
       expectOk(answer, 200);
       expect(answer.json).to.include({ id: someone.id, email: someone.email, name: 'Dee Tail', status: 'active', hasPassword: true, emailVerified: false, notes: '', locked: false });
-      expect(Object.keys(answer.json).sort()).to.deep.equal([...SUMMARY_KEYS, 'locale', 'phoneNumber', 'notes', 'emailVerified', 'hasPassword', 'passwordChangedAt', 'lockout', 'apps'].sort());
+      expect(Object.keys(answer.json).sort()).to.deep.equal([...SUMMARY_KEYS, 'locale', 'phoneNumber', 'notes', 'emailVerified', 'hasPassword', 'passwordChangedAt', 'lockout', 'apps', 'factors'].sort());
       expect(answer.json.apps).to.have.length(1);
       expect(answer.json.apps[0]).to.include({ clientId: backend.client_id });
       expect(answer.json.apps[0].scopes).to.include.members(['openid', 'email']);
@@ -445,6 +447,29 @@ describe('admin API', () => {
       expect(await signsIn(someone.email, USER_PASSWORD)).to.equal(true);
       expect((await auditOf(someone.id)).map((r) => [r.event, r.actor])).to.deep.include(['account.unlocked', `admin:${adminId}`]);
       expectProblem(await call('/api/admin/accounts/no-such-account/unlock', { method: 'POST' }), 404, 'not-found');
+    });
+
+    it('shows second factors without secrets, and POST /api/admin/accounts/:id/factors/reset removes them all', async () => {
+      const someone = await person('factors');
+      const enrolment = await startTotpEnrolment(server.deps.factors, someone.id, { issuer: 'Latchkey', account: someone.email });
+      const code = new TOTP({ ...TOTP_SETTINGS, secret: Secret.fromBase32(enrolment.secretBase32) }).generate({ timestamp: Date.now() - 30_000 });
+      expect((await confirmTotpEnrolment(server.deps.factors, someone.id, enrolment.enrolmentId, code)).ok).to.equal(true);
+      await generateRecoveryCodes(server.deps.factors, someone.id);
+
+      const detail = await call(`/api/admin/accounts/${someone.id}`);
+      expectOk(detail, 200);
+      expect(detail.json.factors.map((f: { kind: string }) => f.kind).sort()).to.deep.equal(['recovery_codes', 'totp']);
+      expect(detail.text).to.not.contain(enrolment.secretBase32);
+
+      const reset = await call(`/api/admin/accounts/${someone.id}/factors/reset`, { method: 'POST', token: clientToken });
+      expectOk(reset, 200);
+      expect(reset.json).to.deep.equal({ removed: 2 });
+      expect((await call(`/api/admin/accounts/${someone.id}`)).json.factors).to.deep.equal([]);
+      const removals = (await auditOf(someone.id)).filter((r) => r.event === 'factor.removed');
+      expect(removals.map((r) => r.actor)).to.deep.equal(['client:automation', 'client:automation']);
+      await smtp.waitFor((m: ParsedMail) => (m.to as { text: string }).text.includes(someone.email) && /removed/i.test(m.subject ?? ''));
+      expect((await call(`/api/admin/accounts/${someone.id}/factors/reset`, { method: 'POST' })).json).to.deep.equal({ removed: 0 });
+      expectProblem(await call('/api/admin/accounts/no-such-account/factors/reset', { method: 'POST' }), 404, 'not-found');
     });
 
     it('POST /api/admin/accounts/:id/disable and /enable', async () => {
@@ -644,7 +669,7 @@ describe('admin API', () => {
 
     it('describes every admin operation, with both ways to authenticate and its errors', () => {
       const operations = documentedOperations().filter((operation) => operation.includes(' /api/admin'));
-      expect(operations).to.have.length(13);
+      expect(operations).to.have.length(14);
       for (const key of operations) {
         const [method, path] = key.split(' ') as [string, string];
         const operation = doc.paths[path][method.toLowerCase()];

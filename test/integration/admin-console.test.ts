@@ -3,6 +3,8 @@
 // every action of the account page (seen from live relying parties), the audit
 // trail, CSV imports as jobs with their report, and bad input on every POST.
 // Real server, real database, real SMTP server, openid-client as the apps.
+import { Secret, TOTP } from 'otpauth';
+import { confirmTotpEnrolment, startTotpEnrolment, TOTP_SETTINGS } from '../../src/accounts/factors.ts';
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import type { ParsedMail } from 'mailparser';
@@ -366,6 +368,20 @@ describe('admin console', function () {
       expect(next.body).to.contain('Not locked');
       expect((await authenticate(server.deps.signInDeps, { email: person.email, password: person.password })).ok).to.equal(true);
       expect((await server.deps.audit.list({ userId: person.user._id, events: ['account.unlocked'] }))[0]!.actor).to.equal(`admin:${admin.user._id}`);
+    });
+
+    it('shows second factors without secrets and resets two-step verification', async () => {
+      const person = await newPerson('factors');
+      const enrolment = await startTotpEnrolment(server.deps.factors, person.user._id, { issuer: 'Latchkey', account: person.email });
+      const code = new TOTP({ ...TOTP_SETTINGS, secret: Secret.fromBase32(enrolment.secretBase32) }).generate({ timestamp: Date.now() - 30_000 });
+      expect((await confirmTotpEnrolment(server.deps.factors, person.user._id, enrolment.enrolmentId, code)).ok).to.equal(true);
+      const shown = await adminAgent.request(url(`/admin/accounts/${person.user._id}`));
+      expect(shown.body).to.contain('Authenticator app').and.contain('Reset two-step verification');
+      expect(shown.body).to.not.contain(enrolment.secretBase32);
+      const { next } = await act(adminAgent, person.user._id, 'reset-factors');
+      expect(next.body).to.contain('Two-step verification was reset (1 factor removed)').and.contain('No second factor.');
+      expect(await server.deps.factors.factors.countDocuments({ userId: person.user._id })).to.equal(0);
+      expect((await server.deps.audit.list({ userId: person.user._id, events: ['factor.removed'] }))[0]!.actor).to.equal(`admin:${admin.user._id}`);
     });
 
     it('disables an account (signed out everywhere, sign-in fails) and enables it again', async () => {

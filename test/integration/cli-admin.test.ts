@@ -1,6 +1,8 @@
 // The operator's account-management commands (src/cli/admin.ts), run as operators
 // run them: `bin/latchkey.js` in a child process against a fresh database, checked
 // by exit code, output, what the database then holds and what a real SMTP server got.
+import { Secret, TOTP } from 'otpauth';
+import { confirmTotpEnrolment, startTotpEnrolment, TOTP_SETTINGS } from '../../src/accounts/factors.ts';
 import { expect } from 'chai';
 import argon2 from 'argon2';
 import { createServices, prepareDatabase, type Services } from '../../src/deps.ts';
@@ -453,6 +455,27 @@ describe('CLI admin', function () {
 
       const unknown = await latchkey(['user:revoke', '--email', 'nobody@example.com']);
       expectRefused(unknown, /no account with email nobody@example\.com/);
+    });
+  });
+
+  describe('user:reset-factors', () => {
+    it('shows second factors in user:show without secrets, and removes them all', async () => {
+      const id = ids['grace@example.com']!;
+      const enrolment = await startTotpEnrolment(services.factors, id, { issuer: 'Latchkey', account: 'grace@example.com' });
+      const code = new TOTP({ ...TOTP_SETTINGS, secret: Secret.fromBase32(enrolment.secretBase32) }).generate({ timestamp: Date.now() - 30_000 });
+      expect((await confirmTotpEnrolment(services.factors, id, enrolment.enrolmentId, code)).ok).to.equal(true);
+
+      const shown = await latchkey(['user:show', '--email', 'grace@example.com']);
+      expect(shown.code, shown.stderr).to.equal(0);
+      expect(shown.stdout).to.match(/second factors \(1\):\n.*\n  authenticator app/);
+      expect(shown.stdout).to.not.contain(enrolment.secretBase32);
+
+      const run = await latchkey(['user:reset-factors', '--email', 'grace@example.com']);
+      expect(run.code, run.stderr).to.equal(0);
+      expect(run.stdout).to.equal('removed 1 second factor of grace@example.com\n');
+      expect(await audits().countDocuments({ userId: id, event: 'factor.removed', actor: 'cli' })).to.equal(1);
+      expect((await latchkey(['user:reset-factors', '--email', 'grace@example.com'])).stdout).to.equal('grace@example.com has no second factor\n');
+      expectRefused(await latchkey(['user:reset-factors', '--email', 'nobody@example.com']), /no account with email nobody@example\.com/);
     });
   });
 

@@ -5,7 +5,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import type { AppDeps } from '../../deps.ts';
 import {
-  ACCOUNT_STATUSES, ADMIN_ROLE, accountEditSchema, adminCreateAccount, adminSendReset, adminSetTemporaryPassword, adminUnlock,
+  ACCOUNT_STATUSES, ADMIN_ROLE, accountEditSchema, adminCreateAccount, adminResetFactors, adminSendReset, adminSetTemporaryPassword, adminUnlock,
   editAccount, findAccounts, forceSignIn, getAccount, searchSchema, setDisabled, setRole,
 } from '../../accounts/admin.ts';
 import { emailSchema } from '../../accounts/email.ts';
@@ -206,6 +206,12 @@ async function showAccount(ctx: Context, deps: AppDeps, id: string, state: Detai
       lockedUntil: lock.lockedUntil && account.locked ? formatDateTime(new Date(lock.lockedUntil)) : null,
     } : null,
     apps,
+    factors: account.factors.map((factor) => ({
+      name: factor.kind === 'totp' ? 'Authenticator app' : 'Recovery codes',
+      added: formatDateTime(new Date(factor.createdAt)),
+      lastUsed: factor.lastUsedAt ? formatDateTime(new Date(factor.lastUsedAt)) : null,
+      left: factor.remainingCodes === null ? null : `${factor.remainingCodes} of ${factor.codeCount} left`,
+    })),
     events: records.map((record) => ({
       at: formatDateTime(new Date(record.at)),
       iso: new Date(record.at).toISOString(),
@@ -278,6 +284,12 @@ export async function submitForceSignIn(ctx: Context, deps: AppDeps): Promise<vo
   const id = accountId(ctx);
   const result = await domain(() => forceSignIn(deps, id, adminContext(ctx)));
   seeOther(ctx, `/admin/accounts/${id}`, 'signed_out', { sessions: result.sessions, grants: result.grants });
+}
+
+export async function submitResetFactors(ctx: Context, deps: AppDeps): Promise<void> {
+  const id = accountId(ctx);
+  const removed = await domain(() => adminResetFactors(deps, id, adminContext(ctx)));
+  seeOther(ctx, `/admin/accounts/${id}`, 'factors_reset', { removed });
 }
 
 export async function submitUnlock(ctx: Context, deps: AppDeps): Promise<void> {

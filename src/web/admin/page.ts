@@ -51,6 +51,10 @@ const NOTICES: Record<string, (q: Context['query']) => string> = {
     if (before && until && !Number.isNaN(until.getTime())) before += `, locked until ${formatDateTime(until)}`;
     return `The account was unlocked.${before ? `${before}.` : ''}`;
   },
+  factors_reset: (q) => {
+    const removed = count(q.removed);
+    return removed === 0 ? 'The account had no second factor.' : `Two-step verification was reset${removed ? ` (${plural(removed, 'factor')} removed)` : ''}: the next sign-in asks for the password only. The person was told by email.`;
+  },
   disabled: () => 'The account was disabled and signed out everywhere.',
   enabled: () => 'The account was enabled.',
   admin_granted: () => 'The account now has the admin role.',

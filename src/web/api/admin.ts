@@ -6,7 +6,7 @@
 // with a response schema's fields only (endpoint.ts).
 import type { Context } from 'koa';
 import {
-  adminCreateAccount, adminSendReset, adminSetTemporaryPassword, adminUnlock, editAccount, findAccounts, forceSignIn,
+  adminCreateAccount, adminResetFactors, adminSendReset, adminSetTemporaryPassword, adminUnlock, editAccount, findAccounts, forceSignIn,
   getAccount, setDisabled, setRole, ADMIN_ROLE,
 } from '../../accounts/admin.ts';
 import { ApiProblem } from './problem.ts';
@@ -16,7 +16,7 @@ import type { AdminAuth } from './admin-auth.ts';
 import { defineEndpoint, type Endpoint } from './endpoint.ts';
 import {
   accountDetail, accountList, accountSearchQuery, accountSummary, adminCreateAccountRequest, adminEditAccountRequest,
-  adminTemporaryPasswordRequest, auditList, auditQuery, emptyRequest, resetSent, revokeResult,
+  adminTemporaryPasswordRequest, auditList, auditQuery, emptyRequest, factorsReset, resetSent, revokeResult,
 } from './schemas.ts';
 
 const MAX_ID = 200;
@@ -152,6 +152,14 @@ const revokeAccess = accountAction({
   handle: ({ ctx, deps, context }) => forceSignIn(deps, accountId(ctx), context),
 });
 
+const resetFactors = accountAction({
+  path: '/api/admin/accounts/:id/factors/reset',
+  operationId: 'adminResetFactors', summary: 'Remove every second factor',
+  description: 'For a person who lost their authenticator app and their recovery codes: the next sign-in asks for the password only, and the person can set up an app again. The person is told by email; each removal is in the audit trail.',
+  status: 200, success: { description: 'What was removed.', schema: factorsReset },
+  handle: async ({ ctx, deps, context }) => ({ removed: await adminResetFactors(deps, accountId(ctx), context) }),
+});
+
 const unlockAccount = accountAction({
   path: '/api/admin/accounts/:id/unlock',
   operationId: 'adminUnlock', summary: 'Clear a lockout',
@@ -227,6 +235,6 @@ const listAudit = defineEndpoint({
 
 /** The admin API, in the order the document lists it. */
 export const ADMIN_ENDPOINTS: Endpoint[] = [
-  listAccounts, createAccount, showAccount, updateAccount, sendResetEmail, setTemporary, revokeAccess,
+  listAccounts, createAccount, showAccount, updateAccount, sendResetEmail, setTemporary, revokeAccess, resetFactors,
   unlockAccount, disableAccount, enableAccount, grantAdmin, removeAdmin, listAudit,
 ] as Endpoint[];

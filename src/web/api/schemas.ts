@@ -176,6 +176,19 @@ export const connectedApp = z.object({
   grantedAt: timestamp.nullable(),
 }).meta({ title: 'ConnectedApp' });
 
+export const secondFactor = z.object({
+  id: z.string(),
+  kind: z.enum(['totp', 'recovery_codes']).meta({ description: 'totp: an authenticator app; recovery_codes: single-use recovery codes.' }),
+  createdAt: timestamp,
+  lastUsedAt: timestamp.nullable(),
+  remainingCodes: z.int().min(0).nullable().meta({ description: 'recovery_codes: how many are left.' }),
+  codeCount: z.int().min(0).nullable(),
+}).meta({ title: 'SecondFactor' });
+
+export const factorsReset = z.object({
+  removed: z.int().min(0).meta({ description: 'Second factors removed (an authenticator app, recovery codes).' }),
+}).meta({ title: 'FactorsReset' });
+
 export const accountDetail = accountSummary.extend({
   locale: z.string().nullable(),
   phoneNumber: z.string().nullable(),
@@ -190,6 +203,7 @@ export const accountDetail = accountSummary.extend({
     lockCount: z.int(),
   }).nullable().meta({ description: 'The account\'s failure counter, when it has one.' }),
   apps: z.array(connectedApp).meta({ description: 'The apps the person let in (their grants).' }),
+  factors: z.array(secondFactor).meta({ description: 'The second factors the account has (never a secret).' }),
 }).meta({ title: 'AccountDetail' });
 
 export const accountList = z.object({
@@ -237,6 +251,8 @@ export const ADMIN_RESPONSE_SCHEMAS = {
   ConnectedApp: connectedApp,
   ResetSent: resetSent,
   RevokeResult: revokeResult,
+  SecondFactor: secondFactor,
+  FactorsReset: factorsReset,
   AuditRecord: auditRecord,
   AuditList: auditList,
 } as const;
