@@ -1,10 +1,10 @@
 // The OpenID provider's configuration: every choice that differs from
 // oidc-provider's defaults is here, with why.
-import Provider, { errors, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Db } from 'mongodb';
 import type { JsonWebKey } from 'node:crypto';
 import { adapterFactory } from './adapter.ts';
-import { ACR_VALUES_SUPPORTED } from './authentication.ts';
+import { ACR, ACR_VALUES_SUPPORTED } from './authentication.ts';
 import { FIRST_PARTY } from './clients.ts';
 import { SCOPE_CLAIMS, SCOPES, findAccountIn } from './account.ts';
 import type { UserModel } from '../db/models/user.ts';
@@ -32,12 +32,32 @@ export interface ProviderOptions {
   clients: ClientMetadata[];
   /** From the policy's `lifetimes` (config.ts). */
   lifetimes: Policy['lifetimes'];
+  /** Whether an account has a second factor (accounts/factors.ts): step-up with acr_values asks for it. */
+  hasSecondFactor(accountId: string): Promise<boolean>;
   /** Renders the provider's own pages (errors, logout) with our templates. */
   pages: {
     error(ctx: KoaContextWithOIDC, out: Record<string, string>, error: Error): Promise<void>;
     logout(ctx: KoaContextWithOIDC, form: string): Promise<void>;
     loggedOut(ctx: KoaContextWithOIDC): Promise<void>;
   };
+}
+
+/**
+ * oidc-provider's prompts, with one more reason to ask for the sign-in again: an app
+ * asks for multi-factor (acr_values includes our mfa value), the session's sign-in was
+ * a password alone, and the account has a second factor to ask for (step-up). An
+ * account without one cannot give more; acr_values is voluntary, so it gets what it has.
+ */
+function signInPolicy(hasSecondFactor: (accountId: string) => Promise<boolean>) {
+  const policy = interactionPolicy.base();
+  policy.get('login')!.checks.add(new interactionPolicy.Check('acr_mfa', 'Multi-factor authentication was requested', async (ctx) => {
+    const { params, session, result } = ctx.oidc;
+    const requested = String(params?.acr_values ?? '').split(' ').includes(ACR.mfa);
+    const accountId = session?.accountId;
+    if (!requested || !accountId || session.acr === ACR.mfa || result?.login) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    return (await hasSecondFactor(accountId)) ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+  }));
+  return policy;
 }
 
 export const isFirstParty = (client: { [FIRST_PARTY]?: unknown } | undefined) => client?.[FIRST_PARTY] === true;
@@ -115,7 +135,7 @@ export function createProvider(options: ProviderOptions): Provider {
       await grant.save();
       return grant;
     },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: signInPolicy(options.hasSecondFactor) },
     renderError: options.pages.error as unknown as Configuration['renderError'],
     ttl: {
       AccessToken: lifetimes.accessTokenMinutes * MINUTE,

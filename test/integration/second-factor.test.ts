@@ -145,6 +145,38 @@ describe('sign-in with a second factor', function () {
     expect(new URL(cancelled.url).searchParams.get('error')).to.equal('access_denied');
   });
 
+  it('steps up a password session when an app asks for multi-factor with acr_values', async () => {
+    // Signed in with a password alone, then the app was set up (as in the portal).
+    const email = `step-up-${++people}@example.com`;
+    const password = `the step-up password ${people}`;
+    const user = await createUser(server.deps, { email, password });
+    const agent = new Agent();
+    const { page } = await passwordStep(agent, email, password);
+    expect(page.url.startsWith(RP_CALLBACK)).to.equal(true);
+    const enrolment = await startTotpEnrolment(server.deps.factors, user._id, { issuer: 'Latchkey', account: email });
+    const totp = new TOTP({ ...TOTP_SETTINGS, secret: Secret.fromBase32(enrolment.secretBase32) });
+    const code = (steps = 0) => totp.generate({ timestamp: Date.now() + steps * STEP_MS });
+    expect((await confirmTotpEnrolment(server.deps.factors, user._id, enrolment.enrolmentId, code(-1))).ok).to.equal(true);
+
+    // Without acr_values: the password session is enough.
+    const silent = await openSignIn(agent, await startAuthorization(config));
+    expect(silent.url.startsWith(RP_CALLBACK)).to.equal(true);
+    // Asking for multi-factor: the password again, then the code, then acr mfa.
+    const params = { acr_values: 'urn:latchkey:acr:mfa' };
+    const authorization = await startAuthorization(config, params);
+    const confirm = await openSignIn(agent, authorization);
+    expect(confirm.body).to.contain('Confirm it’s you');
+    const step = await submitSignIn(agent, confirm, email, password);
+    expect(step.body).to.contain('Two-step verification');
+    const done = await secondStep(agent, step, code());
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(done.url), {
+      pkceCodeVerifier: authorization.verifier, expectedState: authorization.state, expectedNonce: authorization.nonce,
+    });
+    expect(tokens.claims()!.acr).to.equal('urn:latchkey:acr:mfa');
+    // Now the session is multi-factor: asking again needs nothing more.
+    expect((await openSignIn(agent, await startAuthorization(config, params))).url.startsWith(RP_CALLBACK)).to.equal(true);
+  });
+
   it('bad input on the step: 4xx, nothing used up', async () => {
     const person = await personWithFactor();
     const agent = new Agent();
