@@ -9,6 +9,8 @@ import type { Db } from 'mongodb';
 import { artifactCollection } from './adapter.ts';
 
 export const FIRST_PARTY = 'first_party';
+/** Client metadata: this app accepts only sign-ins with a second factor. */
+export const REQUIRE_MFA = 'require_mfa';
 
 const clientShape = z.looseObject({
   client_id: z.string().min(1).max(200).regex(/^[\w.:-]+$/, 'letters, digits and . _ : - only'),

@@ -5,7 +5,7 @@ import type { Db } from 'mongodb';
 import type { JsonWebKey } from 'node:crypto';
 import { adapterFactory } from './adapter.ts';
 import { ACR, ACR_VALUES_SUPPORTED } from './authentication.ts';
-import { FIRST_PARTY } from './clients.ts';
+import { FIRST_PARTY, REQUIRE_MFA } from './clients.ts';
 import { SCOPE_CLAIMS, SCOPES, findAccountIn } from './account.ts';
 import type { UserModel } from '../db/models/user.ts';
 import type { Policy } from '../config.ts';
@@ -43,22 +43,27 @@ export interface ProviderOptions {
 }
 
 /**
- * oidc-provider's prompts, with one more reason to ask for the sign-in again: an app
- * asks for multi-factor (acr_values includes our mfa value), the session's sign-in was
- * a password alone, and the account has a second factor to ask for (step-up). An
- * account without one cannot give more; acr_values is voluntary, so it gets what it has.
+ * oidc-provider's prompts, with one more reason to ask for the sign-in again when the
+ * session's sign-in was a password alone: the app's registration requires multi-factor
+ * (require_mfa: the sign-in page then refuses an account without a second factor), or
+ * the app asks for it (acr_values with our mfa value) and the account has a second
+ * factor to ask for (step-up; acr_values is voluntary, so an account without one gets
+ * what it has).
  */
 function signInPolicy(hasSecondFactor: (accountId: string) => Promise<boolean>) {
   const policy = interactionPolicy.base();
   policy.get('login')!.checks.add(new interactionPolicy.Check('acr_mfa', 'Multi-factor authentication was requested', async (ctx) => {
     const { params, session, result } = ctx.oidc;
+    const required = requiresMfa(ctx.oidc.client as never);
     const requested = String(params?.acr_values ?? '').split(' ').includes(ACR.mfa);
     const accountId = session?.accountId;
-    if (!requested || !accountId || session.acr === ACR.mfa || result?.login) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-    return (await hasSecondFactor(accountId)) ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    if (!(required || requested) || !accountId || session.acr === ACR.mfa || result?.login) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    return required || (await hasSecondFactor(accountId)) ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
   }));
   return policy;
 }
+
+export const requiresMfa = (client: { [REQUIRE_MFA]?: unknown } | undefined) => client?.[REQUIRE_MFA] === true;
 
 export const isFirstParty = (client: { [FIRST_PARTY]?: unknown } | undefined) => client?.[FIRST_PARTY] === true;
 
@@ -111,10 +116,10 @@ export function createProvider(options: ProviderOptions): Provider {
       },
     },
     extraClientMetadata: {
-      properties: [FIRST_PARTY],
+      properties: [FIRST_PARTY, REQUIRE_MFA],
       validator(_ctx, key, value) {
-        if (key === FIRST_PARTY && value !== undefined && typeof value !== 'boolean') {
-          throw new errors.InvalidClientMetadata(`${FIRST_PARTY} must be a boolean`);
+        if ((key === FIRST_PARTY || key === REQUIRE_MFA) && value !== undefined && typeof value !== 'boolean') {
+          throw new errors.InvalidClientMetadata(`${key} must be a boolean`);
         }
       },
     },

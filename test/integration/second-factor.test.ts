@@ -14,10 +14,11 @@ import { confidentialClient, discover, openSignIn, RP_CALLBACK, startAuthorizati
 
 const STEP_MS = 30_000;
 const web = confidentialClient();
+const strict = confidentialClient({ client_id: 'strict-app', client_name: 'Strict App', require_mfa: true } as never);
 
 describe('sign-in with a second factor', function () {
   this.timeout(60_000);
-  const { server } = useTestServer({ clients: [web], smtp: true, policy: LENIENT_THROTTLES });
+  const { server } = useTestServer({ clients: [web, strict], smtp: true, policy: LENIENT_THROTTLES });
   let config: oidc.Configuration;
   let people = 0;
 
@@ -175,6 +176,34 @@ describe('sign-in with a second factor', function () {
     expect(tokens.claims()!.acr).to.equal('urn:latchkey:acr:mfa');
     // Now the session is multi-factor: asking again needs nothing more.
     expect((await openSignIn(agent, await startAuthorization(config, params))).url.startsWith(RP_CALLBACK)).to.equal(true);
+  });
+
+  it('an app registered with require_mfa takes only two-step sign-ins: an account without a second factor is refused, even from a password session', async () => {
+    const strictConfig = await discover(server.url, strict);
+    const person = await personWithFactor();
+    const agent = new Agent();
+    const authorization = await startAuthorization(strictConfig);
+    const step = await submitSignIn(agent, await openSignIn(agent, authorization), person.email, person.password);
+    const done = await secondStep(agent, step, person.code());
+    const tokens = await oidc.authorizationCodeGrant(strictConfig, new URL(done.url), {
+      pkceCodeVerifier: authorization.verifier, expectedState: authorization.state, expectedNonce: authorization.nonce,
+    });
+    expect(tokens.claims()!.acr).to.equal('urn:latchkey:acr:mfa');
+
+    const email = `no-factor-${++people}@example.com`;
+    await createUser(server.deps, { email, password: 'a password and nothing more 1' });
+    const fresh = new Agent();
+    const refused = await submitSignIn(fresh, await openSignIn(fresh, await startAuthorization(strictConfig)), email, 'a password and nothing more 1');
+    expect(refused.status).to.equal(403);
+    expect(refused.body).to.contain('Two-step verification required').and.contain('Strict App');
+    expect(refused.url.startsWith(RP_CALLBACK)).to.equal(false);
+
+    // Signed in at another app with the password: the strict app still asks, and still refuses.
+    const other = new Agent();
+    expect((await passwordStep(other, email, 'a password and nothing more 1')).page.url.startsWith(RP_CALLBACK)).to.equal(true);
+    const again = await openSignIn(other, await startAuthorization(strictConfig));
+    expect(again.url.startsWith(RP_CALLBACK), 'no silent sign-in').to.equal(false);
+    expect((await submitSignIn(other, again, email, 'a password and nothing more 1')).status).to.equal(403);
   });
 
   it('bad input on the step: 4xx, nothing used up', async () => {

@@ -12,6 +12,7 @@ import { consumeSignInThrottle, finish, type Interaction } from './interaction.t
 import { passwordLogin } from '../../oidc/authentication.ts';
 import { text, parseForm, echo, requestContext } from '../forms.ts';
 import { startForcedChange } from './change-password.ts';
+import { requiresMfa } from '../../oidc/provider.ts';
 import { pendingSecondFactor, showSecondFactor, startSecondFactor } from './second-factor.ts';
 
 const SIGN_IN_FAILED = 'Email or password is incorrect, or the account is temporarily locked after too many attempts.';
@@ -26,6 +27,17 @@ const loginForm = z.object({
   email: text('Enter your email address.').trim().min(1, 'Enter your email address.').max(EMAIL_MAX, 'That email address is too long.'),
   password: text('Enter your password.').min(1, 'Enter your password.').max(PASSWORD_MAX_BYTES, 'That password is too long.'),
 });
+
+/** The app requires a second factor and the account has none yet: say how to get one. Nothing is signed in. */
+function refuseWithoutSecondFactor(ctx: Context): void {
+  const client = ctx.state.client as { clientName?: string; clientId: string } | undefined;
+  const app = client?.clientName ?? client?.clientId ?? 'This app';
+  render(ctx, 'message', {
+    title: 'Two-step verification required',
+    message: `${app} accepts only sign-ins with two-step verification, and your account does not have it yet.`,
+    next: 'Set up an authenticator app in your account (Your account › Two-step verification), then sign in to the app again.',
+  }, 403);
+}
 
 /** GET of a sign-in: its second step when the password was given already, else the password page. */
 export async function showSignIn(ctx: Context, deps: AppDeps, interaction: Interaction): Promise<void> {
@@ -70,6 +82,8 @@ export async function submitLogin(ctx: Context, deps: AppDeps, interaction: Inte
 
   // An account with a second factor: its step next (second-factor.ts), with no device cookie before it.
   if (result.secondFactor) return startSecondFactor(ctx, deps, interaction, result.user);
+  // An app that accepts only two-step sign-ins, and an account without a second factor: no sign-in.
+  if (requiresMfa(ctx.state.client)) return refuseWithoutSecondFactor(ctx);
   writeDevice(ctx, result.device, { days: deps.config.policy.device.cookieDays, secure: deps.config.secure });
   // A temporary password proves who this is, but no token is issued until a new password is chosen.
   if (result.mustChangePassword) return startForcedChange(ctx, deps, interaction, result.user);
