@@ -39,6 +39,12 @@ export async function finish(ctx: Context, provider: Provider, result: Record<st
   ctx.redirect(redirectTo);
 }
 
+/** The name of the app this sign-in is for (withInteraction loads its client), for the step's page. */
+export function appNameOf(ctx: Context): string {
+  const client = ctx.state.client as { clientName?: string; clientId: string } | undefined;
+  return client?.clientName ?? client?.clientId ?? 'the app';
+}
+
 /** A step of the interaction: loads it (and its client, for the page), never cached. */
 export function withInteraction(deps: AppDeps, step: (ctx: Context, interaction: Interaction) => Promise<void> | void) {
   return async (ctx: Context): Promise<void> => {

@@ -8,7 +8,7 @@ import { PASSWORD_MAX_BYTES } from '../../accounts/passwords.ts';
 import { readDevice, writeDevice } from '../device-cookie.ts';
 import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
-import { consumeSignInThrottle, finish, type Interaction } from './interaction.ts';
+import { appNameOf, consumeSignInThrottle, finish, type Interaction } from './interaction.ts';
 import { passwordLogin } from '../../oidc/authentication.ts';
 import { text, parseForm, echo, requestContext } from '../forms.ts';
 import { startForcedChange } from './change-password.ts';
@@ -30,11 +30,9 @@ const loginForm = z.object({
 
 /** The app requires a second factor and the account has none yet: say how to get one. Nothing is signed in. */
 function refuseWithoutSecondFactor(ctx: Context): void {
-  const client = ctx.state.client as { clientName?: string; clientId: string } | undefined;
-  const app = client?.clientName ?? client?.clientId ?? 'This app';
   render(ctx, 'message', {
     title: 'Two-step verification required',
-    message: `${app} accepts only sign-ins with two-step verification, and your account does not have it yet.`,
+    message: `Signing in to ${appNameOf(ctx)} needs two-step verification, and your account does not have it yet.`,
     next: 'Set up an authenticator app in your account (Your account › Two-step verification), then sign in to the app again.',
   }, 403);
 }
@@ -46,7 +44,6 @@ export async function showSignIn(ctx: Context, deps: AppDeps, interaction: Inter
 }
 
 export async function showLogin(ctx: Context, deps: AppDeps, interaction: Interaction, extra: { email?: string; errors?: Record<string, string>; status?: number } = {}): Promise<void> {
-  const client = ctx.state.client as { clientName?: string; clientId: string } | undefined;
   const hint = interaction.params.login_hint;
   // Signed in already, and the app asks for a fresh sign-in (prompt=login, max_age): the same person, again.
   const signedIn = interaction.session?.accountId
@@ -56,7 +53,7 @@ export async function showLogin(ctx: Context, deps: AppDeps, interaction: Intera
     title: signedIn ? 'Confirm it’s you' : 'Sign in',
     reauthenticate: Boolean(signedIn),
     uid: interaction.uid,
-    appName: client?.clientName ?? client?.clientId ?? 'the app',
+    appName: appNameOf(ctx),
     email: extra.email ?? signedIn?.email ?? (typeof hint === 'string' ? hint.slice(0, EMAIL_MAX) : ''),
     errors: extra.errors ?? {},
     notice: NOTICES[String(ctx.query.notice)] ?? null,

@@ -17,7 +17,7 @@ import { readDevice, writeDevice } from '../device-cookie.ts';
 import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
 import { parseForm, requestContext, text } from '../forms.ts';
-import { consumeSignInThrottle, finish, type Interaction } from './interaction.ts';
+import { appNameOf, consumeSignInThrottle, finish, type Interaction } from './interaction.ts';
 import { startForcedChange } from './change-password.ts';
 
 const CODE_FAILED = 'That code is not right, or the account is temporarily locked after too many attempts.';
@@ -36,11 +36,10 @@ export async function startSecondFactor(ctx: Context, deps: AppDeps, interaction
 }
 
 export function showSecondFactor(ctx: Context, interaction: Interaction, errors: Record<string, string>, status = 200): void {
-  const client = ctx.state.client as { clientName?: string; clientId: string } | undefined;
   render(ctx, 'second-factor', {
     title: 'Two-step verification',
     uid: interaction.uid,
-    appName: client?.clientName ?? client?.clientId ?? 'the app',
+    appName: appNameOf(ctx),
     errors,
   }, status);
 }
