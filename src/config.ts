@@ -86,6 +86,16 @@ const PolicySchema = z.strictObject({
     signOutEverywhere: z.boolean().default(true),
   }).prefault({}),
   signup: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
+  // Second factors (issue 12). `require`: who must sign in with a second factor: nobody
+  // beyond what apps ask (require_mfa, acr_values), administrators (the console and the
+  // admin API take only their two-step sign-ins), or everyone. A person who must and has
+  // none is led to set one up right after the password.
+  mfa: z.strictObject({
+    require: z.enum(['none', 'admins', 'everyone']).default('none'),
+    // "Trust this browser" skips the second step on this browser for this many days
+    // (bound to the signed device cookie, ended by a password change or factor reset); 0: off.
+    trustBrowserDays: z.number().int().min(0).max(365).default(0),
+  }).prefault({}),
   audit: z.strictObject({ retentionDays: positiveInt.default(365) }).prefault({}),
 });
 

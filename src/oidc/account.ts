@@ -14,10 +14,14 @@ export const SCOPE_CLAIMS = {
 
 /**
  * Scopes clients may ask for: the claim scopes, refresh tokens, our account API
- * (`account`) and the admin API (`admin`: only an admin's own token, or a client
- * whose registered `scope` includes it, for client credentials).
+ * (`account`), the admin API (`admin`: only an admin's own token, or a client
+ * whose registered `scope` includes it, for client credentials) and SCIM
+ * provisioning (`scim`: client credentials of a client registered for it).
  */
-export const SCOPES = ['openid', 'offline_access', 'email', 'profile', 'phone', 'address', 'groups', 'account', 'admin'] as const;
+export const SCOPES = ['openid', 'offline_access', 'email', 'profile', 'phone', 'address', 'groups', 'account', 'admin', 'scim'] as const;
+
+/** Scopes only a client whose registration names them can get: they act for the operator. */
+export const OPERATOR_SCOPES: readonly string[] = ['admin', 'scim'];
 
 const nonEmpty = (value: object) => Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null && v !== undefined && v !== ''));
 

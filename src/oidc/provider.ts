@@ -6,7 +6,7 @@ import type { JsonWebKey } from 'node:crypto';
 import { adapterFactory } from './adapter.ts';
 import { ACR, ACR_VALUES_SUPPORTED } from './authentication.ts';
 import { FIRST_PARTY, REQUIRE_MFA } from './clients.ts';
-import { SCOPE_CLAIMS, SCOPES, findAccountIn } from './account.ts';
+import { OPERATOR_SCOPES, SCOPE_CLAIMS, SCOPES, findAccountIn } from './account.ts';
 import type { UserModel } from '../db/models/user.ts';
 import type { Policy } from '../config.ts';
 
@@ -81,14 +81,14 @@ export function createProvider(options: ProviderOptions): Provider {
     acrValues: ACR_VALUES_SUPPORTED,
     scopes: [...SCOPES],
     responseTypes: ['code'],
-    // A client registered without `scope` may ask for every scope but `admin`, which
-    // only a client whose registration names it can get (client credentials included).
+    // A client registered without `scope` may ask for every scope but the operator's
+    // (`admin`, `scim`), which only a client whose registration names them can get.
     clientDefaults: {
       grant_types: ['authorization_code'],
       id_token_signed_response_alg: 'RS256',
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
-      scope: SCOPES.filter((scope) => scope !== 'admin').join(' '),
+      scope: SCOPES.filter((scope) => !OPERATOR_SCOPES.includes(scope)).join(' '),
     },
     // Authorization code with PKCE (S256) for every client, confidential ones too.
     pkce: { required: () => true },

@@ -33,6 +33,8 @@ const userSchema = new Schema(
     // Set when an admin handed out a temporary password: change it before any token is issued.
     mustChangePassword: { type: Boolean, default: false },
     temporaryPasswordExpiresAt: { type: Date, default: null },
+    // Set by an operator: the next sign-in sets up a second factor before it goes on (cleared by enrolment).
+    mustEnrolSecondFactor: { type: Boolean, default: false },
     roles: { type: [String], default: [] },
     // invited: pre-registered, no password yet; unverified: signed up, email not confirmed.
     status: { type: String, enum: ['active', 'invited', 'unverified', 'disabled'], default: 'active' },
