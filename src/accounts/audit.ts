@@ -13,6 +13,8 @@ export const AUDIT_EVENTS = [
   'profile.updated',
   // Second factors (accounts/factors.ts); a wrong code is a 'signin.failed' with during: 'second_factor'.
   'factor.added', 'factor.removed', 'factor.verified', 'recovery_codes.generated',
+  // Provisioning (SCIM, accounts/deletion.ts); group events have no account (userId null).
+  'account.deleted', 'group.created', 'group.updated', 'group.deleted',
 ] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 

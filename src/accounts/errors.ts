@@ -18,6 +18,7 @@ export const ACCOUNT_ERRORS = {
   bad_header: 'the import file\'s header row is missing or names unknown columns',
   empty: 'the import file holds no rows',
   upload: 'the import file could not be received (too large, cut off, or not a file)',
+  last_admin: 'the account is the last active administrator',
 } as const;
 
 export type AccountErrorCode = keyof typeof ACCOUNT_ERRORS;

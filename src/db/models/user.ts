@@ -40,6 +40,16 @@ const userSchema = new Schema(
     status: { type: String, enum: ['active', 'invited', 'unverified', 'disabled'], default: 'active' },
     // What the status was before an operator disabled the account, restored when enabled again.
     statusBeforeDisable: { type: String, default: null },
+    // SCIM provisioning (src/scim): the directory's own id for the person, and the directory
+    // attributes we keep and report back but use nowhere else.
+    externalId: { type: String, default: null },
+    scim: {
+      type: new Schema({
+        givenName: String, familyName: String,
+        employeeNumber: String, costCenter: String, organization: String, division: String, department: String, managerId: String,
+      }, { _id: false }),
+      default: null,
+    },
   },
   { timestamps: true, versionKey: false, strict: 'throw' },
 );
@@ -48,6 +58,7 @@ userSchema.index({ status: 1 });
 userSchema.index({ searchTerms: 1 });
 userSchema.index({ mustChangePassword: 1 });
 userSchema.index({ roles: 1 });
+userSchema.index({ externalId: 1 });
 
 export type User = InferSchemaType<typeof userSchema> & { _id: string };
 export type UserDocument = HydratedDocument<User>;

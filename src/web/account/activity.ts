@@ -33,6 +33,10 @@ const EVENT_TEXT: Record<AuditEvent, string> = {
   'factor.removed': 'Second factor removed',
   'factor.verified': 'Signed in with a second factor',
   'recovery_codes.generated': 'New recovery codes created',
+  'account.deleted': 'Account deleted',
+  'group.created': 'Group created',
+  'group.updated': 'Group changed',
+  'group.deleted': 'Group deleted',
 };
 
 /** Who acted, when not the person: operators are never named. */

@@ -57,6 +57,7 @@ const REFUSAL_STATUS: Record<AccountErrorCode, 400 | 404 | 409 | 413> = {
   bad_header: 400,
   empty: 400,
   upload: 413,
+  last_admin: 409,
 };
 
 /** Domain refusals (AccountError) become a 4xx page with the domain's words; anything else is a 500. */

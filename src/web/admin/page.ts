@@ -104,6 +104,10 @@ export const EVENT_TEXT: Record<AuditEvent, string> = {
   'factor.removed': 'Second factor removed',
   'factor.verified': 'Second factor used',
   'recovery_codes.generated': 'Recovery codes generated',
+  'account.deleted': 'Account deleted',
+  'group.created': 'Group created',
+  'group.updated': 'Group changed',
+  'group.deleted': 'Group deleted',
 };
 
 /** Emails of the accounts these ids name (accounts and admin actors of audit records), in one query. */

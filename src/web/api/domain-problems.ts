@@ -33,6 +33,7 @@ const DOMAIN_PROBLEMS: Record<AccountErrorCode, (error: AccountError) => ApiProb
   bad_header: aboutTheBody,
   empty: aboutTheBody,
   upload: aboutTheBody,
+  last_admin: (error) => new ApiProblem('account-state', error.message),
 };
 
 /** An AccountError as its problem; anything else unchanged (a bug stays a 500). */
