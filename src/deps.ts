@@ -33,6 +33,7 @@ import { emailUrls } from './web/paths.ts';
 import { DataVault, dataKeysFor } from './secrets.ts';
 import { enrolmentModel, factorModel } from './db/models/factor.ts';
 import { hasSecondFactor, type FactorDeps } from './accounts/factors.ts';
+import { challengeModel, passkeyModel } from './db/models/passkey.ts';
 import { PENDING_SECOND_STEPS } from './accounts/second-step.ts';
 
 export interface Services {
@@ -106,6 +107,10 @@ export function createServices(config: Config, log: Logger, connection: Connecti
     users, lockout, audit, mailer, urls: passwords.urls,
     factors: factorModel(connection),
     enrolments: enrolmentModel(connection),
+    passkeys: passkeyModel(connection),
+    challenges: challengeModel(connection),
+    // WebAuthn's relying party is the issuer: its host the RP ID, its origin the only origin.
+    relyingParty: { id: new URL(config.issuer).hostname, name: new URL(config.issuer).host, origin: new URL(config.issuer).origin },
     vault: new DataVault(dataKeysFor(config)),
     deviceMaxFailures: config.policy.device.maxFailures,
   };
@@ -131,6 +136,7 @@ export async function prepareDatabase(services: Services): Promise<() => void> {
   await auditModel(connection).createIndexes();
   await factorModel(connection).createIndexes();
   await enrolmentModel(connection).createIndexes();
+  await passkeyModel(connection).createIndexes();
   await db.collection(PORTAL_SESSIONS).createIndex({ accountId: 1 });
   await ensureThrottleIndexes(connection);
   await services.jobs.prepare();
@@ -143,6 +149,7 @@ export async function prepareDatabase(services: Services): Promise<() => void> {
     { collection: linkModel(connection).collection as never, field: 'purgeAt' },
     { collection: auditModel(connection).collection as never, field: 'expiresAt' },
     { collection: enrolmentModel(connection).collection as never, field: 'expiresAt' },
+    { collection: challengeModel(connection).collection as never, field: 'expiresAt' },
     { collection: db.collection(PORTAL_SESSIONS), field: 'expiresAt' },
     { collection: db.collection(IMPORT_JOBS), field: 'expiresAt' },
     { collection: db.collection(IMPORT_INVITES), field: 'expiresAt' },

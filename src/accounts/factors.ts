@@ -21,6 +21,7 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { HOTP, Secret, TOTP } from 'otpauth';
 import QRCode from 'qrcode';
 import type { EnrolmentModel, FactorKind, FactorModel, StoredFactor } from '../db/models/factor.ts';
+import type { ChallengeModel, PasskeyModel } from '../db/models/passkey.ts';
 import type { User, UserModel } from '../db/models/user.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { DataVault } from '../secrets.ts';
@@ -29,6 +30,7 @@ import { AccountError } from './errors.ts';
 import { accountSubject, deviceSubject, type Lockout } from './lockout.ts';
 import type { EmailUrls } from './password-links.ts';
 import type { TrustedDevice } from './signin.ts';
+import type { RelyingParty } from './passkeys.ts';
 
 /** RFC 6238's defaults, which every authenticator app supports. */
 export const TOTP_SETTINGS = { algorithm: 'SHA1', digits: 6, period: 30 } as const;
@@ -53,6 +55,10 @@ export interface FactorDeps {
   users: UserModel;
   factors: FactorModel;
   enrolments: EnrolmentModel;
+  /** Passkeys (accounts/passkeys.ts): any number per account, each a second factor too. */
+  passkeys: PasskeyModel;
+  challenges: ChallengeModel;
+  relyingParty: RelyingParty;
   vault: Pick<DataVault, 'encrypt' | 'decrypt' | 'needsReencryption'>;
   lockout: Lockout;
   audit: AuditTrail;
@@ -90,9 +96,14 @@ export type SecondFactorResult =
   /** One answer for every wrong code, however it was wrong; `reason` is for the audit trail and logs. */
   | { ok: false; reason: 'locked' | 'no_factor' | 'malformed' | 'wrong_code' | 'replayed' };
 
+/** What an account can have: one authenticator app, one set of recovery codes, passkeys. */
+export type FactorType = FactorKind | 'passkey';
+
 export interface FactorSummary {
   id: string;
-  kind: FactorKind;
+  kind: FactorType;
+  /** passkey: the person's name for it. */
+  name: string | null;
   createdAt: Date;
   lastUsedAt: Date | null;
   /** recovery_codes: how many are left of how many. */
@@ -101,13 +112,17 @@ export interface FactorSummary {
 }
 
 /** What a notice email calls each kind. */
-const FACTOR_NAMES: Record<FactorKind, string> = {
+const FACTOR_NAMES: Record<FactorType, string> = {
   totp: 'an authenticator app',
   recovery_codes: 'recovery codes',
+  passkey: 'a passkey',
 };
 
-/** "an authenticator app and recovery codes". */
-const describeKinds = (kinds: FactorKind[]) => kinds.map((kind) => FACTOR_NAMES[kind]).join(' and ');
+/** "an authenticator app, a passkey and recovery codes". */
+const describeKinds = (kinds: FactorType[]) => {
+  const names = [...new Set(kinds)].map((kind) => (kind === 'passkey' && kinds.filter((k) => k === 'passkey').length > 1 ? 'passkeys' : FACTOR_NAMES[kind]));
+  return names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)}` : names[0] ?? '';
+};
 
 const isId = (value: unknown): value is string => typeof value === 'string' && value.length > 0 && value.length <= 100;
 const totpAssociatedData = (userId: string) => `totp:${userId}`;
@@ -200,6 +215,7 @@ export async function confirmTotpEnrolment(
   const { factor, replaced } = await upsertFactor(deps, userId, 'totp', {
     secret: claimed.secret, lastStep: step, createdAt: now, lastUsedAt: null, unusedCodes: [], codeCount: 0,
   });
+  await deps.users.updateOne({ _id: userId, mustEnrolSecondFactor: true }, { $set: { mustEnrolSecondFactor: false } });
   await deps.audit.record('factor.added', userId, context, { kind: 'totp', factorId: factor, replaced });
   notify(deps, user, 'factor_added', FACTOR_NAMES.totp, context);
   return { ok: true, factorId: factor, replaced };
@@ -358,43 +374,67 @@ export async function verifySecondFactor(
 // What an account has, and removing it
 
 /** The account's second factors, without any secret. */
-export async function factorsOf(deps: Pick<FactorDeps, 'factors'>, userId: string): Promise<FactorSummary[]> {
+export async function factorsOf(deps: Pick<FactorDeps, 'factors' | 'passkeys'>, userId: string): Promise<FactorSummary[]> {
   if (!isId(userId)) return [];
-  const factors = await deps.factors.find({ userId }, { secret: 0 }).sort({ kind: 1 }).lean();
-  return factors.map((f) => ({
-    id: f._id,
-    kind: f.kind,
-    createdAt: f.createdAt,
-    lastUsedAt: f.lastUsedAt ?? null,
-    remainingCodes: f.kind === 'recovery_codes' ? f.unusedCodes.length : null,
-    codeCount: f.kind === 'recovery_codes' ? f.codeCount : null,
-  }));
+  const [factors, passkeys] = await Promise.all([
+    deps.factors.find({ userId }, { secret: 0 }).sort({ kind: 1 }).lean(),
+    deps.passkeys.find({ userId }, { publicKey: 0 }).sort({ createdAt: 1 }).lean(),
+  ]);
+  return [
+    ...factors.map((f) => ({
+      id: f._id,
+      kind: f.kind,
+      name: null,
+      createdAt: f.createdAt,
+      lastUsedAt: f.lastUsedAt ?? null,
+      remainingCodes: f.kind === 'recovery_codes' ? f.unusedCodes.length : null,
+      codeCount: f.kind === 'recovery_codes' ? f.codeCount : null,
+    })),
+    ...passkeys.map((p) => ({
+      id: p._id, kind: 'passkey' as const, name: p.name, createdAt: p.createdAt, lastUsedAt: p.lastUsedAt ?? null, remainingCodes: null, codeCount: null,
+    })),
+  ];
 }
 
-/** Whether the account has a factor that a sign-in can ask for. */
-export async function hasSecondFactor(deps: Pick<FactorDeps, 'factors'>, userId: string): Promise<boolean> {
-  return isId(userId) && Boolean(await deps.factors.exists({ userId, kind: 'totp' }));
+/** Whether the account has a factor that a sign-in can ask for: an authenticator app or a passkey (recovery codes only stand in for them). */
+export async function hasSecondFactor(deps: Pick<FactorDeps, 'factors' | 'passkeys'>, userId: string): Promise<boolean> {
+  if (!isId(userId)) return false;
+  const [totp, passkey] = await Promise.all([deps.factors.exists({ userId, kind: 'totp' }), deps.passkeys.exists({ userId })]);
+  return Boolean(totp || passkey);
+}
+
+/** Which second steps the account can take at sign-in. */
+export async function secondStepMethods(deps: Pick<FactorDeps, 'factors' | 'passkeys'>, userId: string): Promise<{ code: boolean; passkey: boolean; recoveryCode: boolean }> {
+  if (!isId(userId)) return { code: false, passkey: false, recoveryCode: false };
+  const [kinds, passkey] = await Promise.all([deps.factors.distinct('kind', { userId }), deps.passkeys.exists({ userId })]);
+  return { code: kinds.includes('totp'), passkey: Boolean(passkey), recoveryCode: kinds.includes('recovery_codes') };
 }
 
 /** Removes one of the account's factors; false when it has no such factor. */
 export async function removeFactor(deps: FactorDeps, userId: string, factorId: string, context: RequestContext = {}): Promise<boolean> {
   if (!isId(userId) || !isId(factorId)) return false;
-  const removed = await deps.factors.findOneAndDelete({ _id: factorId, userId }).lean();
+  const removed: { kind: FactorType; name?: string } | null =
+    (await deps.factors.findOneAndDelete({ _id: factorId, userId }).lean())
+    ?? (await deps.passkeys.findOneAndDelete({ _id: factorId, userId }).lean().then((p) => p && { kind: 'passkey' as const, name: p.name }));
   if (!removed) return false;
   await deps.audit.record('factor.removed', userId, context, { kind: removed.kind, factorId });
   const user = await deps.users.findById(userId).lean<User>();
-  if (user) notify(deps, user, 'factor_removed', FACTOR_NAMES[removed.kind], context);
+  const described = removed.kind === 'passkey' ? `a passkey ("${removed.name}")` : FACTOR_NAMES[removed.kind];
+  if (user) notify(deps, user, 'factor_removed', described, context);
   return true;
 }
 
 /** Every factor of the account, and its unconfirmed enrolments (an operator's action: a person who lost their phone). */
 export async function removeAllFactors(deps: FactorDeps, userId: string, context: RequestContext = {}): Promise<number> {
   const user = await findUser(deps, userId);
-  const factors = await deps.factors.find({ userId: user._id }, { kind: 1 }).lean();
+  const factors = [
+    ...(await deps.factors.find({ userId: user._id }, { kind: 1 }).lean()).map((f) => ({ _id: f._id, kind: f.kind as FactorType, model: deps.factors as never as FactorModel })),
+    ...(await deps.passkeys.find({ userId: user._id }, { _id: 1 }).lean()).map((p) => ({ _id: p._id, kind: 'passkey' as FactorType, model: deps.passkeys as never as FactorModel })),
+  ];
   await deps.enrolments.deleteMany({ userId: user._id });
-  const removedKinds: FactorKind[] = [];
+  const removedKinds: FactorType[] = [];
   for (const factor of factors) {
-    const removed = await deps.factors.deleteOne({ _id: factor._id, userId: user._id });
+    const removed = await factor.model.deleteOne({ _id: factor._id, userId: user._id });
     if (!removed.deletedCount) continue;
     removedKinds.push(factor.kind);
     await deps.audit.record('factor.removed', user._id, context, { kind: factor.kind, factorId: factor._id, all: true });

@@ -24,14 +24,14 @@ export class OneTimeLinks {
   }
 
   /** A new link; any earlier unused link of the same user and purpose stops working. */
-  async issue(userId: string, purpose: LinkPurpose, meta: { interactionUid?: string | null; clientId?: string | null } = {}): Promise<{ token: string; expiresAt: Date }> {
+  async issue(userId: string, purpose: LinkPurpose, meta: { interactionUid?: string | null; clientId?: string | null; amr?: string[] | null } = {}): Promise<{ token: string; expiresAt: Date }> {
     const token = randomBytes(32).toString('base64url');
     const now = new Date();
     const expiresAt = new Date(now.getTime() + this.#lifetimeMs(purpose));
     await this.#model.deleteMany({ userId, purpose, usedAt: null });
     await this.#model.create({
       _id: hashOf(token), userId, purpose, createdAt: now, expiresAt, usedAt: null,
-      interactionUid: meta.interactionUid ?? null, clientId: meta.clientId ?? null,
+      interactionUid: meta.interactionUid ?? null, clientId: meta.clientId ?? null, amr: meta.amr ?? null,
       purgeAt: new Date(expiresAt.getTime() + KEEP_AFTER_EXPIRY_MS),
     });
     return { token, expiresAt };

@@ -20,10 +20,16 @@ export const THROTTLE_COLLECTION = 'throttles';
 
 export type ThrottleResult = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
+interface Limiter {
+  limiter: RateLimiterMongo;
+  perAddress: boolean;
+  key: (ip: string, email: string) => string;
+}
+
 export class Throttle {
   readonly #name: string;
   readonly #connection: Connection;
-  readonly #limiters: Array<{ limiter: RateLimiterMongo; key: (ip: string, email: string) => string }> = [];
+  readonly #limiters: Limiter[] = [];
 
   /** `name` keeps each flow's counters apart ("signin", "forgot"). */
   constructor(connection: Connection, name: string, limits: ThrottleLimits) {
@@ -32,7 +38,7 @@ export class Throttle {
     const add = (suffix: string, limit: Limit | undefined, key: (ip: string, email: string) => string) => {
       if (!limit) return;
       this.#limiters.push({
-        key,
+        key, perAddress: suffix === 'ip',
         limiter: new RateLimiterMongo({
           // The native Db handle: the limiter calls db.collection() itself. Indexes are ours (prepareDatabase).
           storeClient: connection.db!, tableName: THROTTLE_COLLECTION, disableIndexesCreation: true,
@@ -47,7 +53,16 @@ export class Throttle {
 
   /** Counts one attempt against every limit; refuses when any is spent. */
   async consume(ip: string, email: string): Promise<ThrottleResult> {
-    const results = await Promise.allSettled(this.#limiters.map(({ limiter, key }) => limiter.consume(key(ip, email))));
+    return this.#consume(this.#limiters, ip, email);
+  }
+
+  /** Counts one attempt against the per-address limit only: an attempt that names no email (a passkey). */
+  async consumeAddress(ip: string): Promise<ThrottleResult> {
+    return this.#consume(this.#limiters.filter((l) => l.perAddress), ip, '');
+  }
+
+  async #consume(limiters: Limiter[], ip: string, email: string): Promise<ThrottleResult> {
+    const results = await Promise.allSettled(limiters.map(({ limiter, key }) => limiter.consume(key(ip, email))));
     let retryMs = 0;
     for (const result of results) {
       if (result.status === 'fulfilled') continue;

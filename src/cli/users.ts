@@ -31,6 +31,7 @@ export function registerUserCommands(program: Command): void {
   userSendReset(program);
   userRevoke(program);
   userResetFactors(program);
+  userRequireFactor(program);
   userUnlock(program);
 }
 
@@ -167,12 +168,13 @@ function userShow(program: Command): void {
       console.log(`\nsecond factors (${account.factors.length}):`);
       if (account.factors.length) {
         console.log(table(['  kind', 'added', 'last used', 'codes left'], account.factors.map((factor) => [
-          `  ${factor.kind === 'totp' ? 'authenticator app' : 'recovery codes'}`, iso(factor.createdAt), iso(factor.lastUsedAt),
+          `  ${factor.kind === 'totp' ? 'authenticator app' : factor.kind === 'passkey' ? `passkey "${factor.name}"` : 'recovery codes'}`, iso(factor.createdAt), iso(factor.lastUsedAt),
           factor.remainingCodes === null ? '-' : `${factor.remainingCodes} of ${factor.codeCount}`,
         ])));
       } else {
         console.log('  none');
       }
+      if (account.mustEnrolSecondFactor) console.log('  required: must set up two-step verification at the next sign-in');
       console.log(`\nrecent activity (${events.length === 20 ? 'last 20' : events.length} event${events.length === 1 ? '' : 's'}):`);
       if (events.length) console.log(auditLines(events, new Map([[account.id, account.email]])).replace(/^/gm, '  '));
       else console.log('  none');
@@ -344,6 +346,27 @@ function userResetFactors(program: Command): void {
       const { adminResetFactors } = await import('../accounts/admin.ts');
       const removed = await withServices(async ({ services }) => adminResetFactors(services, (await accountByEmail(services, options.email))._id, CLI));
       console.log(removed ? `removed ${removed} second factor${removed === 1 ? '' : 's'} of ${options.email}` : `${options.email} has no second factor`);
+    }));
+}
+
+function userRequireFactor(program: Command): void {
+  program
+    .command('user:require-factor')
+    .summary('Require an account to set up two-step verification at its next sign-in')
+    .description('Require the account to set up a second factor right after the password at its next sign-in (cleared when it does). Idempotent; the change is in the audit trail as factor.enrolment_required. user:show shows the requirement.')
+    .argument('[email]', 'the account\'s email address (or --email)')
+    .option('--email <email>', 'the account\'s email address')
+    .addHelpText('after', examples('latchkey user:require-factor ada@example.com', 'latchkey user:require-factor --email ada@example.com'))
+    .action(action(async (positional: string | undefined, options: { email?: string }) => {
+      if (positional !== undefined && options.email !== undefined && positional !== options.email) throw new CliError('give the email once: as an argument or with --email');
+      const email = positional ?? options.email;
+      if (!email) throw new CliError('give the account\'s email address: latchkey user:require-factor <email>');
+      const { requireFactorEnrolment } = await import('../accounts/factor-admin.ts');
+      const result = await withServices(async ({ services }) => requireFactorEnrolment(services, (await accountByEmail(services, email))._id, CLI));
+      console.log(result.changed
+        ? `${email} must set up two-step verification at the next sign-in`
+        : `${email} was already required to set up two-step verification at the next sign-in (nothing changed)`);
+      if (result.hasSecondFactor) console.log('  note: the account already has a second factor');
     }));
 }
 

@@ -16,6 +16,7 @@ import { ASSETS, live, metrics, ready, serveAsset } from './site.ts';
 import { showStep, withInteraction } from './interactions/interaction.ts';
 import { showSignIn, submitLogin } from './interactions/login.ts';
 import { submitSecondFactor } from './interactions/second-factor.ts';
+import { passkeyOptions, submitPasskey } from './interactions/passkey.ts';
 import { submitForcedChange } from './interactions/change-password.ts';
 import { abort, showConsent, submitConsent } from './interactions/consent.ts';
 import { showForgot, submitForgot } from './password/forgot.ts';
@@ -29,12 +30,13 @@ import { showOverview, signOutEverywhere } from './account/overview.ts';
 import { showPassword, submitPassword } from './account/password.ts';
 import { showProfile, submitProfile } from './account/profile.ts';
 import {
-  confirmSignInMs, recentSignIn, showSecurity, submitConfirmTotp, submitRecoveryCodes, submitRemove, submitStartTotp,
+  confirmSignInMs, passkeyRegistration, recentSignIn, showSecurity, submitConfirmTotp, submitPasskey as submitNewPasskey, submitRecoveryCodes,
+  submitRemove, submitRenamePasskey, submitStartTotp,
 } from './account/security.ts';
 import { ENTRY_PATH, adminAuth } from './admin/session.ts';
 import {
   showDetail, showList, showNew, submitAdminRole, submitDisabled, submitEdit, submitForceSignIn, submitNew, submitReset,
-  submitResetFactors, submitTemporaryPassword, submitUnlock,
+  submitRequireEnrolment, submitResetFactors, submitTemporaryPassword, submitUnlock,
 } from './admin/accounts.ts';
 import { showAudit } from './admin/audit.ts';
 import { downloadReport, importUpload, showImports, showJob } from './admin/imports.ts';
@@ -76,6 +78,9 @@ function signInSteps(deps: AppDeps, csrf: Csrf): Router {
   }));
   router.post('/login', ...post, withInteraction(deps, (ctx, interaction) => submitLogin(ctx, deps, interaction)));
   router.post('/second-factor', ...post, withInteraction(deps, (ctx, interaction) => submitSecondFactor(ctx, deps, interaction)));
+  // A passkey, alone from the sign-in page or as the second step: the challenge, then the answer.
+  router.post('/passkey/options', ...post, withInteraction(deps, (ctx, interaction) => passkeyOptions(ctx, deps, interaction)));
+  router.post('/passkey', ...post, withInteraction(deps, (ctx, interaction) => submitPasskey(ctx, deps, interaction)));
   router.post('/change-password', ...post, withInteraction(deps, (ctx, interaction) => submitForcedChange(ctx, deps, interaction)));
   router.post('/confirm', ...post, withInteraction(deps, (ctx, interaction) => submitConsent(ctx, deps, interaction)));
   router.post('/abort', ...post, withInteraction(deps, (ctx) => abort(ctx, deps)));
@@ -136,6 +141,10 @@ function accountPortal(deps: AppDeps, csrf: Csrf): Router {
   router.post('/security/totp/confirm', ...post, recentSignIn(confirmSignInMs(recentMs)), (ctx) => submitConfirmTotp(ctx, deps));
   router.post('/security/recovery-codes', ...post, recent, (ctx) => submitRecoveryCodes(ctx, deps));
   router.post('/security/remove', ...post, recent, (ctx) => submitRemove(ctx, deps));
+  router.post('/security/passkeys/options', ...post, recent, (ctx) => passkeyRegistration(ctx, deps));
+  // The ceremony can take the person a while: as long as an authenticator app's setup.
+  router.post('/security/passkeys', ...post, recentSignIn(confirmSignInMs(recentMs)), (ctx) => submitNewPasskey(ctx, deps));
+  router.post('/security/passkeys/rename', ...post, recent, (ctx) => submitRenamePasskey(ctx, deps));
   router.get('/apps', ...page, (ctx) => showApps(ctx, deps));
   router.post('/apps/revoke', ...post, (ctx) => submitRevoke(ctx, deps));
   router.get('/activity', ...page, (ctx) => showActivity(ctx, deps));
@@ -169,6 +178,7 @@ function adminConsole(deps: AppDeps, csrf: Csrf): Router {
   router.post('/admin/accounts/:id/sign-out', ...post, (ctx) => submitForceSignIn(ctx, deps));
   router.post('/admin/accounts/:id/unlock', ...post, (ctx) => submitUnlock(ctx, deps));
   router.post('/admin/accounts/:id/reset-factors', ...post, (ctx) => submitResetFactors(ctx, deps));
+  router.post('/admin/accounts/:id/require-enrolment', ...post, (ctx) => submitRequireEnrolment(ctx, deps));
   router.post('/admin/accounts/:id/disable', ...post, (ctx) => submitDisabled(ctx, deps, true));
   router.post('/admin/accounts/:id/enable', ...post, (ctx) => submitDisabled(ctx, deps, false));
   router.post('/admin/accounts/:id/admin-role', ...post, (ctx) => submitAdminRole(ctx, deps));

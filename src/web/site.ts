@@ -2,16 +2,22 @@
 // balancers and orchestrators, and Prometheus metrics.
 import { readFileSync } from 'node:fs';
 import { timingSafeEqual } from 'node:crypto';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type { Context } from 'koa';
 import type { AppDeps } from '../deps.ts';
 import { VIEWS_DIR } from '../views.ts';
 import { HttpError } from './http-error.ts';
 
+// @simplewebauthn/browser's own bundle (global SimpleWebAuthnBrowser), served from our origin: no CDN.
+const WEBAUTHN_BUNDLE = join(dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser')), '../dist/bundle/index.umd.min.js');
+
 /** Name, content type and bytes of each asset under /assets. */
 export const ASSETS = [
   ['app.css', 'text/css', readFileSync(join(VIEWS_DIR, 'assets/app.css'))],
   ['strength.js', 'text/javascript', readFileSync(join(VIEWS_DIR, 'assets/strength.js'))],
+  ['webauthn.js', 'text/javascript', readFileSync(WEBAUTHN_BUNDLE)],
+  ['passkey.js', 'text/javascript', readFileSync(join(VIEWS_DIR, 'assets/passkey.js'))],
 ] as const;
 
 export function serveAsset(ctx: Context, [, type, body]: (typeof ASSETS)[number]): void {

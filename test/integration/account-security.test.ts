@@ -175,7 +175,12 @@ describe('account portal: two-step verification', function () {
     expect(await factorsOf(other.userId)).to.have.length(1);
 
     const [totp] = (await factorsOf(person.userId)).filter((f) => f.kind === 'totp');
-    const removed = await submit(agent, list, /\/remove$/, {}, (f) => f.fields.factorId === totp!._id);
+    // Asked once more first: nothing is removed until the confirmation.
+    const asked = await submit(agent, list, /\/remove$/, {}, (f) => f.fields.factorId === totp!._id);
+    expect(asked.status).to.equal(200);
+    expect(asked.body).to.contain('Remove your authenticator app?');
+    expect((await factorsOf(person.userId)).map((f) => f.kind)).to.include('totp');
+    const removed = await submit(agent, asked, /\/remove$/, {});
     expect(removed.status).to.equal(303);
     expect(removed.headers.get('location')).to.equal('/account/security?notice=totp_removed');
     await mailTo(person.email, /second factor was removed/);
@@ -183,7 +188,7 @@ describe('account portal: two-step verification', function () {
     expect((await signInToApp(person.email, person.password)).url.startsWith(RP_CALLBACK), 'no second step any more').to.equal(true);
 
     const [recovery] = await factorsOf(person.userId);
-    const again = await submit(agent, await securityPage(agent), /\/remove$/, { factorId: recovery!._id });
+    const again = await submit(agent, await securityPage(agent), /\/remove$/, { factorId: recovery!._id, confirm: 'yes' });
     expect(again.headers.get('location')).to.equal('/account/security?notice=recovery_codes_removed');
     expect(await factorsOf(person.userId)).to.have.length(0);
   });

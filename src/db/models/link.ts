@@ -15,6 +15,8 @@ export interface StoredLink {
   interactionUid: string | null;
   /** The app that invited the person, when an invite named one. */
   clientId: string | null;
+  /** first_login: how the sign-in it continues was done (RFC 8176 amr), which finishing it reports. */
+  amr?: string[] | null;
   /** When the sweeper may delete it: kept a while after expiry so "already used" can be told from "unknown". */
   purgeAt: Date;
 }
@@ -29,6 +31,7 @@ const linkSchema = new Schema<StoredLink>(
     usedAt: { type: Date, default: null },
     interactionUid: { type: String, default: null },
     clientId: { type: String, default: null },
+    amr: { type: [String], default: undefined },
     purgeAt: { type: Date, required: true },
   },
   { versionKey: false },

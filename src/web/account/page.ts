@@ -16,6 +16,9 @@ const NOTICES: Record<string, string> = {
   totp_replaced: 'Your new authenticator app is set up and replaces the previous one.',
   totp_removed: 'Your authenticator app was removed. Sign-ins no longer ask for a code.',
   recovery_codes_removed: 'Your recovery codes were removed; none of them works any more.',
+  passkey_added: 'Your passkey is ready. You can sign in with it alone, and sign-ins with your password ask for it.',
+  passkey_renamed: 'Your passkey was renamed.',
+  passkey_removed: 'The passkey was removed. It no longer signs you in.',
 };
 
 /** Set by requireSession on every portal route. */

@@ -10,7 +10,11 @@
 // 3. The first correct code makes it the account's authenticator (303 with a notice);
 //    a wrong one shows the field again with the error (400).
 // 4. Recovery codes: ten new ones shown once, replacing any earlier set.
-// 5. Removing a factor: only one of the person's own (404 otherwise).
+// 5. Passkeys: "Add a passkey" runs the browser's WebAuthn ceremony (assets/passkey.js)
+//    against a challenge bound to this portal session; the answer comes back in a form
+//    with the passkey's name. Each can be renamed and removed.
+// 6. Removing a factor: only one of the person's own (404 otherwise), after a page
+//    that asks to confirm.
 // Every change mails the person a notice and is audited (the domain does both).
 import type { Context, Middleware, Next } from 'koa';
 import { z } from 'zod';
@@ -18,6 +22,7 @@ import type { AppDeps } from '../../deps.ts';
 import {
   confirmTotpEnrolment, ENROLMENT_MS, factorsOf, generateRecoveryCodes, removeFactor, startTotpEnrolment, type ConfirmEnrolmentResult,
 } from '../../accounts/factors.ts';
+import { passkeyName, passkeyRegistrationOptions, passkeysOf, registerPasskey, renamePasskey, PASSKEY_NAME_MAX, type RegisterPasskeyResult } from '../../accounts/passkeys.ts';
 import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
 import { parseForm, requestContext, text } from '../forms.ts';
@@ -38,7 +43,22 @@ const confirmForm = z.object({
   enrolmentId: id('This setup could not be read.'),
   code: text('Enter the 6-digit code from your app.').trim().min(1, 'Enter the 6-digit code from your app.').max(32, 'That code is too long.'),
 });
-const removeForm = z.object({ factorId: id('Choose what to remove.') });
+const removeForm = z.object({ factorId: id('Choose what to remove.'), confirm: z.literal('yes').optional().catch(undefined) });
+const passkeyForm = z.object({
+  name: z.string({ error: 'Give the passkey a name.' }).max(PASSKEY_NAME_MAX * 4, 'That name is too long.').optional(),
+  credential: z.string({ error: 'No passkey was sent.' }).min(2, 'No passkey was sent.').max(12_000, 'No passkey was sent.'),
+});
+const renameForm = z.object({
+  factorId: id('Choose a passkey.'),
+  name: text('Give the passkey a name.').trim().min(1, 'Give the passkey a name.').max(PASSKEY_NAME_MAX, `Use at most ${PASSKEY_NAME_MAX} characters.`),
+});
+
+const REGISTER_FAILED: Record<Exclude<RegisterPasskeyResult, { ok: true }>['reason'], string> = {
+  malformed: 'Your browser did not send a passkey. Try again.',
+  invalid: 'That passkey could not be added (it was not for this page, the request expired, or it was already used). Try again.',
+  already_registered: 'That passkey is already registered.',
+  too_many: 'You have as many passkeys as an account can hold. Remove one you no longer use first.',
+};
 
 const CONFIRM_FAILED: Record<Exclude<ConfirmEnrolmentResult, { ok: true }>['reason'], string> = {
   wrong_code: 'That code is not right. Enter the code your app shows now.',
@@ -79,7 +99,50 @@ export async function showSecurity(ctx: Context, deps: AppDeps): Promise<void> {
       count: factor.codeCount,
     };
   };
-  renderPortal(ctx, 'security', 'security', { title: 'Two-step verification', totp: describe('totp') ?? null, recovery: describe('recovery_codes') ?? null });
+  const passkeys = (await passkeysOf(deps.factors, user._id)).map((p) => ({
+    id: p.id, name: p.name, synced: p.synced, added: formatDate(p.createdAt), lastUsed: p.lastUsedAt ? formatDateTime(p.lastUsedAt) : null,
+  }));
+  renderPortal(ctx, 'security', 'security', {
+    title: 'Two-step verification', totp: describe('totp') ?? null, recovery: describe('recovery_codes') ?? null, passkeys, errors: {},
+  });
+}
+
+/** The registration's challenge, bound to this portal session, as JSON for the page's script. */
+export async function passkeyRegistration(ctx: Context, deps: AppDeps): Promise<void> {
+  const { user, session } = portalOf(ctx);
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = await passkeyRegistrationOptions(deps.factors, user._id, `portal:${session._id}`);
+}
+
+/** The browser's new passkey, with its name: stored, or the page again saying why not. */
+export async function submitPasskey(ctx: Context, deps: AppDeps): Promise<void> {
+  const { user, session } = portalOf(ctx);
+  const form = parseForm(passkeyForm, ctx);
+  const result: RegisterPasskeyResult = form.ok
+    ? await registerPasskey(deps.factors, {
+      userId: user._id, binding: `portal:${session._id}`, response: form.data.credential,
+      name: passkeyName(form.data.name, defaultPasskeyName(ctx.get('user-agent'))), context: requestContext(ctx),
+    })
+    : { ok: false, reason: 'malformed' };
+  if (result.ok) return seeOther(ctx, PAGE, 'passkey_added');
+  throw new HttpError(result.reason === 'too_many' ? 409 : 400, 'Passkey not added', REGISTER_FAILED[result.reason]);
+}
+
+export async function submitRenamePasskey(ctx: Context, deps: AppDeps): Promise<void> {
+  const { user } = portalOf(ctx);
+  const form = parseForm(renameForm, ctx);
+  if (!form.ok) throw new HttpError(400, 'Passkey not renamed', Object.values(form.errors)[0] ?? 'Give the passkey a name.');
+  if (!(await renamePasskey(deps.factors, user._id, form.data.factorId, form.data.name))) {
+    throw new HttpError(404, 'Not found', 'Your account has no such passkey. It may have been removed already.');
+  }
+  seeOther(ctx, PAGE, 'passkey_renamed');
+}
+
+/** "Chrome on macOS": a name to start from, which the person can change. */
+function defaultPasskeyName(userAgent: string): string {
+  const browser = /Edg\//.test(userAgent) ? 'Edge' : /Firefox\//.test(userAgent) ? 'Firefox' : /Chrom(e|ium)\//.test(userAgent) ? 'Chrome' : /Safari\//.test(userAgent) ? 'Safari' : null;
+  const system = /Android/.test(userAgent) ? 'Android' : /iPhone|iPad/.test(userAgent) ? 'iOS' : /Mac OS X/.test(userAgent) ? 'macOS' : /Windows/.test(userAgent) ? 'Windows' : /Linux/.test(userAgent) ? 'Linux' : null;
+  return browser && system ? `${browser} on ${system}` : browser ?? system ?? 'Passkey';
 }
 
 /** Starts an enrolment and shows its QR code and secret (this once), with the field for the first code. */
@@ -125,8 +188,14 @@ export async function submitRemove(ctx: Context, deps: AppDeps): Promise<void> {
   const form = parseForm(removeForm, ctx);
   if (!form.ok) throw new HttpError(400, 'Request not understood', 'Choose what to remove from your security page.');
   const factor = (await factorsOf(deps.factors, user._id)).find((f) => f.id === form.data.factorId);
-  if (!factor || !(await removeFactor(deps.factors, user._id, factor.id, requestContext(ctx)))) {
+  if (!factor) throw new HttpError(404, 'Not found', 'Your account has no such sign-in method. It may have been removed already.');
+  const described = factor.kind === 'passkey' ? `the passkey “${factor.name}”` : factor.kind === 'totp' ? 'your authenticator app' : 'your recovery codes';
+  // Asked once more first: removing a way to sign in is not undone by a click.
+  if (form.data.confirm !== 'yes') {
+    return renderPortal(ctx, 'security-remove', 'security', { title: 'Remove a sign-in method', factorId: factor.id, described });
+  }
+  if (!(await removeFactor(deps.factors, user._id, factor.id, requestContext(ctx)))) {
     throw new HttpError(404, 'Not found', 'Your account has no such sign-in method. It may have been removed already.');
   }
-  seeOther(ctx, PAGE, factor.kind === 'totp' ? 'totp_removed' : 'recovery_codes_removed');
+  seeOther(ctx, PAGE, factor.kind === 'totp' ? 'totp_removed' : factor.kind === 'passkey' ? 'passkey_removed' : 'recovery_codes_removed');
 }

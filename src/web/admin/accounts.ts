@@ -9,6 +9,7 @@ import {
   editAccount, findAccounts, forceSignIn, getAccount, searchSchema, setDisabled, setRole,
 } from '../../accounts/admin.ts';
 import { emailSchema } from '../../accounts/email.ts';
+import { requireFactorEnrolment } from '../../accounts/factor-admin.ts';
 import type { AuditEvent } from '../../accounts/audit.ts';
 import { AccountError, type AccountErrorCode } from '../../accounts/errors.ts';
 import { HttpError } from '../http-error.ts';
@@ -208,7 +209,7 @@ async function showAccount(ctx: Context, deps: AppDeps, id: string, state: Detai
     } : null,
     apps,
     factors: account.factors.map((factor) => ({
-      name: factor.kind === 'totp' ? 'Authenticator app' : 'Recovery codes',
+      name: factor.kind === 'totp' ? 'Authenticator app' : factor.kind === 'passkey' ? `Passkey “${factor.name}”` : 'Recovery codes',
       added: formatDateTime(new Date(factor.createdAt)),
       lastUsed: factor.lastUsedAt ? formatDateTime(new Date(factor.lastUsedAt)) : null,
       left: factor.remainingCodes === null ? null : `${factor.remainingCodes} of ${factor.codeCount} left`,
@@ -291,6 +292,12 @@ export async function submitResetFactors(ctx: Context, deps: AppDeps): Promise<v
   const id = accountId(ctx);
   const removed = await domain(() => adminResetFactors(deps, id, adminContext(ctx)));
   seeOther(ctx, `/admin/accounts/${id}`, 'factors_reset', { removed });
+}
+
+export async function submitRequireEnrolment(ctx: Context, deps: AppDeps): Promise<void> {
+  const id = accountId(ctx);
+  const result = await domain(() => requireFactorEnrolment(deps, id, adminContext(ctx)));
+  seeOther(ctx, `/admin/accounts/${id}`, result.changed ? 'enrolment_required' : 'enrolment_already_required');
 }
 
 export async function submitUnlock(ctx: Context, deps: AppDeps): Promise<void> {

@@ -178,7 +178,8 @@ export const connectedApp = z.object({
 
 export const secondFactor = z.object({
   id: z.string(),
-  kind: z.enum(['totp', 'recovery_codes']).meta({ description: 'totp: an authenticator app; recovery_codes: single-use recovery codes.' }),
+  kind: z.enum(['totp', 'recovery_codes', 'passkey']).meta({ description: 'totp: an authenticator app; recovery_codes: single-use recovery codes; passkey: a WebAuthn passkey (any number).' }),
+  name: z.string().nullable().meta({ description: 'passkey: the name its owner gave it.' }),
   createdAt: timestamp,
   lastUsedAt: timestamp.nullable(),
   remainingCodes: z.int().min(0).nullable().meta({ description: 'recovery_codes: how many are left.' }),
@@ -186,7 +187,7 @@ export const secondFactor = z.object({
 }).meta({ title: 'SecondFactor' });
 
 export const factorsReset = z.object({
-  removed: z.int().min(0).meta({ description: 'Second factors removed (an authenticator app, recovery codes).' }),
+  removed: z.int().min(0).meta({ description: 'Second factors removed (an authenticator app, recovery codes, each passkey).' }),
 }).meta({ title: 'FactorsReset' });
 
 export const accountDetail = accountSummary.extend({
@@ -204,7 +205,13 @@ export const accountDetail = accountSummary.extend({
   }).nullable().meta({ description: 'The account\'s failure counter, when it has one.' }),
   apps: z.array(connectedApp).meta({ description: 'The apps the person let in (their grants).' }),
   factors: z.array(secondFactor).meta({ description: 'The second factors the account has (never a secret).' }),
+  mustEnrolSecondFactor: z.boolean().meta({ description: 'An operator required a second factor to be set up at the next sign-in (cleared when one is set up).' }),
 }).meta({ title: 'AccountDetail' });
+
+export const enrolmentRequired = z.object({
+  changed: z.boolean().meta({ description: 'False when the account was already required to set up a second factor (nothing changed, nothing audited).' }),
+  hasSecondFactor: z.boolean().meta({ description: 'Whether the account already has an authenticator app.' }),
+}).meta({ title: 'EnrolmentRequired' });
 
 export const accountList = z.object({
   items: z.array(accountSummary),
@@ -253,6 +260,7 @@ export const ADMIN_RESPONSE_SCHEMAS = {
   RevokeResult: revokeResult,
   SecondFactor: secondFactor,
   FactorsReset: factorsReset,
+  EnrolmentRequired: enrolmentRequired,
   AuditRecord: auditRecord,
   AuditList: auditList,
 } as const;

@@ -11,15 +11,20 @@ import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
 import { parseForm, requestContext, text } from '../forms.ts';
 import { finish, type Interaction } from './interaction.ts';
-import { passwordLogin } from '../../oidc/authentication.ts';
+import { loginResult, passwordLogin, type LoginResult } from '../../oidc/authentication.ts';
 
 const COOKIE = 'lk_first_login';
 const changeForm = z.object({ password: text('Choose a new password.').min(1, 'Choose a new password.') });
 
 const cookiePath = (uid: string) => `/interaction/${uid}`;
 
-export async function startForcedChange(ctx: Context, deps: AppDeps, interaction: Interaction, user: User): Promise<void> {
-  const { token, expiresAt } = await deps.links.issue(user._id, 'first_login', { interactionUid: interaction.uid });
+/**
+ * After the right temporary password (and the second step, for an account with one):
+ * the page for a new password. `login` is how the person signed in, which the sign-in
+ * reports once the new password is set.
+ */
+export async function startForcedChange(ctx: Context, deps: AppDeps, interaction: Interaction, user: User, login: LoginResult = passwordLogin(user._id)): Promise<void> {
+  const { token, expiresAt } = await deps.links.issue(user._id, 'first_login', { interactionUid: interaction.uid, amr: login.login.amr });
   ctx.cookies.set(COOKIE, token, {
     signed: true, httpOnly: true, sameSite: 'lax', secure: deps.config.secure, path: cookiePath(interaction.uid), expires: expiresAt, overwrite: true,
   });
@@ -57,5 +62,5 @@ export async function submitForcedChange(ctx: Context, deps: AppDeps, interactio
   await storePassword(deps.passwords, user, form.data.password);
   ctx.cookies.set(COOKIE, null, { signed: true, path: cookiePath(interaction.uid) });
   await deps.audit.record('password.changed', user._id, requestContext(ctx), { reason: 'first_login' });
-  await finish(ctx, deps.provider, passwordLogin(user._id));
+  await finish(ctx, deps.provider, link!.amr?.length ? loginResult(user._id, link!.amr) : passwordLogin(user._id));
 }

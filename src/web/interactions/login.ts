@@ -39,7 +39,7 @@ function refuseWithoutSecondFactor(ctx: Context): void {
 
 /** GET of a sign-in: its second step when the password was given already, else the password page. */
 export async function showSignIn(ctx: Context, deps: AppDeps, interaction: Interaction): Promise<void> {
-  if (await pendingSecondFactor(deps, interaction.uid)) return showSecondFactor(ctx, interaction, {});
+  if (await pendingSecondFactor(deps, interaction.uid)) return showSecondFactor(ctx, deps, interaction, {});
   return showLogin(ctx, deps, interaction);
 }
 

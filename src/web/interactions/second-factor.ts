@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { AppDeps } from '../../deps.ts';
 import type { User } from '../../db/models/user.ts';
-import { verifySecondFactor } from '../../accounts/factors.ts';
+import { secondStepMethods, verifySecondFactor } from '../../accounts/factors.ts';
 import { awaitSecondStep, completeSecondStep, pendingSecondStep, type PendingSecondStep } from '../../accounts/second-step.ts';
 import { mfaLogin } from '../../oidc/authentication.ts';
 import { readDevice, writeDevice } from '../device-cookie.ts';
@@ -32,14 +32,18 @@ export function pendingSecondFactor(deps: AppDeps, uid: string): Promise<Pending
 export async function startSecondFactor(ctx: Context, deps: AppDeps, interaction: Interaction, user: Pick<User, '_id'>): Promise<void> {
   const expiresAt = new Date(Date.now() + deps.config.policy.lifetimes.signInMinutes * 60_000);
   await awaitSecondStep(deps.db, interaction.uid, user._id, expiresAt);
-  showSecondFactor(ctx, interaction, {});
+  await showSecondFactor(ctx, deps, interaction, {});
 }
 
-export function showSecondFactor(ctx: Context, interaction: Interaction, errors: Record<string, string>, status = 200): void {
+/** The second step's page, offering what the account has: a passkey, a code from its app, a recovery code. */
+export async function showSecondFactor(ctx: Context, deps: AppDeps, interaction: Interaction, errors: Record<string, string>, status = 200): Promise<void> {
+  const step = await pendingSecondFactor(deps, interaction.uid);
+  const methods = step ? await secondStepMethods(deps.factors, step.accountId) : { code: true, passkey: false, recoveryCode: true };
   render(ctx, 'second-factor', {
     title: 'Two-step verification',
     uid: interaction.uid,
     appName: appNameOf(ctx),
+    methods,
     errors,
   }, status);
 }
@@ -48,7 +52,7 @@ export async function submitSecondFactor(ctx: Context, deps: AppDeps, interactio
   const step = interaction.prompt.name === 'login' ? await pendingSecondFactor(deps, interaction.uid) : null;
   if (!step) throw new HttpError(400, 'Sign in again', 'This step has expired. Go back to the app and sign in again.');
   const form = parseForm(codeForm, ctx);
-  if (!form.ok) return showSecondFactor(ctx, interaction, form.errors, 400);
+  if (!form.ok) return showSecondFactor(ctx, deps, interaction, form.errors, 400);
 
   const user = await deps.users.findById(step.accountId).lean<User>();
   if (!user || user.status !== 'active') throw new HttpError(400, 'Sign in again', 'Go back to the app and sign in again.');
@@ -57,7 +61,7 @@ export async function submitSecondFactor(ctx: Context, deps: AppDeps, interactio
 
   const device = readDevice(ctx);
   const result = await verifySecondFactor(deps.factors, { userId: user._id, device, code: form.data.code, context: requestContext(ctx) });
-  if (!result.ok) return showSecondFactor(ctx, interaction, { form: CODE_FAILED }, 401);
+  if (!result.ok) return showSecondFactor(ctx, deps, interaction, { form: CODE_FAILED }, 401);
 
   // Used once: the step cannot be replayed into another finish.
   if (!(await completeSecondStep(deps.db, interaction.uid))) {
@@ -67,6 +71,7 @@ export async function submitSecondFactor(ctx: Context, deps: AppDeps, interactio
   writeDevice(ctx, device?.userId === user._id ? device : { userId: user._id, deviceId: randomUUID() }, {
     days: deps.config.policy.device.cookieDays, secure: deps.config.secure,
   });
-  if (user.mustChangePassword) return startForcedChange(ctx, deps, interaction, user);
-  await finish(ctx, deps.provider, mfaLogin(user._id, result.method));
+  const login = mfaLogin(user._id, result.method);
+  if (user.mustChangePassword) return startForcedChange(ctx, deps, interaction, user, login);
+  await finish(ctx, deps.provider, login);
 }

@@ -1,0 +1,87 @@
+// Signing in with a passkey (accounts/passkeys.ts), from two pages of a sign-in:
+// - the sign-in page: a passkey alone (a discoverable credential; the browser also
+//   offers passkeys in the email field). User verification is required, so it is a
+//   multi-factor sign-in by itself.
+// - the second step after a password: one of that account's passkeys.
+// Both ask /options for a challenge bound to this sign-in (its interaction uid), and
+// send the browser's answer to /passkey in a form; the answer is verified once.
+import type { Context } from 'koa';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { AppDeps } from '../../deps.ts';
+import type { User } from '../../db/models/user.ts';
+import { passkeySignInOptions, verifyPasskeySignIn, type Binding } from '../../accounts/passkeys.ts';
+import { completeSecondStep } from '../../accounts/second-step.ts';
+import { passkeyLogin } from '../../oidc/authentication.ts';
+import { readDevice, writeDevice } from '../device-cookie.ts';
+import { HttpError } from '../http-error.ts';
+import { parseForm, requestContext } from '../forms.ts';
+import { finish, type Interaction } from './interaction.ts';
+import { showLogin } from './login.ts';
+import { pendingSecondFactor, showSecondFactor } from './second-factor.ts';
+import { startForcedChange } from './change-password.ts';
+
+const PASSKEY_FAILED = 'That passkey could not sign you in. Try again, or use another way to sign in.';
+const credentialForm = z.object({ credential: z.string({ error: 'No passkey was sent.' }).min(2, 'No passkey was sent.').max(12_000, 'That answer is too long.') });
+
+const bindingOf = (interaction: Interaction): Binding => `interaction:${interaction.uid}`;
+
+function signingIn(interaction: Interaction): void {
+  if (interaction.prompt.name !== 'login') throw new HttpError(400, 'Already signed in', 'This step is already done. Go back to the app and start again.');
+}
+
+/** POST /options: the challenge for this sign-in, as JSON for the page's script. */
+export async function passkeyOptions(ctx: Context, deps: AppDeps, interaction: Interaction): Promise<void> {
+  signingIn(interaction);
+  const step = await pendingSecondFactor(deps, interaction.uid);
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = await passkeySignInOptions(deps.factors, bindingOf(interaction), step?.accountId ?? null);
+}
+
+/** POST /passkey: the browser's answer. Right: signed in (or on to the forced password change). Wrong: the same page again. */
+export async function submitPasskey(ctx: Context, deps: AppDeps, interaction: Interaction): Promise<void> {
+  signingIn(interaction);
+  const step = await pendingSecondFactor(deps, interaction.uid);
+  const again = (status: number) => (step ? showSecondFactor(ctx, deps, interaction, { passkey: PASSKEY_FAILED }, status) : showLogin(ctx, deps, interaction, { errors: { passkey: PASSKEY_FAILED }, status }));
+
+  const form = parseForm(credentialForm, ctx);
+  if (!form.ok) return again(400);
+  // Answers are not guessable, but each costs a verification: the per-address budget of sign-ins.
+  await consumeAddressThrottle(ctx, deps);
+
+  const context = requestContext(ctx);
+  const result = await verifyPasskeySignIn(deps.factors, { binding: bindingOf(interaction), response: form.data.credential, userId: step?.accountId ?? null });
+  const accountId = result.ok ? result.userId : step?.accountId;
+  if (!result.ok) {
+    if (accountId) await deps.audit.record('signin.failed', accountId, context, { reason: `passkey_${result.reason}`, during: step ? 'second_factor' : 'passkey' });
+    return again(401);
+  }
+  const user = await deps.users.findById(result.userId).lean<User>();
+  // A disabled (or not yet active) account signs in no way at all.
+  if (!user || user.status !== 'active') {
+    await deps.audit.record('signin.failed', result.userId, context, { reason: 'inactive', during: 'passkey' });
+    return again(401);
+  }
+  if (step && !(await completeSecondStep(deps.db, interaction.uid))) {
+    throw new HttpError(400, 'Sign in again', 'This step was already used. Go back to the app and sign in again.');
+  }
+  await deps.audit.record('factor.verified', user._id, context, { method: 'passkey', passkeyId: result.passkeyId });
+  await deps.audit.record('signin.succeeded', user._id, context, { method: step ? 'password+passkey' : 'passkey' });
+  const device = readDevice(ctx);
+  writeDevice(ctx, device?.userId === user._id ? device : { userId: user._id, deviceId: randomUUID() }, {
+    days: deps.config.policy.device.cookieDays, secure: deps.config.secure,
+  });
+  const login = passkeyLogin(user._id, result.amr, { afterPassword: Boolean(step) });
+  // A temporary password was typed: it is changed before anything is issued, as after a code.
+  if (step && user.mustChangePassword) return startForcedChange(ctx, deps, interaction, user, login);
+  await finish(ctx, deps.provider, login);
+}
+
+async function consumeAddressThrottle(ctx: Context, deps: AppDeps): Promise<void> {
+  const throttle = await deps.throttle.consumeAddress(ctx.ip);
+  if (!throttle.allowed) {
+    throw new HttpError(429, 'Too many attempts', `Too many sign-in attempts. Wait ${Math.ceil(throttle.retryAfterSeconds / 60)} minute(s) and try again.`, {
+      'Retry-After': String(throttle.retryAfterSeconds),
+    });
+  }
+}
