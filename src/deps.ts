@@ -24,6 +24,9 @@ import { PORTAL_SESSIONS } from './accounts/revocation.ts';
 import { IMPORT_INVITES, IMPORT_JOBS, ensureImportJobIndexes, importJobKind } from './accounts/import-jobs.ts';
 import { MAIL_JOBS, mailJobKind } from './accounts/bulk-mail.ts';
 import { JobRunner } from './jobs/runner.ts';
+import { Webhooks } from './webhooks/service.ts';
+import { announcingImportEnd } from './webhooks/import-finished.ts';
+import { ensureWebhookIndexes, WEBHOOK_DELIVERIES } from './db/models/webhook.ts';
 import { ensureJobFileIndexes } from './jobs/files.ts';
 import { join } from 'node:path';
 import type { Metrics } from './metrics.ts';
@@ -61,6 +64,8 @@ export interface Services {
   factors: FactorDeps;
   /** Background jobs (console imports, bulk mail): a server starts it; the CLI drives one job with it. */
   jobs: JobRunner;
+  /** Webhook endpoints, the outbox the audit trail feeds, and the delivery loop (src/webhooks). */
+  webhooks: Webhooks;
   /** How long an operator's temporary password works. */
   temporaryPasswordMs: number;
 }
@@ -115,15 +120,21 @@ export function createServices(config: Config, log: Logger, connection: Connecti
     deviceMaxFailures: config.policy.device.maxFailures,
   };
   const jobs = new JobRunner({ log, ...config.jobs });
+  const webhooks = new Webhooks({
+    db, vault: factors.vault, log, production: config.env === 'production', owner: jobs.owner,
+    jobs: { pollMs: config.jobs.pollMs, leaseMs: config.jobs.leaseMs, heartbeatMs: config.jobs.heartbeatMs },
+  });
+  // Every audit record of an account change becomes its webhook event, from one place.
+  audit.follow((records) => webhooks.record(records));
   const services: Services = {
-    config, log, connection, db, users, hasher, lockout, throttle, emailFormThrottle, policy, links, mailer, tasks, audit, passwords, factors, jobs,
+    config, log, connection, db, users, hasher, lockout, throttle, emailFormThrottle, policy, links, mailer, tasks, audit, passwords, factors, jobs, webhooks,
     temporaryPasswordMs: config.policy.links.temporaryPasswordDays * 86_400_000,
     signInDeps: {
       users, hasher, lockout, audit, deviceMaxFailures: config.policy.device.maxFailures,
       hasSecondFactor: (userId) => hasSecondFactor(factors, userId),
     },
   };
-  jobs.register(importJobKind(services)).register(mailJobKind(services));
+  jobs.register(announcingImportEnd(importJobKind(services), (events) => webhooks.recordPayloads(events))).register(mailJobKind(services));
   return services;
 }
 
@@ -142,6 +153,7 @@ export async function prepareDatabase(services: Services): Promise<() => void> {
   await services.jobs.prepare();
   await ensureImportJobIndexes(db);
   await ensureJobFileIndexes(db);
+  await ensureWebhookIndexes(db);
 
   const expiring = [
     { collection: lockoutModel(connection).collection as never, field: 'expiresAt' },
@@ -155,6 +167,7 @@ export async function prepareDatabase(services: Services): Promise<() => void> {
     { collection: db.collection(IMPORT_INVITES), field: 'expiresAt' },
     { collection: db.collection(PENDING_SECOND_STEPS), field: 'expiresAt' },
     { collection: db.collection(MAIL_JOBS), field: 'expiresAt' },
+    { collection: db.collection(WEBHOOK_DELIVERIES), field: 'expiresAt' },
   ];
   for (const [model, fields] of Object.entries(MODEL_INDEXES)) {
     const collection = artifactCollection(db, model);

@@ -137,6 +137,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     lifecycle.state = 'ready';
     // Background jobs (imports, bulk mail) from the shared queue in MongoDB (src/jobs).
     services.jobs.start();
+    // Webhook deliveries from the outbox, by whichever instance holds their lease (src/webhooks).
+    services.webhooks.dispatcher.start();
     // Bounded time for slow clients; keep-alive shorter than typical proxies' idle timeout.
     http.requestTimeout = 30_000;
     http.headersTimeout = 15_000;
@@ -155,12 +157,15 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
         stopSweep();
         // Jobs running here commit their step and are handed back: another instance resumes them at once.
         const jobsStopped = deps.jobs.stop();
+        // Attempts in flight finish, then the webhook lease is handed back.
+        const webhooksStopped = deps.webhooks.dispatcher.stop();
         await live.stop();
         // Finish requests in flight, then drop idle keep-alive sockets.
         const closed = new Promise<void>((resolve) => http.close(() => resolve()));
         http.closeIdleConnections();
         await closed;
         await jobsStopped;
+        await webhooksStopped;
         // Work the last requests started (emails among it) finishes before the database goes.
         await deps.tasks.idle();
         await deps.mailer.close();

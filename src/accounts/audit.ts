@@ -30,12 +30,45 @@ const SECRET_KEYS = /pass|token|secret|cookie|hash/i;
 
 export type AuditListener = (event: AuditEvent, details: AuditRecord['details']) => void;
 
+/** A record as followers receive it: what was stored, without the request's IP and user agent. */
+export interface FollowedRecord {
+  id: string;
+  at: Date;
+  event: AuditEvent;
+  userId: string | null;
+  actor: string;
+  details: AuditRecord['details'];
+}
+/** Awaited after records are written (the webhook outbox, webhooks/outbox.ts). */
+export type AuditFollower = (records: FollowedRecord[]) => Promise<void>;
+
 export class AuditTrail {
   readonly #listeners: AuditListener[] = [];
 
   /** Observers of every recorded event (metrics count sign-ins and lockouts here). */
   onRecord(listener: AuditListener): void {
     this.#listeners.push(listener);
+  }
+
+  readonly #followers: AuditFollower[] = [];
+
+  /**
+   * Followers run right after each write, before record() returns, so what they
+   * keep (webhook events) is stored as soon after the change as the record is.
+   * Their failures are logged here and never fail the change.
+   */
+  follow(follower: AuditFollower): void {
+    this.#followers.push(follower);
+  }
+
+  async #notify(records: FollowedRecord[]): Promise<void> {
+    for (const follower of this.#followers) {
+      try {
+        await follower(records);
+      } catch (error) {
+        this.#log.error({ err: error, events: records.map((r) => r.event) }, 'audit follower failed');
+      }
+    }
   }
 
   readonly #model: AuditModel;
@@ -56,15 +89,18 @@ export class AuditTrail {
     }
     for (const listener of this.#listeners) listener(event, safe);
     const at = new Date();
+    const id = randomUUID();
+    const actor = context.actor ?? 'self';
     try {
       await this.#model.create({
-        _id: randomUUID(), at, event, userId, actor: context.actor ?? 'self',
+        _id: id, at, event, userId, actor,
         ip: context.ip ?? null, userAgent: context.userAgent?.slice(0, 300) ?? null, details: safe,
         expiresAt: new Date(at.getTime() + this.#retentionMs),
       });
     } catch (error) {
       this.#log.error({ err: error, event, userId }, 'audit record lost');
     }
+    if (this.#followers.length) await this.#notify([{ id, at, event, userId, actor, details: safe }]);
   }
 
   /** Many events at once (bulk imports), one database round trip. */
@@ -72,14 +108,16 @@ export class AuditTrail {
     if (!entries.length) return;
     const at = new Date();
     const expiresAt = new Date(at.getTime() + this.#retentionMs);
+    const records = entries.map(({ event, userId, context = {}, details = {} }) => ({ id: randomUUID(), at, event, userId, actor: context.actor ?? 'self', context, details }));
     try {
-      await this.#model.collection.insertMany(entries.map(({ event, userId, context = {}, details = {} }) => ({
-        _id: randomUUID() as never, at, event, userId, actor: context.actor ?? 'self',
+      await this.#model.collection.insertMany(records.map(({ id, event, userId, actor, context, details }) => ({
+        _id: id as never, at, event, userId, actor,
         ip: context.ip ?? null, userAgent: context.userAgent ?? null, details, expiresAt,
       })), { ordered: false });
     } catch (error) {
       this.#log.error({ err: error, count: entries.length }, 'audit records lost');
     }
+    if (this.#followers.length) await this.#notify(records.map(({ context: _context, ...record }) => record));
   }
 
   /** Newest first, optionally for one account, some events, and a time range; paged by `before`. */
