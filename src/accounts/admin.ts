@@ -105,6 +105,8 @@ export interface AccountDetail extends AccountSummary {
   apps: ConnectedApp[];
   /** Second factors: kinds and dates, never a secret. */
   factors: FactorSummary[];
+  /** An operator required a second factor to be set up at the next sign-in (factor-admin.ts). */
+  mustEnrolSecondFactor: boolean;
 }
 
 export async function getAccount(services: AdminDeps, userId: string): Promise<AccountDetail | null> {
@@ -123,6 +125,7 @@ export async function getAccount(services: AdminDeps, userId: string): Promise<A
     lockout: lock ? { failures: lock.failures, totalFailures: lock.totalFailures, lockedUntil: lock.lockedUntil, lockCount: lock.lockCount } : null,
     apps: await listConnectedApps(services.db, user._id),
     factors: await factorsOf(services.factors, user._id),
+    mustEnrolSecondFactor: user.mustEnrolSecondFactor === true,
   };
 }
 

@@ -15,6 +15,8 @@ export const AUDIT_EVENTS = [
   'factor.added', 'factor.removed', 'factor.verified', 'recovery_codes.generated',
   // Provisioning (SCIM, accounts/deletion.ts); group events have no account (userId null).
   'account.deleted', 'group.created', 'group.updated', 'group.deleted',
+  // An operator required the person to set up a second factor at the next sign-in (factor-admin.ts).
+  'factor.enrolment_required',
 ] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 

@@ -125,6 +125,16 @@ export function createProvider(options: ProviderOptions): Provider {
     },
     // Refresh tokens for any client allowed the grant, rotated on every use: a
     // reused refresh token is refused and revokes its grant.
+    // Each access token remembers how the sign-in behind it was done (token.extra.acr;
+    // introspection shows it too): the admin API takes an administrator's token only
+    // from a two-step sign-in when policy.mfa.require says so (web/api/admin-auth.ts).
+    // From a code, or from the refresh token that carries the code's acr.
+    extraTokenClaims: async (ctx, token) => {
+      if (token.kind !== 'AccessToken') return undefined;
+      const { AuthorizationCode, RefreshToken } = ctx.oidc.entities;
+      const acr = (AuthorizationCode ?? RefreshToken)?.acr;
+      return typeof acr === 'string' ? { acr } : undefined;
+    },
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: () => true,
     // Our own apps get the scopes they ask for without a consent page.

@@ -37,6 +37,7 @@ const EVENT_TEXT: Record<AuditEvent, string> = {
   'group.created': 'Group created',
   'group.updated': 'Group changed',
   'group.deleted': 'Group deleted',
+  'factor.enrolment_required': 'Asked to set up two-step verification at the next sign-in',
 };
 
 /** Who acted, when not the person: operators are never named. */

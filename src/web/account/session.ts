@@ -10,6 +10,7 @@ import type { AppDeps } from '../../deps.ts';
 import type { User } from '../../db/models/user.ts';
 import { PORTAL_SESSIONS } from '../../accounts/revocation.ts';
 import { PORTAL_CLIENT_ID } from '../../oidc/clients.ts';
+import { ACR } from '../../oidc/authentication.ts';
 import { render } from '../render.ts';
 
 /** The portal session cookie: the random id, never stored as is. */
@@ -37,6 +38,13 @@ export interface PortalSession {
    * createdAt. Absent on sessions opened before it was recorded: never recent.
    */
   authTime?: Date;
+  /**
+   * How that sign-in was done (the ID token's acr and amr): the admin console takes
+   * only a two-step sign-in when the policy requires it (admin/session.ts). Absent on
+   * sessions opened before they were recorded: a password alone.
+   */
+  acr?: string;
+  amr?: string[];
   createdAt: Date;
   expiresAt: Date;
 }
@@ -140,12 +148,16 @@ export function portalAuth(deps: AppDeps) {
   /**
    * Starts a portal sign-in. With ?fresh=1 (a page that needs a recent sign-in) it goes
    * to the provider even with a portal session, asking for the password again
-   * (prompt=login: the provider shows "Confirm it's you").
+   * (prompt=login: the provider shows "Confirm it's you"). With ?acr=mfa (the admin
+   * console under an mfa policy) it asks for a sign-in with a second factor
+   * (acr_values), also when the portal session's sign-in was a password alone.
    */
   async function login(ctx: Context): Promise<void> {
     const returnTo = safeReturn(ctx.query.return);
     const fresh = ctx.query.fresh === '1';
-    if (!fresh && await loadSession(ctx)) return ctx.redirect(returnTo);
+    const mfa = ctx.query.acr === 'mfa';
+    const current = fresh ? null : await loadSession(ctx);
+    if (current && (!mfa || current.session.acr === ACR.mfa)) return ctx.redirect(returnTo);
     const config = await discover();
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
@@ -158,6 +170,7 @@ export function portalAuth(deps: AppDeps) {
       code_challenge_method: 'S256',
       state,
       ...(fresh ? { prompt: 'login' } : {}),
+      ...(mfa ? { acr_values: ACR.mfa } : {}),
     }).href);
   }
 
@@ -221,10 +234,15 @@ export function portalAuth(deps: AppDeps) {
     // A fresh id at every sign-in.
     const id = randomBytes(32).toString('base64url');
     const now = new Date();
-    const authTime = tokens.claims()?.auth_time;
+    const claims = tokens.claims();
+    const authTime = claims?.auth_time;
+    const acr = claims?.acr;
+    const amr: unknown = claims?.amr;
     await sessions.insertOne({
       _id: hashOf(id), accountId: sub, sid, idToken: tokens.id_token!,
       ...(typeof authTime === 'number' ? { authTime: new Date(authTime * 1000) } : {}),
+      ...(typeof acr === 'string' ? { acr } : {}),
+      ...(Array.isArray(amr) && amr.every((m) => typeof m === 'string') ? { amr: amr as string[] } : {}),
       createdAt: now, expiresAt: new Date(now.getTime() + sessionMs),
     });
     ctx.cookies.set(SESSION_COOKIE, id, { ...cookieOptions, maxAge: sessionMs });

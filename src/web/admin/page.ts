@@ -55,6 +55,8 @@ const NOTICES: Record<string, (q: Context['query']) => string> = {
     const removed = count(q.removed);
     return removed === 0 ? 'The account had no second factor.' : `Two-step verification was reset${removed ? ` (${plural(removed, 'factor')} removed)` : ''}: the next sign-in asks for the password only. The person was told by email.`;
   },
+  enrolment_required: () => 'The person must set up two-step verification at their next sign-in, right after the password.',
+  enrolment_already_required: () => 'The person was already required to set up two-step verification at their next sign-in.',
   disabled: () => 'The account was disabled and signed out everywhere.',
   enabled: () => 'The account was enabled.',
   admin_granted: () => 'The account now has the admin role.',
@@ -108,6 +110,7 @@ export const EVENT_TEXT: Record<AuditEvent, string> = {
   'group.created': 'Group created',
   'group.updated': 'Group changed',
   'group.deleted': 'Group deleted',
+  'factor.enrolment_required': 'Two-step verification required at next sign-in',
 };
 
 /** Emails of the accounts these ids name (accounts and admin actors of audit records), in one query. */

@@ -8,11 +8,20 @@
 // portal_sessions, so the console session ends with the portal's: sign-out,
 // expiry, "sign out everywhere", a forced sign-in or a disabled account.
 // The admin role is checked on every request, never remembered.
+//
+// Two-step sign-in: when policy.mfa.require is 'admins' or 'everyone', the console
+// takes only a portal session whose sign-in used a second factor (its acr, kept with
+// the portal session). An administrator's GET otherwise goes back through the entry,
+// which asks the provider for a fresh sign-in with a second factor (prompt=login,
+// acr_values) and returns; if that sign-in still comes back without one (no factor
+// set up), the entry says so instead of asking again. A POST is refused, unchanged.
 import { createHash } from 'node:crypto';
 import type { Context, Middleware, Next } from 'koa';
 import type { AppDeps } from '../../deps.ts';
 import type { User } from '../../db/models/user.ts';
 import { isAdmin } from '../../accounts/admin.ts';
+import { adminsNeedTwoStep } from '../../accounts/factor-admin.ts';
+import { ACR } from '../../oidc/authentication.ts';
 import { SESSION_COOKIE, portalSessions, type Portal } from '../account/session.ts';
 import { render } from '../render.ts';
 
@@ -35,17 +44,37 @@ export function safeAdminReturn(value: unknown): string {
 
 const signInAgain = (returnTo = '/admin') => ({ href: `${ENTRY_PATH}?return=${encodeURIComponent(returnTo)}`, text: 'Sign in again' });
 
+/** The portal's sign-in asking for the password and a second factor again, then back to the entry (marked as asked). */
+const twoStepSignInPath = (returnTo: string) =>
+  `/account/login?fresh=1&acr=mfa&return=${encodeURIComponent(`${ENTRY_PATH}?return=${encodeURIComponent(returnTo)}&asked=1`)}`;
+
 export function adminAuth(deps: AppDeps) {
   const sessions = portalSessions(deps);
   const cookieOptions = { signed: true, httpOnly: true, sameSite: 'lax' as const, secure: deps.config.secure, overwrite: true, path: '/admin' };
+  /** An administrator whose portal sign-in lacks the second factor the policy requires. */
+  const lacksTwoStep = ({ session, user }: Portal) => adminsNeedTwoStep(deps.config.policy.mfa) && isAdmin(user) && session.acr !== ACR.mfa;
 
   /** GET /account/admin?return=/admin/...: the portal session (ctx.state.portal) goes on to /admin. */
   function enter(ctx: Context): void {
-    const { session } = ctx.state.portal as Portal;
+    const portal = ctx.state.portal as Portal;
+    const { session } = portal;
+    const returnTo = safeAdminReturn(ctx.query.return);
+    if (lacksTwoStep(portal)) {
+      ctx.set('Cache-Control', 'no-store');
+      // Asked already and still a password alone: the account has no second factor to give.
+      if (ctx.query.asked === '1') {
+        return render(ctx, 'admin/message', {
+          title: 'Two-step verification required',
+          message: 'Administrators must sign in with a second factor to use the admin console, and this sign-in used a password only. Set up an authenticator app on your account\'s security page, then sign in again.',
+          link: { href: '/account/security', text: 'Set up two-step verification' },
+        }, 403);
+      }
+      return ctx.redirect(twoStepSignInPath(returnTo));
+    }
     const id = ctx.cookies.get(SESSION_COOKIE, { signed: true })!;
     ctx.cookies.set(ADMIN_COOKIE, id, { ...cookieOptions, maxAge: Math.max(0, new Date(session.expiresAt).getTime() - Date.now()) });
     ctx.set('Cache-Control', 'no-store');
-    ctx.redirect(safeAdminReturn(ctx.query.return));
+    ctx.redirect(returnTo);
   }
 
   async function load(ctx: Context): Promise<Portal | null> {
@@ -61,6 +90,8 @@ export function adminAuth(deps: AppDeps) {
   /**
    * Signed in with the admin role: ctx.state.admin. Not signed in: a GET goes to the
    * sign-in and comes back, a POST gets a 401 page. Signed in without the role: 403.
+   * An administrator without the two-step sign-in the policy requires: a GET goes
+   * through the entry (which asks for it), a POST gets a 403 page.
    * Runs before any body is read, so a refused request changes nothing.
    */
   const requireAdmin: Middleware = async (ctx: Context, next: Next) => {
@@ -82,6 +113,17 @@ export function adminAuth(deps: AppDeps) {
         title: 'Administrators only',
         message: 'The admin console is for administrators. Your account does not have the admin role, so nothing was changed.',
         link: { href: '/account', text: 'Go to your account' },
+      }, 403);
+    }
+    if (lacksTwoStep(portal)) {
+      ctx.set('Cache-Control', 'no-store');
+      if (ctx.method === 'GET' || ctx.method === 'HEAD') {
+        return ctx.redirect(`${ENTRY_PATH}?return=${encodeURIComponent(safeAdminReturn(ctx.originalUrl))}`);
+      }
+      return render(ctx, 'admin/message', {
+        title: 'Two-step sign-in required',
+        message: 'Administrators must sign in with a second factor to change anything here, and your sign-in used a password only, so nothing was changed. Sign in again with your second factor and retry.',
+        link: signInAgain(),
       }, 403);
     }
     ctx.state.admin = portal;

@@ -10,12 +10,19 @@
 //    any scope it asks for, so the registration is checked here as well.
 // Everything is looked up on each request: removing the role, disabling the
 // account or revoking the token ends access at once.
+// When policy.mfa.require is 'admins' or 'everyone', an administrator's own token
+// must also come from a two-step sign-in: the provider records the sign-in's acr on
+// every access token it issues (token.extra.acr, oidc/provider.ts), from the code or
+// the refresh token, so a later step-up of the same browser session does not promote
+// a token issued before it. Client credentials tokens have no sign-in and are not affected.
 import type { Context } from 'koa';
 import type { Client, ClientCredentials } from 'oidc-provider';
 import type { AppDeps } from '../../deps.ts';
 import type { User } from '../../db/models/user.ts';
 import { ADMIN_ROLE, isAdmin } from '../../accounts/admin.ts';
 import { isFirstParty } from '../../oidc/provider.ts';
+import { ACR } from '../../oidc/authentication.ts';
+import { adminsNeedTwoStep } from '../../accounts/factor-admin.ts';
 import { ApiProblem } from './problem.ts';
 import { bearerValue, checkAccessToken, insufficientScope, invalidToken } from './bearer.ts';
 
@@ -26,6 +33,22 @@ export type AdminAuth =
   | { kind: 'client'; actor: string; userId: null; clientId: string };
 
 const forbidden = (detail: string) => new ApiProblem('forbidden', detail);
+
+/**
+ * 403 for an administrator's token from a password-only sign-in. The challenge is the
+ * one RFC 9470 (step-up authentication) defines, so a client can tell what to ask for.
+ */
+function twoStepRequired(issuer: string): ApiProblem {
+  const description = 'The admin API takes an administrator\'s token only from a sign-in with a second factor. Sign in again with acr_values=' + ACR.mfa + ' (set up an authenticator app in the account portal first if you have none) and use the new access token.';
+  return new ApiProblem('two-step-sign-in-required', description, {
+    headers: {
+      'WWW-Authenticate': `Bearer realm="${issuer}", error="insufficient_user_authentication", error_description="A sign-in with a second factor is required.", acr_values="${ACR.mfa}"`,
+    },
+  });
+}
+
+/** The acr of the sign-in an access token came from (recorded at issue by the provider), if any. */
+const signInAcrOf = (token: { extra?: Record<string, unknown> }): unknown => token.extra?.acr;
 
 const registeredScopes = (client: Client) => new Set((client.scope ?? '').split(' ').filter(Boolean));
 
@@ -60,5 +83,6 @@ export async function requireAdmin(ctx: Context, deps: AppDeps): Promise<AdminAu
   const user = await deps.users.findById(token.accountId, { roles: 1, status: 1 }).lean<Pick<User, '_id' | 'roles' | 'status'>>();
   if (!user) throw invalidToken(issuer, 'The account of this access token no longer exists.');
   if (!isAdmin(user)) throw forbidden(`The account of this access token does not have the ${ADMIN_ROLE} role (or is not active).`);
+  if (adminsNeedTwoStep(deps.config.policy.mfa) && signInAcrOf(token) !== ACR.mfa) throw twoStepRequired(issuer);
   return { kind: 'admin', actor: `admin:${token.accountId}`, userId: token.accountId, clientId: token.clientId };
 }

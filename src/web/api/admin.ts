@@ -9,6 +9,7 @@ import {
   adminCreateAccount, adminResetFactors, adminSendReset, adminSetTemporaryPassword, adminUnlock, editAccount, findAccounts, forceSignIn,
   getAccount, setDisabled, setRole, ADMIN_ROLE,
 } from '../../accounts/admin.ts';
+import { requireFactorEnrolment } from '../../accounts/factor-admin.ts';
 import { ApiProblem } from './problem.ts';
 import { accountNotFound, invalidRequest, policyProblem } from './domain-problems.ts';
 import { BODY } from './json-body.ts';
@@ -16,7 +17,7 @@ import type { AdminAuth } from './admin-auth.ts';
 import { defineEndpoint, type Endpoint } from './endpoint.ts';
 import {
   accountDetail, accountList, accountSearchQuery, accountSummary, adminCreateAccountRequest, adminEditAccountRequest,
-  adminTemporaryPasswordRequest, auditList, auditQuery, emptyRequest, factorsReset, resetSent, revokeResult,
+  adminTemporaryPasswordRequest, auditList, auditQuery, emptyRequest, enrolmentRequired, factorsReset, resetSent, revokeResult,
 } from './schemas.ts';
 
 const MAX_ID = 200;
@@ -160,6 +161,14 @@ const resetFactors = accountAction({
   handle: async ({ ctx, deps, context }) => ({ removed: await adminResetFactors(deps, accountId(ctx), context) }),
 });
 
+const requireEnrolment = accountAction({
+  path: '/api/admin/accounts/:id/factors/require-enrolment',
+  operationId: 'adminRequireFactorEnrolment', summary: 'Require a second factor at the next sign-in',
+  description: 'The person must set up two-step verification right after the password at their next sign-in (mustEnrolSecondFactor, cleared when they do). Idempotent: only a change is recorded in the audit trail (factor.enrolment_required).',
+  status: 200, success: { description: 'Required.', schema: enrolmentRequired },
+  handle: ({ ctx, deps, context }) => requireFactorEnrolment(deps, accountId(ctx), context),
+});
+
 const unlockAccount = accountAction({
   path: '/api/admin/accounts/:id/unlock',
   operationId: 'adminUnlock', summary: 'Clear a lockout',
@@ -235,6 +244,6 @@ const listAudit = defineEndpoint({
 
 /** The admin API, in the order the document lists it. */
 export const ADMIN_ENDPOINTS: Endpoint[] = [
-  listAccounts, createAccount, showAccount, updateAccount, sendResetEmail, setTemporary, revokeAccess, resetFactors,
+  listAccounts, createAccount, showAccount, updateAccount, sendResetEmail, setTemporary, revokeAccess, resetFactors, requireEnrolment,
   unlockAccount, disableAccount, enableAccount, grantAdmin, removeAdmin, listAudit,
 ] as Endpoint[];

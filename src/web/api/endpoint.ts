@@ -31,7 +31,7 @@ export type Caller<A extends Access> = A extends 'account' ? BearerAuth : A exte
 export const ACCESS_PROBLEMS: Record<Access, ProblemCode[]> = {
   public: [],
   account: ['invalid-token', 'insufficient-scope'],
-  admin: ['invalid-token', 'insufficient-scope', 'forbidden'],
+  admin: ['invalid-token', 'insufficient-scope', 'forbidden', 'two-step-sign-in-required'],
 };
 
 /** The problems any JSON body can cause before the handler runs (json-body.ts). */

@@ -73,6 +73,9 @@ const PROBLEM_HEADERS: Partial<Record<ProblemCode, Json>> = {
   'invalid-token': challenge,
   'insufficient-scope': challenge,
   forbidden: challenge,
+  'two-step-sign-in-required': {
+    'WWW-Authenticate': { description: 'The RFC 9470 step-up challenge: `error="insufficient_user_authentication"` with the `acr_values` to ask for.', schema: { type: 'string' } },
+  },
   'wrong-current-password': challenge,
   'too-many-requests': retryAfter,
 };
