@@ -3,7 +3,8 @@
 // the problem types they answer with (problem.ts): what it says is what the code does.
 import { z } from 'zod';
 import { PROBLEM_CODES, PROBLEM_TYPES, problemTypeUri, type ProblemCode } from './problem.ts';
-import { ADMIN_REQUEST_SCHEMAS, ADMIN_RESPONSE_SCHEMAS, REQUEST_SCHEMAS, RESPONSE_SCHEMAS } from './schemas.ts';
+import { ADMIN_REQUEST_SCHEMAS, ADMIN_RESPONSE_SCHEMAS, REQUEST_SCHEMAS, RESPONSE_SCHEMAS, WEBHOOK_REQUEST_SCHEMAS, WEBHOOK_RESPONSE_SCHEMAS } from './schemas.ts';
+import { WEBHOOK_PATH_PARAMETERS, webhooksSection } from './webhooks.ts';
 import { ACCESS_PROBLEMS, BODY_PROBLEMS, QUERY_PROBLEMS, type Access, type Endpoint } from './endpoint.ts';
 import { JSON_LIMIT_BYTES } from './json-body.ts';
 import { ACCOUNT_SCOPE } from './bearer.ts';
@@ -14,7 +15,7 @@ type Json = Record<string, unknown>;
 /** Every request and response schema as JSON Schema 2020-12 (OpenAPI 3.1's dialect), referring to each other by component. */
 function componentSchemas(): Record<string, Json> {
   const registry = z.registry<{ id: string }>();
-  const all = { ...REQUEST_SCHEMAS, ...RESPONSE_SCHEMAS, ...ADMIN_REQUEST_SCHEMAS, ...ADMIN_RESPONSE_SCHEMAS };
+  const all = { ...REQUEST_SCHEMAS, ...RESPONSE_SCHEMAS, ...ADMIN_REQUEST_SCHEMAS, ...ADMIN_RESPONSE_SCHEMAS, ...WEBHOOK_REQUEST_SCHEMAS, ...WEBHOOK_RESPONSE_SCHEMAS };
   for (const [id, schema] of Object.entries(all)) registry.add(schema as z.ZodType, { id });
   // io "input": what a client sends (a field with a default is optional).
   const { schemas } = z.toJSONSchema(registry, { io: 'input', target: 'draft-2020-12', uri: (id) => `#/components/schemas/${id}` });
@@ -43,7 +44,7 @@ function queryParameters(schema: z.ZodType): Json[] {
 
 /** The name each registered schema has under components.schemas. */
 const SCHEMA_NAMES = new Map<z.ZodType, string>(
-  Object.entries({ ...REQUEST_SCHEMAS, ...RESPONSE_SCHEMAS, ...ADMIN_REQUEST_SCHEMAS, ...ADMIN_RESPONSE_SCHEMAS }).map(([name, schema]) => [schema as z.ZodType, name]),
+  Object.entries({ ...REQUEST_SCHEMAS, ...RESPONSE_SCHEMAS, ...ADMIN_REQUEST_SCHEMAS, ...ADMIN_RESPONSE_SCHEMAS, ...WEBHOOK_REQUEST_SCHEMAS, ...WEBHOOK_RESPONSE_SCHEMAS }).map(([name, schema]) => [schema as z.ZodType, name]),
 );
 
 function schemaName(schema: z.ZodType, where: string): string {
@@ -56,6 +57,7 @@ function schemaName(schema: z.ZodType, where: string): string {
 const PATH_PARAMETERS: Record<string, Json> = {
   id: { name: 'id', in: 'path', required: true, description: 'The account id (the `sub` of its ID tokens).', schema: { type: 'string', minLength: 1, maxLength: 200 } },
   code: { name: 'code', in: 'path', required: true, schema: { type: 'string', enum: PROBLEM_CODES } },
+  ...WEBHOOK_PATH_PARAMETERS,
 };
 
 /** The security requirement of each kind of access. */
@@ -178,6 +180,8 @@ export function openApiDocument(issuer: string, endpoints: readonly Endpoint[]):
     },
     servers: [{ url: issuer }],
     paths,
+    // What Latchkey sends to registered webhook endpoints, per event (web/api/webhooks.ts).
+    webhooks: webhooksSection(),
     components: {
       schemas: componentSchemas(),
       securitySchemes: {

@@ -8,6 +8,8 @@ import { EMAIL_MAX } from '../../accounts/email.ts';
 import { PASSWORD_MAX_BYTES } from '../../accounts/passwords.ts';
 import { ACCOUNT_STATUSES, accountEditSchema } from '../../accounts/admin.ts';
 import { AUDIT_EVENTS } from '../../accounts/audit.ts';
+import { WEBHOOK_EVENT_TYPES } from '../../webhooks/events.ts';
+import { DESCRIPTION_MAX, URL_MAX } from '../../webhooks/endpoints.ts';
 
 export const changePasswordRequest = z.strictObject({
   current_password: z.string().min(1).max(PASSWORD_MAX_BYTES)
@@ -263,4 +265,112 @@ export const ADMIN_RESPONSE_SCHEMAS = {
   EnrolmentRequired: enrolmentRequired,
   AuditRecord: auditRecord,
   AuditList: auditList,
+} as const;
+
+// ---------------------------------------------------------------------------
+// Webhooks (/api/admin/webhooks, web/api/webhooks.ts; the domain in src/webhooks).
+// The URL and secret rules are the domain's (webhooks/endpoints.ts): these schemas
+// check shapes and sizes, the domain the rest, and both answer invalid-request.
+
+const webhookEventType = z.enum(WEBHOOK_EVENT_TYPES);
+const webhookEventChoice = z.array(z.enum([...WEBHOOK_EVENT_TYPES, 'all'])).min(1).max(WEBHOOK_EVENT_TYPES.length)
+  .meta({ description: `The events to send: any of ${WEBHOOK_EVENT_TYPES.join(', ')}; or ["all"] for every one of them.` });
+const webhookUrl = z.string().min(1).max(URL_MAX)
+  .meta({ description: 'Where events are POSTed: an https URL (plain http only to this machine — localhost, 127.0.0.1, [::1] — and only outside production). No user name or password in it, no #fragment. Redirects are not followed.' });
+const webhookDescription = z.string().max(DESCRIPTION_MAX).meta({ description: 'What the endpoint is for, for people (at most 200 characters).' });
+
+export const webhookCreateRequest = z.strictObject({
+  url: webhookUrl,
+  events: webhookEventChoice,
+  description: webhookDescription.optional(),
+  secret: z.string().max(200).optional()
+    .meta({ description: 'A signing secret of your own: whsec_ followed by 24 to 64 random bytes in base64. Leave it out to have one made (recommended); either way it is shown in this answer only.' }),
+}).meta({
+  title: 'WebhookCreateRequest',
+  examples: [{ url: 'https://crm.example.com/hooks/latchkey', events: ['account.created', 'account.disabled', 'account.deleted'], description: 'CRM sync' }],
+});
+
+export const webhookUpdateRequest = z.strictObject({
+  url: webhookUrl.optional(),
+  events: webhookEventChoice.optional(),
+  description: webhookDescription.optional(),
+}).meta({ title: 'WebhookUpdateRequest', description: 'At least one field; the fields given replace the current values.', minProperties: 1 });
+
+export const webhookDeliveryQuery = z.strictObject({
+  status: z.enum(['pending', 'delivered', 'failed']).optional().meta({ description: 'Only deliveries in this state.' }),
+  limit: z.coerce.number().int().min(1).max(500).default(50).meta({ description: 'At most this many (1–500), newest first.' }),
+});
+
+export const webhookEndpoint = z.object({
+  id: z.string(),
+  url: z.string(),
+  events: z.array(webhookEventType),
+  description: z.string(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+  createdBy: z.string().meta({ description: 'Who registered it: admin:<account id>, client:<client id> or cli.' }),
+}).meta({ title: 'WebhookEndpoint', description: 'A registered endpoint (never its secret).' });
+
+export const webhookEndpointCreated = z.object({
+  endpoint: webhookEndpoint,
+  secret: z.string().meta({ description: 'The signing secret (whsec_...): shown this once. Keep it with the receiver; it verifies the webhook-signature header.' }),
+}).meta({ title: 'WebhookEndpointCreated' });
+
+export const webhookEndpointList = z.object({ items: z.array(webhookEndpoint) }).meta({ title: 'WebhookEndpointList' });
+
+export const webhookSecret = z.object({
+  secret: z.string().meta({ description: 'The new signing secret, shown this once; the old one no longer signs.' }),
+}).meta({ title: 'WebhookSecret' });
+
+export const webhookEvent = z.object({
+  id: z.string().meta({ description: 'The event\'s id, also sent as the webhook-id header: the same on every retry and redelivery, so a receiver can tell an event it already handled.' }),
+  type: webhookEventType,
+  time: timestamp.meta({ description: 'When the change happened.' }),
+  accountId: z.string().nullable().meta({ description: 'The account the event is about (its `sub`); null for import.finished.' }),
+  actor: z.string().meta({ description: 'Who made the change: self, admin:<account id>, client:<client id>, cli, import, system (a lockout), or the SCIM client.' }),
+  data: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]))
+    .meta({ description: 'Small facts about the change as the audit trail has them (the fields changed, counts, a reason). Never a password, hash, token or secret.' }),
+}).meta({
+  title: 'WebhookEvent',
+  description: 'The JSON body of every webhook request.',
+  examples: [{ id: 'msg_4f0c1f7a9d2b4e6a8c3d5e7f9a1b3c5d', type: 'account.disabled', time: '2026-12-02T15:04:05.000Z', accountId: '6d1f0c5e-2b7a-4c3e-9f1a-8b2d4e6f0a1c', actor: 'admin:0b6c2a8e-1d4f-4a7b-9c3e-5f1a2b3c4d5e', data: {} }],
+});
+
+export const webhookDelivery = z.object({
+  id: z.string(),
+  eventId: z.string(),
+  endpointId: z.string(),
+  type: webhookEventType,
+  accountId: z.string().nullable(),
+  status: z.enum(['pending', 'delivered', 'failed']).meta({ description: 'pending: not delivered yet (retried with exponential backoff for a day); delivered: the endpoint answered 2xx; failed: given up on after a day.' }),
+  attempts: z.int().min(0),
+  createdAt: timestamp,
+  nextAttemptAt: timestamp.nullable(),
+  deliveredAt: timestamp.nullable(),
+  redeliveries: z.int().min(0).meta({ description: 'Times it was sent again by hand.' }),
+  lastResponse: z.object({
+    at: timestamp,
+    status: z.int().nullable().meta({ description: 'The HTTP status the endpoint answered; null when it did not answer.' }),
+    body: z.string().meta({ description: 'The first 2 kB of its answer.' }),
+    error: z.string().nullable().meta({ description: 'Why there was no usable answer (no connection, no answer in time, a redirect).' }),
+    durationMs: z.int().min(0),
+  }).nullable(),
+  payload: webhookEvent,
+}).meta({ title: 'WebhookDelivery' });
+
+export const webhookDeliveryList = z.object({ items: z.array(webhookDelivery).meta({ description: 'Newest first.' }) }).meta({ title: 'WebhookDeliveryList' });
+
+export const WEBHOOK_REQUEST_SCHEMAS = {
+  WebhookCreateRequest: webhookCreateRequest,
+  WebhookUpdateRequest: webhookUpdateRequest,
+} as const;
+
+export const WEBHOOK_RESPONSE_SCHEMAS = {
+  WebhookEndpoint: webhookEndpoint,
+  WebhookEndpointCreated: webhookEndpointCreated,
+  WebhookEndpointList: webhookEndpointList,
+  WebhookSecret: webhookSecret,
+  WebhookEvent: webhookEvent,
+  WebhookDelivery: webhookDelivery,
+  WebhookDeliveryList: webhookDeliveryList,
 } as const;

@@ -1,0 +1,436 @@
+// Webhooks end to end: real servers and database, a real receiving HTTP server on
+// 127.0.0.1 that verifies every signature with the `standardwebhooks` package (as a
+// receiver would), answers as each test tells it (200, 500, no answer, gone), and
+// keeps what it got. Changes are made through the domain functions every surface
+// calls, the admin API, the CLI and the console.
+import { expect } from 'chai';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { ClientMetadata } from 'oidc-provider';
+import * as oidc from 'openid-client';
+import { Webhook } from 'standardwebhooks';
+import { createUser } from '../../src/accounts/users.ts';
+import { editAccount, setDisabled, adminUnlock } from '../../src/accounts/admin.ts';
+import type { RunningServer } from '../../src/server.ts';
+import type { WebhookDeliveryDoc } from '../../src/db/models/webhook.ts';
+import { WEBHOOK_EVENT_TYPES } from '../../src/webhooks/events.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { startCluster, type Cluster } from '../helpers/cluster.ts';
+import { callApi, expectProblem, type CallInit } from '../helpers/api.ts';
+import { discover } from '../helpers/rp.ts';
+
+interface Received {
+  id: string;
+  timestamp: string;
+  signature: string;
+  body: string;
+  payload: { id: string; type: string; time: string; accountId: string | null; actor: string; data: Record<string, unknown> };
+  /** Whether the signature verified with the endpoint's secret (standardwebhooks). */
+  verified: boolean;
+  answered: number | 'none';
+}
+
+type Answer = number | 'hang';
+
+/** A webhook receiver on 127.0.0.1. */
+class Receiver {
+  readonly requests: Received[] = [];
+  secret = '';
+  /** How to answer each request (by default 200). */
+  answer: (request: Received, index: number) => Answer = () => 200;
+  #server: Server | undefined;
+  #sockets = new Set<Socket>();
+  port = 0;
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/hooks`;
+  }
+
+  /** Requests answered 2xx: what the receiver took in. */
+  get accepted(): Received[] {
+    return this.requests.filter((r) => typeof r.answered === 'number' && r.answered < 300);
+  }
+
+  async start(port = this.port): Promise<void> {
+    const server = createServer((request, response) => void this.#handle(request, response));
+    server.on('connection', (socket) => {
+      this.#sockets.add(socket);
+      socket.on('close', () => this.#sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+    this.#server = server;
+    this.port = (server.address() as AddressInfo).port;
+  }
+
+  /** Down: the port refuses connections until start() again. */
+  async stop(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    if (!server) return;
+    for (const socket of this.#sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    const headers = { 'webhook-id': String(request.headers['webhook-id']), 'webhook-timestamp': String(request.headers['webhook-timestamp']), 'webhook-signature': String(request.headers['webhook-signature']) };
+    let verified = false;
+    try {
+      new Webhook(this.secret).verify(body, headers);
+      verified = true;
+    } catch { /* recorded as not verified */ }
+    const received: Received = {
+      id: headers['webhook-id'], timestamp: headers['webhook-timestamp'], signature: headers['webhook-signature'], body,
+      payload: JSON.parse(body), verified, answered: 'none',
+    };
+    this.requests.push(received);
+    const answer = this.answer(received, this.requests.length - 1);
+    if (answer === 'hang') return; // never answers; the sender's timeout ends it
+    received.answered = answer;
+    response.writeHead(answer, { 'content-type': 'text/plain' }).end(answer < 300 ? 'ok' : `receiver says ${answer}`);
+  }
+}
+
+/** Polls `check` until it holds (generous, bounded: a busy machine must not fail it). */
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 45_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Short timings, so retries happen in a test's time. */
+function quicken(server: RunningServer, timing: Partial<RunningServer['deps']['webhooks']['timing']> = {}): void {
+  Object.assign(server.deps.webhooks.timing, { timeoutMs: 500, retryBaseMs: 100, retryMaxMs: 400, pollMs: 100, ...timing });
+  server.deps.webhooks.dispatcher.kick();
+}
+
+const ctx = { actor: 'cli' };
+let counter = 0;
+const uniqueEmail = (tag: string) => `webhooks-${tag}-${++counter}@example.com`;
+
+describe('webhooks', function () {
+  this.timeout(120_000);
+  const automation = {
+    client_id: 'webhook-automation', client_secret: 'webhook-automation-secret-long-enough-000', grant_types: ['client_credentials'],
+    scope: 'admin', redirect_uris: [], response_types: [], token_endpoint_auth_method: 'client_secret_basic',
+  } as ClientMetadata;
+  const { server } = useTestServer({ clients: [automation] });
+  const receivers: Receiver[] = [];
+
+  async function receiver(): Promise<Receiver> {
+    const made = new Receiver();
+    await made.start();
+    receivers.push(made);
+    return made;
+  }
+
+  /** An endpoint for `events` at a fresh receiver, registered through the service every surface uses. */
+  async function endpointAt(events: string[] = ['all']): Promise<{ receiver: Receiver; id: string }> {
+    const made = await receiver();
+    const { endpoint, secret } = await server.deps.webhooks.create({ url: made.url, events }, 'cli');
+    made.secret = secret;
+    return { receiver: made, id: endpoint.id };
+  }
+
+  const deliveries = (endpointId: string) => server.deps.webhooks.collections.deliveries.find({ endpointId }).sort({ seq: 1 }).toArray();
+  const newAccount = async (tag: string) => createUser(server.deps, { email: uniqueEmail(tag), name: 'Webhook Person' });
+  const remove = async (id: string) => server.deps.webhooks.remove(id);
+
+  before(() => quicken(server));
+  afterEach(async () => {
+    for (const endpoint of await server.deps.webhooks.list()) await remove(endpoint.id);
+    quicken(server);
+  });
+  after(async () => {
+    for (const made of receivers) await made.stop();
+  });
+
+  it('signs each event as Standard Webhooks says, and sends no secret', async () => {
+    const { receiver: hooks } = await endpointAt();
+    const user = await newAccount('signed');
+    await editAccount(server.deps, user._id, { name: 'Renamed' }, ctx);
+    await setDisabled(server.deps, user._id, true, ctx);
+    await waitFor('two deliveries', () => hooks.accepted.length >= 2);
+    expect(hooks.accepted.map((r) => r.payload.type)).to.deep.equal(['account.updated', 'account.disabled']);
+    expect(hooks.accepted[0]!.payload.data).to.deep.equal({ fields: 'name' });
+    for (const request of hooks.requests) {
+      expect(request.verified, 'the signature verifies with standardwebhooks').to.equal(true);
+      expect(request.signature).to.match(/^v1,[A-Za-z0-9+/]+={0,2}$/);
+      expect(request.id).to.equal(request.payload.id).and.match(/^msg_/);
+      expect(Math.abs(Number(request.timestamp) - Date.now() / 1000)).to.be.below(120);
+      expect(request.payload.accountId).to.equal(user._id);
+      expect(request.payload.actor).to.equal('cli');
+      expect(Date.parse(request.payload.time)).to.be.a('number').and.not.NaN;
+      expect(request.body).to.not.match(/password|hash|secret|whsec_|token/i);
+    }
+    // A wrong secret does not verify.
+    const wrong = new Webhook(`whsec_${Buffer.alloc(32, 7).toString('base64')}`);
+    const first = hooks.requests[0]!;
+    expect(() => wrong.verify(first.body, { 'webhook-id': first.id, 'webhook-timestamp': first.timestamp, 'webhook-signature': first.signature })).to.throw();
+  });
+
+  it('sends only the events an endpoint wants, and no sign-in attempts at all', async () => {
+    const { receiver: hooks, id } = await endpointAt(['account.disabled']);
+    const user = await newAccount('filtered');
+    await editAccount(server.deps, user._id, { name: 'Not sent' }, ctx);
+    await server.deps.audit.record('signin.failed', user._id, {}, { reason: 'wrong_password' });
+    await setDisabled(server.deps, user._id, true, ctx);
+    await waitFor('the disable event', () => hooks.accepted.length >= 1);
+    expect(hooks.accepted.map((r) => r.payload.type)).to.deep.equal(['account.disabled']);
+    expect((await deliveries(id)).map((d) => d.type)).to.deep.equal(['account.disabled']);
+  });
+
+  it('retries after 500s and after no answer, with the same webhook-id, until delivered', async () => {
+    const { receiver: hooks, id } = await endpointAt(['account.updated']);
+    hooks.answer = (_request, index) => (index === 0 ? 500 : index === 1 ? 'hang' : index === 2 ? 503 : 200);
+    const user = await newAccount('retried');
+    await editAccount(server.deps, user._id, { name: 'Retried' }, ctx);
+    await waitFor('the delivery after three failures', async () => (await deliveries(id))[0]?.status === 'delivered');
+    expect(hooks.requests.length).to.equal(4);
+    expect(new Set(hooks.requests.map((r) => r.id)).size).to.equal(1);
+    expect(hooks.requests.every((r) => r.verified)).to.equal(true);
+    const [delivery] = await deliveries(id);
+    expect(delivery!.attempts).to.equal(4);
+    expect(delivery!.lastResponse!.status).to.equal(200);
+    // The gaps grew: exponential backoff (base 100 ms, so at least ~80 ms between attempts).
+    const times = hooks.requests.map((r) => Number(r.timestamp));
+    expect(times).to.deep.equal([...times].sort((a, b) => a - b));
+  });
+
+  it('keeps the order of each account\'s events, while other accounts go on', async () => {
+    const { receiver: hooks, id } = await endpointAt(['account.updated']);
+    const slow = await newAccount('ordered-slow');
+    const fast = await newAccount('ordered-fast');
+    // The slow account's first event fails three times: its later events must wait behind it.
+    let failuresLeft = 3;
+    hooks.answer = (request) => (request.payload.accountId === slow._id && request.payload.data.fields === 'name' && failuresLeft-- > 0 ? 500 : 200);
+    for (let i = 0; i < 5; i++) {
+      await editAccount(server.deps, slow._id, i === 0 ? { name: 'first' } : { notes: `note ${i}` }, ctx);
+      await editAccount(server.deps, fast._id, { notes: `note ${i}` }, ctx);
+    }
+    await waitFor('all ten events', () => hooks.accepted.length >= 10);
+    const stored = await deliveries(id);
+    const order = (accountId: string) => stored.filter((d) => d.accountId === accountId).map((d) => d.eventId);
+    const arrived = (accountId: string) => hooks.accepted.filter((r) => r.payload.accountId === accountId).map((r) => r.id);
+    expect(arrived(slow._id)).to.deep.equal(order(slow._id));
+    expect(arrived(fast._id)).to.deep.equal(order(fast._id));
+    // The other account was not held up by the failing one.
+    const firstSlow = hooks.accepted.findIndex((r) => r.payload.accountId === slow._id);
+    expect(hooks.accepted.slice(0, firstSlow).filter((r) => r.payload.accountId === fast._id).length).to.be.greaterThan(0);
+    expect(hooks.accepted.length).to.equal(10); // each once
+  });
+
+  it('an endpoint that is down for a while gets everything afterwards, once each, in order', async () => {
+    const { receiver: hooks, id } = await endpointAt(['account.updated', 'account.disabled', 'account.enabled', 'account.unlocked']);
+    await hooks.stop();
+    const people = [await newAccount('down-a'), await newAccount('down-b')];
+    for (const person of people) {
+      await editAccount(server.deps, person._id, { name: 'while down' }, ctx);
+      await setDisabled(server.deps, person._id, true, ctx);
+      await setDisabled(server.deps, person._id, false, ctx);
+      await adminUnlock(server.deps, person._id, ctx);
+    }
+    await waitFor('failed attempts while down', async () => (await deliveries(id)).some((d) => d.attempts >= 2));
+    const whileDown = await deliveries(id);
+    expect(whileDown.every((d) => d.status === 'pending')).to.equal(true);
+    expect(whileDown.find((d) => d.attempts > 0)!.lastResponse!.error).to.match(/could not connect/);
+    await hooks.start();
+    await waitFor('everything after the outage', async () => (await deliveries(id)).every((d) => d.status === 'delivered'));
+    const stored = await deliveries(id);
+    expect(hooks.accepted.map((r) => r.id).sort()).to.deep.equal(stored.map((d) => d.eventId).sort());
+    for (const person of people) {
+      expect(hooks.accepted.filter((r) => r.payload.accountId === person._id).map((r) => r.payload.type))
+        .to.deep.equal(['account.updated', 'account.disabled', 'account.enabled', 'account.unlocked']);
+    }
+  });
+
+  it('gives up after the retry period, shows the last answer, and redelivers by hand', async () => {
+    quicken(server, { retryForMs: 1_500 });
+    const { receiver: hooks, id } = await endpointAt(['account.updated']);
+    hooks.answer = () => 500;
+    const user = await newAccount('failed');
+    await editAccount(server.deps, user._id, { name: 'Failing' }, ctx);
+    await waitFor('the delivery to fail', async () => (await deliveries(id))[0]?.status === 'failed');
+    const [failed] = await deliveries(id);
+    expect(failed!.attempts).to.be.greaterThan(1);
+    expect(failed!.lastResponse).to.include({ status: 500, body: 'receiver says 500' });
+    const attempts = hooks.requests.length;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(hooks.requests.length, 'no attempt after failing').to.equal(attempts);
+
+    hooks.answer = () => 200;
+    await server.deps.webhooks.redeliver(failed!._id);
+    await waitFor('the redelivery', async () => (await deliveries(id))[0]?.status === 'delivered');
+    expect(hooks.accepted.map((r) => r.id)).to.deep.equal([failed!.eventId]);
+    const [delivered] = await deliveries(id);
+    expect(delivered!.redeliveries).to.equal(1);
+    // A delivered event is sent again only by hand; a pending one cannot be redelivered.
+    await server.deps.webhooks.redeliver(failed!._id);
+    await waitFor('the second redelivery', () => hooks.accepted.length === 2);
+    expect(hooks.accepted.map((r) => r.id)).to.deep.equal([failed!.eventId, failed!.eventId]);
+  });
+
+  it('a webhook problem never fails the change it describes', async () => {
+    const { id } = await endpointAt(['account.updated']);
+    const user = await newAccount('never-fails');
+    // The outbox cannot be written: the change still happens and is audited.
+    const { deliveries: outbox } = server.deps.webhooks.collections;
+    const insertMany = outbox.insertMany;
+    outbox.insertMany = (() => Promise.reject(new Error('outbox down'))) as never;
+    try {
+      const result = await editAccount(server.deps, user._id, { name: 'Still changed' }, ctx);
+      expect(result.ok).to.equal(true);
+    } finally {
+      outbox.insertMany = insertMany;
+    }
+    expect((await server.deps.users.findById(user._id).lean())!.name).to.equal('Still changed');
+    expect((await server.deps.audit.list({ userId: user._id })).map((r) => r.event)).to.include('account.updated');
+    expect(await deliveries(id)).to.have.length(0);
+  });
+
+  describe('admin API', () => {
+    let token: string;
+    before(async () => {
+      token = (await oidc.clientCredentialsGrant(await discover(server.url, automation), { scope: 'admin' })).access_token;
+    });
+    const call = (path: string, init: CallInit = {}) => callApi(server.url, path, { token, ...init });
+
+    it('registers an endpoint (secret shown once), lists, changes and deletes it', async () => {
+      const hooks = await receiver();
+      const created = await call('/api/admin/webhooks', { method: 'POST', body: { url: hooks.url, events: ['account.disabled'], description: 'CRM sync' } });
+      expect(created.status, created.text).to.equal(201);
+      expect(created.json.secret).to.match(/^whsec_/);
+      expect(created.json.endpoint).to.include({ url: hooks.url, description: 'CRM sync' });
+      const id = created.json.endpoint.id as string;
+      const shown = await call(`/api/admin/webhooks/${id}`);
+      expect(shown.status).to.equal(200);
+      expect(shown.text).to.not.include('whsec_');
+      const listed = await call('/api/admin/webhooks');
+      expect(listed.json.items.map((e: { id: string }) => e.id)).to.include(id);
+      const changed = await call(`/api/admin/webhooks/${id}`, { method: 'PATCH', body: { events: ['account.disabled', 'account.enabled'] } });
+      expect(changed.status, changed.text).to.equal(200);
+      expect(changed.json.events).to.deep.equal(['account.disabled', 'account.enabled']);
+
+      hooks.secret = created.json.secret;
+      const user = await newAccount('api');
+      await setDisabled(server.deps, user._id, true, ctx);
+      await waitFor('the delivery', () => hooks.accepted.length === 1);
+      expect(hooks.accepted[0]!.verified).to.equal(true);
+      const history = await call(`/api/admin/webhooks/${id}/deliveries`);
+      expect(history.status, history.text).to.equal(200);
+      expect(history.json.items[0]).to.include({ type: 'account.disabled', status: 'delivered', attempts: 1 });
+      expect(history.json.items[0].lastResponse.status).to.equal(200);
+      const again = await call(`/api/admin/webhooks/${id}/deliveries/${history.json.items[0].id}/redeliver`, { method: 'POST' });
+      expect(again.status, again.text).to.equal(202);
+      await waitFor('the redelivery', () => hooks.accepted.length === 2);
+
+      const rotated = await call(`/api/admin/webhooks/${id}/secret`, { method: 'POST' });
+      expect(rotated.status, rotated.text).to.equal(200);
+      expect(rotated.json.secret).to.match(/^whsec_/).and.not.equal(created.json.secret);
+
+      expect((await call(`/api/admin/webhooks/${id}`, { method: 'DELETE' })).status).to.equal(204);
+      expectProblem(await call(`/api/admin/webhooks/${id}`), 404, 'about:blank', server.url);
+    });
+
+    it('refuses bad input with a clear 4xx and stores nothing', async () => {
+      const bad: unknown[] = [
+        { url: 'ftp://example.com/x', events: ['account.created'] },
+        { url: 'http://example.com/hooks', events: ['account.created'] },
+        { url: 'https://user:pw@example.com/hooks', events: ['account.created'] },
+        { url: 'not a url', events: ['account.created'] },
+        { url: 'https://example.com/hooks', events: [] },
+        { url: 'https://example.com/hooks', events: ['account.exploded'] },
+        { url: 'https://example.com/hooks', events: ['account.created'], secret: 'short' },
+        { url: 'https://example.com/hooks', events: ['account.created'], extra: true },
+        { url: { $ne: null }, events: ['account.created'] },
+        { url: 'https://example.com/hooks', events: 'account.created' },
+        { url: 'https://example.com/hooks', events: ['account.created'], description: 'x'.repeat(201) },
+      ];
+      for (const body of bad) {
+        const answer = await call('/api/admin/webhooks', { method: 'POST', body });
+        expectProblem(answer, 400, 'invalid-request', server.url);
+      }
+      expectProblem(await call('/api/admin/webhooks', { method: 'POST', body: '{"url":' }), 400, 'invalid-request', server.url);
+      expectProblem(await call('/api/admin/webhooks/whe_nope/deliveries'), 404, 'about:blank', server.url);
+      expectProblem(await call('/api/admin/webhooks/whe_nope/deliveries/dlv_nope/redeliver', { method: 'POST' }), 404, 'about:blank', server.url);
+      expectProblem(await call('/api/admin/webhooks', { token: null }), 401, 'invalid-token', server.url);
+      expect(await server.deps.webhooks.collections.endpoints.countDocuments()).to.equal(0);
+    });
+
+    it('describes every event in the OpenAPI document\'s webhooks section', async () => {
+      const document = (await callApi(server.url, '/api/openapi.json')).json;
+      expect(Object.keys(document.webhooks).sort()).to.deep.equal([...WEBHOOK_EVENT_TYPES].sort());
+      const disabled = document.webhooks['account.disabled'].post;
+      expect(disabled.requestBody.content['application/json'].schema).to.be.an('object');
+      expect(disabled.parameters.map((p: { name: string }) => p.name)).to.include.members(['webhook-id', 'webhook-timestamp', 'webhook-signature']);
+    });
+  });
+});
+
+describe('webhooks across instances', function () {
+  this.timeout(180_000);
+  let cluster: Cluster;
+  const hooks = new Receiver();
+
+  before(async function () {
+    this.timeout(120_000);
+    cluster = await startCluster(3, { env: { JOB_POLL_MS: '200', JOB_LEASE_MS: '4000', JOB_HEARTBEAT_MS: '1000' } });
+    for (const instance of cluster.instances) quicken(instance, { pollMs: 200 });
+    await hooks.start();
+  });
+  after(async () => {
+    await hooks.stop();
+    await cluster?.stop();
+  });
+
+  it('delivers each event exactly once per endpoint, from whichever instance holds the lease', async () => {
+    const [first] = cluster.instances;
+    const { secret } = await first!.deps.webhooks.create({ url: hooks.url, events: ['account.updated'] }, 'cli');
+    hooks.secret = secret;
+    const second = new Receiver();
+    await second.start();
+    try {
+      const other = await first!.deps.webhooks.create({ url: second.url, events: ['account.updated'] }, 'cli');
+      second.secret = other.secret;
+      const people = await Promise.all([0, 1, 2].map((i) => createUser(first!.deps, { email: uniqueEmail(`cluster-${i}`) })));
+      // Changes made on every instance, interleaved.
+      for (let round = 0; round < 6; round++) {
+        await Promise.all(cluster.instances.map((instance, i) => editAccount(instance.deps, people[i]!._id, { notes: `round ${round}` }, ctx)));
+      }
+      await waitFor('18 events at each endpoint', () => hooks.accepted.length >= 18 && second.accepted.length >= 18);
+      await new Promise((resolve) => setTimeout(resolve, 1_000)); // any duplicate would arrive meanwhile
+      for (const got of [hooks, second]) {
+        expect(got.requests.length).to.equal(18);
+        expect(new Set(got.requests.map((r) => r.id)).size).to.equal(18);
+        expect(got.requests.every((r) => r.verified)).to.equal(true);
+      }
+      const stored = await first!.deps.webhooks.collections.deliveries.find({}).sort({ seq: 1 }).toArray() as WebhookDeliveryDoc[];
+      for (const person of people) {
+        const order = stored.filter((d) => d.accountId === person._id && d.endpointId === stored[0]!.endpointId).map((d) => d.eventId);
+        expect(hooks.requests.filter((r) => r.payload.accountId === person._id).map((r) => r.id)).to.deep.equal(order);
+      }
+      expect(cluster.instances.filter((instance) => instance.deps.webhooks.dispatcher.holdsLease)).to.have.length(1);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('another instance takes over when the lease holder stops', async () => {
+    const holder = cluster.instances.find((instance) => instance.deps.webhooks.dispatcher.holdsLease)!;
+    const others = cluster.instances.filter((instance) => instance !== holder);
+    await holder.deps.webhooks.dispatcher.stop();
+    const before = hooks.accepted.length;
+    const person = await createUser(others[0]!.deps, { email: uniqueEmail('takeover') });
+    await editAccount(others[0]!.deps, person._id, { notes: 'after the holder stopped' }, ctx);
+    await waitFor('the event after the hand-over', () => hooks.accepted.length === before + 1);
+    expect(others.filter((instance) => instance.deps.webhooks.dispatcher.holdsLease)).to.have.length(1);
+  });
+});
