@@ -7,6 +7,7 @@ import { registerKeyCommands } from './keys.ts';
 import { registerBulkCommands } from './bulk.ts';
 import { registerAuditCommands } from './audit.ts';
 import { registerDevDbCommands } from './devdb.ts';
+import { registerWebhookCommands } from './webhooks.ts';
 import { registerDataKeyCommands } from './data-keys.ts';
 
 const program = new Command('latchkey')
@@ -25,6 +26,7 @@ registerKeyCommands(program);
 registerBulkCommands(program);
 registerAuditCommands(program);
 registerDevDbCommands(program);
+registerWebhookCommands(program);
 registerDataKeyCommands(program);
 
 await program.parseAsync(process.argv);

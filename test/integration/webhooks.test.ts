@@ -18,6 +18,9 @@ import { useTestServer } from '../helpers/server.ts';
 import { startCluster, type Cluster } from '../helpers/cluster.ts';
 import { callApi, expectProblem, type CallInit } from '../helpers/api.ts';
 import { discover } from '../helpers/rp.ts';
+import { cliEnvironment, runCli } from '../helpers/cli.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 interface Received {
   id: string;
@@ -294,6 +297,52 @@ describe('webhooks', function () {
     expect((await server.deps.users.findById(user._id).lean())!.name).to.equal('Still changed');
     expect((await server.deps.audit.list({ userId: user._id })).map((r) => r.event)).to.include('account.updated');
     expect(await deliveries(id)).to.have.length(0);
+  });
+
+  describe('CLI', () => {
+    // The CLI encrypts the secret with the DATA_KEYS the servers have (a deployment shares them).
+    const cli = (args: string[], stdin = '') => runCli(args, cliEnvironment(server.database.name, {
+      DATA_KEYS: (JSON.parse(readFileSync(join(server.deps.config.dataDir, 'data-keys.json'), 'utf8')) as string[]).join(','),
+    }), stdin);
+
+    it('registers an endpoint, and the server delivers what the CLI changes; deliveries, redelivery, removal', async () => {
+      const hooks = await receiver();
+      const refused = await cli(['webhook:add', '--url', 'http://example.com/hooks', '--events', 'account.disabled']);
+      expect(refused.code).to.equal(1);
+      expect(refused.stderr).to.match(/^latchkey: --url: Use https/);
+      const unknown = await cli(['webhook:add', '--url', hooks.url, '--events', 'account.exploded']);
+      expect(unknown.code).to.equal(1);
+      expect(unknown.stderr).to.contain('Unknown event account.exploded');
+      expect(await server.deps.webhooks.collections.endpoints.countDocuments()).to.equal(0);
+
+      const added = await cli(['webhook:add', '--url', hooks.url, '--events', 'account.disabled,account.enabled', '--description', 'from the CLI']);
+      expect(added.code, added.stderr).to.equal(0);
+      const [, id] = /registered webhook endpoint (whe_\S+)/.exec(added.stdout)!;
+      const [, secret] = /secret: (whsec_\S+)/.exec(added.stdout)!;
+      hooks.secret = secret!;
+      const listed = await cli(['webhook:list']);
+      expect(listed.stdout).to.contain(id).and.contain(hooks.url).and.not.contain('whsec_');
+
+      const user = await newAccount('cli');
+      const disabled = await cli(['user:disable', '--email', user.email]);
+      expect(disabled.code, disabled.stderr).to.equal(0);
+      await waitFor('the CLI change delivered by the server', () => hooks.accepted.length === 1);
+      expect(hooks.accepted[0]!).to.deep.include({ verified: true });
+      expect(hooks.accepted[0]!.payload).to.include({ type: 'account.disabled', accountId: user._id, actor: 'cli' });
+
+      const shown = await cli(['webhook:deliveries', id!, '--json']);
+      const [delivery] = JSON.parse(shown.stdout) as Array<{ id: string; status: string; lastResponse: { status: number } }>;
+      expect(delivery).to.deep.include({ status: 'delivered' });
+      expect(delivery!.lastResponse.status).to.equal(200);
+      const again = await cli(['webhook:redeliver', delivery!.id]);
+      expect(again.code, again.stderr).to.equal(0);
+      await waitFor('the redelivery', () => hooks.accepted.length === 2);
+      expect((await cli(['webhook:redeliver', 'dlv_unknown'])).stderr).to.contain('no webhook delivery');
+
+      const removed = await cli(['webhook:remove', id!]);
+      expect(removed.code, removed.stderr).to.equal(0);
+      expect(await server.deps.webhooks.collections.endpoints.countDocuments()).to.equal(0);
+    });
   });
 
   describe('admin API', () => {
