@@ -35,6 +35,7 @@ import { MODEL_INDEXES, artifactCollection } from './oidc/adapter.ts';
 import { emailUrls } from './web/paths.ts';
 import { DataVault, dataKeysFor } from './secrets.ts';
 import { enrolmentModel, factorModel } from './db/models/factor.ts';
+import { groupModel } from './db/models/group.ts';
 import { hasSecondFactor, type FactorDeps } from './accounts/factors.ts';
 import { challengeModel, passkeyModel } from './db/models/passkey.ts';
 import { PENDING_SECOND_STEPS } from './accounts/second-step.ts';
@@ -146,6 +147,7 @@ export async function prepareDatabase(services: Services): Promise<() => void> {
   await linkModel(connection).createIndexes();
   await auditModel(connection).createIndexes();
   await factorModel(connection).createIndexes();
+  await groupModel(connection).createIndexes();
   await enrolmentModel(connection).createIndexes();
   await passkeyModel(connection).createIndexes();
   await db.collection(PORTAL_SESSIONS).createIndex({ accountId: 1 });

@@ -42,6 +42,7 @@ import { showAudit } from './admin/audit.ts';
 import { downloadReport, importUpload, showImports, showJob } from './admin/imports.ts';
 import { apiRoutes } from './api/routes.ts';
 import { demoRoutes } from './demo.ts';
+import { scimRoutes } from './scim/routes.ts';
 
 /** The routers in the order the app tries them; each answers 405 for a method it does not take. */
 export function routes(deps: AppDeps, csrf: Csrf): Router[] {
@@ -52,6 +53,7 @@ export function routes(deps: AppDeps, csrf: Csrf): Router[] {
     accountPortal(deps, csrf),
     adminConsole(deps, csrf),
     apiRoutes(deps), // every /api path, errors included, is answered as problem+json
+    scimRoutes(deps), // every /scim/v2 path, errors included, is answered in SCIM's terms
     ...(deps.config.demoApp ? [demoRoutes(deps)] : []),
   ];
 }

@@ -16,6 +16,8 @@ export interface StoredGroup {
   version: number;
   /** Set while one operation changes the group and its members' accounts; a lapsed lease is free. */
   lockedUntil: Date | null;
+  /** Which operation holds the lease (only it releases it). */
+  leaseId: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -29,6 +31,7 @@ const groupSchema = new Schema<StoredGroup>(
     members: { type: [String], default: [] },
     version: { type: Number, default: 1 },
     lockedUntil: { type: Date, default: null },
+    leaseId: { type: String, default: null },
   },
   { versionKey: false, strict: 'throw', timestamps: true },
 );
