@@ -10,6 +10,7 @@
 // Nothing here ever logs, returns or prints a secret.
 import type { Db } from 'mongodb';
 import type { DataVault } from '../secrets.ts';
+import { WEBHOOK_ENDPOINTS } from '../db/models/webhook.ts';
 
 /** A field that holds a DataVault value, with the associated data it was encrypted with. */
 export interface EncryptedField {
@@ -24,11 +25,14 @@ export interface EncryptedField {
 /**
  * Every encrypted value we store. An authenticator app's secret is bound to its
  * account as "totp:<userId>" (factors.ts, db/models/factor.ts), in the factor and in
- * an enrolment not confirmed yet alike. A new kind of encrypted value belongs here.
+ * an enrolment not confirmed yet alike; a webhook endpoint's signing secret to its
+ * endpoint as "webhook:<id>" (webhooks/endpoints.ts). A new kind of encrypted value
+ * belongs here.
  */
 export const ENCRYPTED_FIELDS: readonly EncryptedField[] = [
   { label: 'authenticator apps', collection: 'factors', field: 'secret', associatedData: (doc) => `totp:${String(doc.userId)}` },
   { label: 'authenticator apps being set up', collection: 'factor_enrolments', field: 'secret', associatedData: (doc) => `totp:${String(doc.userId)}` },
+  { label: 'webhook signing secrets', collection: WEBHOOK_ENDPOINTS, field: 'secret', associatedData: (doc) => `webhook:${String(doc._id)}` },
 ];
 
 export interface FieldReport {

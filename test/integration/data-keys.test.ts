@@ -3,7 +3,8 @@
 // apps enrolled under one key; the server restarted with a new first key and the old
 // one after it; the command, twice at once (each value written once) and again
 // (nothing to do); then the old key removed, and a sign-in with a code from the
-// authenticator app still works. A value no configured key decrypts is left alone.
+// authenticator app still works (and a webhook's signing secret still decrypts).
+// A value no configured key decrypts is left alone.
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
@@ -11,6 +12,8 @@ import * as oidc from 'openid-client';
 import { createUser } from '../../src/accounts/users.ts';
 import { confirmTotpEnrolment, startTotpEnrolment, TOTP_SETTINGS } from '../../src/accounts/factors.ts';
 import { DataVault } from '../../src/secrets.ts';
+import { createEndpoint, endpointSecret } from '../../src/webhooks/endpoints.ts';
+import { WEBHOOK_EVENT_TYPES } from '../../src/webhooks/events.ts';
 import { freshDatabase, LENIENT_THROTTLES, startTestServer, type TestDatabase, type TestServer } from '../helpers/server.ts';
 import { Agent, formOn } from '../helpers/agent.ts';
 import { cliEnvironment, runCli, type Run } from '../helpers/cli.ts';
@@ -70,8 +73,10 @@ describe('data-keys:reencrypt after a DATA_KEYS rotation', function () {
     }
     const pending = await createUser(first.deps, { email: 'rotation-pending@example.com', password: 'a rotation passphrase pending' });
     const pendingEnrolment = await startTotpEnrolment(first.deps.factors, pending._id, { issuer: 'Latchkey', account: 'rotation-pending@example.com' });
+    const webhookDeps = { collections: first.deps.webhooks.collections, vault: first.deps.factors.vault, production: false };
+    const webhook = await createEndpoint(webhookDeps, { url: 'http://127.0.0.1:9/hook', events: [WEBHOOK_EVENT_TYPES[0]!] }, 'cli');
     await stop();
-    const stored = 13;
+    const stored = 14;
     const oldVault = new DataVault([OLD_KEY]);
     for (const doc of [...await factors().find({ kind: 'totp' }).toArray(), ...await enrolments().find().toArray()]) {
       expect(oldVault.needsReencryption(doc.secret), 'under the old key').to.equal(false);
@@ -83,9 +88,10 @@ describe('data-keys:reencrypt after a DATA_KEYS rotation', function () {
     for (const run of runs) {
       expect(run.code, run.stderr).to.equal(0);
       expect(totals(run).failed).to.equal(0);
-      expect(run.stdout).to.match(/^authenticator apps: \d+ re-encrypted/m).and.match(/^authenticator apps being set up: \d+ re-encrypted/m);
+      expect(run.stdout).to.match(/^authenticator apps: \d+ re-encrypted/m).and.match(/^authenticator apps being set up: \d+ re-encrypted/m)
+        .and.match(/^webhook signing secrets: \d+ re-encrypted/m);
       // Never a secret, in any form.
-      for (const person of [...people, { secret: pendingEnrolment.secretBase32 }]) expect(run.stdout + run.stderr).to.not.contain(person.secret);
+      for (const person of [...people, { secret: pendingEnrolment.secretBase32 }, webhook]) expect(run.stdout + run.stderr).to.not.contain(person.secret);
       expect(run.stdout + run.stderr).to.not.contain(OLD_KEY).and.not.contain(NEW_KEY);
     }
     expect(runs.map((run) => totals(run).reencrypted).reduce((a, b) => a + b), 'each value written once').to.equal(stored);
@@ -99,6 +105,8 @@ describe('data-keys:reencrypt after a DATA_KEYS rotation', function () {
     }
     const pendingDoc = (await enrolments().findOne({ userId: pending._id }))!;
     expect(newVault.decrypt(pendingDoc.secret, `totp:${pending._id}`)).to.equal(pendingEnrolment.secretBase32);
+    const webhookDoc = (await webhookDeps.collections.endpoints.findOne({ _id: webhook.endpoint.id }))!;
+    expect(endpointSecret({ vault: newVault }, webhookDoc)).to.equal(webhook.secret);
 
     // Again: nothing to do, nothing written.
     const before = factorDocs.map((doc) => doc.secret).sort();
