@@ -40,6 +40,7 @@ import {
 } from './admin/accounts.ts';
 import { showAudit } from './admin/audit.ts';
 import { downloadReport, importUpload, showImports, showJob } from './admin/imports.ts';
+import { showWebhook, showWebhooks, submitDeleteWebhook, submitEditWebhook, submitNewWebhook, submitRedeliver, submitRotateSecret } from './admin/webhooks.ts';
 import { apiRoutes } from './api/routes.ts';
 import { demoRoutes } from './demo.ts';
 import { scimRoutes } from './scim/routes.ts';
@@ -191,5 +192,13 @@ function adminConsole(deps: AppDeps, csrf: Csrf): Router {
   router.post('/admin/imports', auth.requireAdmin, importUpload(deps, csrf));
   router.get('/admin/imports/:id', ...page, (ctx) => showJob(ctx, deps));
   router.get('/admin/imports/:id/report.csv', ...page, (ctx) => downloadReport(ctx, deps));
+
+  router.get('/admin/webhooks', ...page, (ctx) => showWebhooks(ctx, deps));
+  router.post('/admin/webhooks', ...post, (ctx) => submitNewWebhook(ctx, deps));
+  router.get('/admin/webhooks/:id', ...page, (ctx) => showWebhook(ctx, deps));
+  router.post('/admin/webhooks/:id/edit', ...post, (ctx) => submitEditWebhook(ctx, deps));
+  router.post('/admin/webhooks/:id/secret', ...post, (ctx) => submitRotateSecret(ctx, deps));
+  router.post('/admin/webhooks/:id/delete', ...post, (ctx) => submitDeleteWebhook(ctx, deps));
+  router.post('/admin/webhooks/:id/deliveries/:deliveryId/redeliver', ...post, (ctx) => submitRedeliver(ctx, deps));
   return router;
 }

@@ -20,6 +20,7 @@ import { callApi, expectProblem, type CallInit } from '../helpers/api.ts';
 import { discover } from '../helpers/rp.ts';
 import { cliEnvironment, runCli } from '../helpers/cli.ts';
 import { readFileSync } from 'node:fs';
+import { Agent, formOn, type Page } from '../helpers/agent.ts';
 import { join } from 'node:path';
 
 interface Received {
@@ -321,7 +322,8 @@ describe('webhooks', function () {
       const [, secret] = /secret: (whsec_\S+)/.exec(added.stdout)!;
       hooks.secret = secret!;
       const listed = await cli(['webhook:list']);
-      expect(listed.stdout).to.contain(id).and.contain(hooks.url).and.not.contain('whsec_');
+      expect(listed.stdout).to.contain(id).and.contain(hooks.url);
+      expect(listed.stdout).to.not.contain('whsec_');
 
       const user = await newAccount('cli');
       const disabled = await cli(['user:disable', '--email', user.email]);
@@ -341,6 +343,94 @@ describe('webhooks', function () {
 
       const removed = await cli(['webhook:remove', id!]);
       expect(removed.code, removed.stderr).to.equal(0);
+      expect(await server.deps.webhooks.collections.endpoints.countDocuments()).to.equal(0);
+    });
+  });
+
+  describe('console', () => {
+    let agent: Agent;
+    const url = (path: string) => `${server.url}${path}`;
+    const decode = (html: string) => html.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>');
+
+    before(async () => {
+      const password = 'quiet harbour lantern webhooks 7';
+      const admin = await createUser(server.deps, { email: uniqueEmail('console-admin'), password, name: 'Console Admin', roles: ['admin'] });
+      agent = new Agent();
+      const login = await agent.follow(url('/admin/webhooks'));
+      const form = formOn(login.body, /\/login$/);
+      const page = await agent.follow(new URL(form.action, login.url).href, { form: { ...form.fields, email: admin.email, password } });
+      expect(page.status, page.body.slice(0, 300)).to.equal(200);
+      expect(page.body).to.contain('No webhook endpoints yet');
+    });
+
+    /** Posts the form on `page` whose action matches, with these fields (repeated names as a list). */
+    async function submit(page: string, action: RegExp, fields: Array<[string, string]>): Promise<Page> {
+      const shown = await agent.request(url(page));
+      expect(shown.status, `GET ${page}`).to.equal(200);
+      const form = formOn(shown.body, action);
+      return agent.request(new URL(form.action, shown.url).href, { form: new URLSearchParams([['_csrf', form.fields._csrf!], ...fields]) });
+    }
+
+    it('registers an endpoint (secret shown once), shows deliveries with the last answer, redelivers, changes and deletes it', async () => {
+      const hooks = await receiver();
+      const list = await agent.request(url('/admin/webhooks'));
+      expect(list.body).to.match(/<a href="\/admin\/webhooks" aria-current="page">Webhooks<\/a>/);
+
+      const badUrl = await submit('/admin/webhooks', /\/admin\/webhooks$/, [['url', 'http://example.com/x'], ['events', 'account.disabled']]);
+      expect(badUrl.status).to.equal(400);
+      expect(decode(badUrl.body)).to.match(/id="url-error"[^>]*>Use https/);
+      const noEvents = await submit('/admin/webhooks', /\/admin\/webhooks$/, [['url', hooks.url]]);
+      expect(noEvents.status).to.equal(400);
+      expect(noEvents.body).to.match(/id="events-error"[^>]*>Choose at least one event/);
+      expect(noEvents.body, 'the URL is kept').to.contain(`value="${hooks.url}"`);
+      const operator = await submit('/admin/webhooks', /\/admin\/webhooks$/, [['url[$ne]', 'x'], ['events', 'account.disabled']]);
+      expect(operator.status).to.equal(400);
+      expect(await server.deps.webhooks.collections.endpoints.countDocuments()).to.equal(0);
+
+      const created = await submit('/admin/webhooks', /\/admin\/webhooks$/, [['url', hooks.url], ['events', 'account.disabled'], ['events', 'account.updated'], ['description', 'Console <b>test</b>']]);
+      expect(created.status, created.body.slice(0, 500)).to.equal(200);
+      const secret = /id="secret"[^>]*value="(whsec_[^"]+)"/.exec(created.body)?.[1] ?? /value="(whsec_[^"]+)"/.exec(created.body)![1]!;
+      hooks.secret = secret;
+      const [stored] = await server.deps.webhooks.list();
+      expect(stored!.events).to.deep.equal(['account.updated', 'account.disabled']);
+      const detailPath = `/admin/webhooks/${stored!.id}`;
+      const detail = await agent.request(url(detailPath));
+      expect(detail.body).to.not.contain('whsec_');
+      expect(detail.body).to.contain('Console &lt;b&gt;test&lt;/b&gt;');
+
+      quicken(server, { retryForMs: 1_000 });
+      hooks.answer = () => 500;
+      const user = await newAccount('console');
+      await setDisabled(server.deps, user._id, true, ctx);
+      await waitFor('the delivery to fail', async () => (await deliveries(stored!.id))[0]?.status === 'failed');
+      const failedPage = await agent.request(url(`${detailPath}?status=failed`));
+      expect(failedPage.body).to.contain('Failed').and.contain('HTTP 500').and.contain('receiver says 500').and.contain('account.disabled');
+
+      hooks.answer = () => 200;
+      const [failed] = await deliveries(stored!.id);
+      const again = await submit(detailPath, new RegExp(`/deliveries/${failed!._id}/redeliver$`), []);
+      expect(again.status).to.equal(303);
+      const noticed = await agent.request(url(again.headers.get('location')!));
+      expect(noticed.body).to.contain('The event will be sent again');
+      await waitFor('the redelivery', async () => (await deliveries(stored!.id))[0]?.status === 'delivered');
+      expect(hooks.accepted.map((r) => r.id)).to.deep.equal([failed!.eventId]);
+      expect((await agent.request(url(detailPath))).body).to.contain('Delivered').and.contain('HTTP 200');
+
+      const edited = await submit(detailPath, /\/edit$/, [['url', hooks.url], ['events', 'account.enabled']]);
+      expect(edited.status).to.equal(303);
+      expect((await server.deps.webhooks.get(stored!.id)).events).to.deep.equal(['account.enabled']);
+      const badEdit = await submit(detailPath, /\/edit$/, [['url', 'ftp://example.com'], ['events', 'account.enabled']]);
+      expect(badEdit.status).to.equal(400);
+
+      const rotated = await submit(detailPath, /\/secret$/, []);
+      expect(rotated.status).to.equal(200);
+      const newSecret = /value="(whsec_[^"]+)"/.exec(rotated.body)![1]!;
+      expect(newSecret).to.not.equal(secret);
+
+      expect((await agent.request(url('/admin/webhooks/whe_unknown'))).status).to.equal(404);
+      expect((await agent.request(url('/admin/webhooks/%24ne'))).status).to.equal(404);
+      const removed = await submit(detailPath, /\/delete$/, []);
+      expect(removed.status).to.equal(303);
       expect(await server.deps.webhooks.collections.endpoints.countDocuments()).to.equal(0);
     });
   });
