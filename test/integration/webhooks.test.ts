@@ -20,6 +20,8 @@ import { callApi, expectProblem, type CallInit } from '../helpers/api.ts';
 import { discover } from '../helpers/rp.ts';
 import { cliEnvironment, runCli } from '../helpers/cli.ts';
 import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { startImportJob } from '../../src/accounts/import-jobs.ts';
 import { Agent, formOn, type Page } from '../helpers/agent.ts';
 import { join } from 'node:path';
 
@@ -280,6 +282,20 @@ describe('webhooks', function () {
     await server.deps.webhooks.redeliver(failed!._id);
     await waitFor('the second redelivery', () => hooks.accepted.length === 2);
     expect(hooks.accepted.map((r) => r.id)).to.deep.equal([failed!.eventId, failed!.eventId]);
+  });
+
+  it('announces a finished CSV import once, with its counts', async () => {
+    const { receiver: hooks } = await endpointAt(['import.finished', 'account.created']);
+    const csv = `email,name\n${uniqueEmail('import-a')},A\n${uniqueEmail('import-b')},B\nnot-an-email,C\n`;
+    const jobId = await startImportJob(server.deps, Readable.from([csv]), { startedBy: 'admin-x', fileName: 'people.csv', context: { actor: 'admin:admin-x' } });
+    await waitFor('import.finished', () => hooks.accepted.some((r) => r.payload.type === 'import.finished'));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const finished = hooks.accepted.filter((r) => r.payload.type === 'import.finished');
+    expect(finished).to.have.length(1);
+    expect(finished[0]!.payload).to.deep.include({ accountId: null, actor: 'admin:admin-x' });
+    expect(finished[0]!.payload.data).to.include({ jobId, status: 'done', created: 2, rejected: 1 });
+    // The import's accounts are summed up by import.finished, not sent one by one.
+    expect(hooks.accepted.filter((r) => r.payload.type === 'account.created')).to.have.length(0);
   });
 
   it('a webhook problem never fails the change it describes', async () => {
