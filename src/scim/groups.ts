@@ -139,7 +139,7 @@ async function recordMembership(deps: ScimDeps, groupId: string, change: { added
 
 const duplicateName = (error: unknown) => (error as { code?: number }).code === 11000;
 
-export async function createGroup(deps: ScimDeps, input: unknown, context: RequestContext): Promise<Versioned> {
+export async function createGroup(deps: ScimDeps, input: unknown, context: RequestContext, options: GroupOptions = {}): Promise<Versioned> {
   const fields = groupFields(readResource(GROUP_RESOURCE, input));
   await checkMembers(deps, fields.members);
   const leaseId = randomUUID();
@@ -148,7 +148,7 @@ export async function createGroup(deps: ScimDeps, input: unknown, context: Reque
     // Created holding its lease: nobody changes it before its members carry its name.
     await deps.groups.create({
       _id: id, displayName: fields.displayName, displayNameNormalized: fields.displayName.toLowerCase(), externalId: fields.externalId,
-      members: fields.members, version: 1, lockedUntil: new Date(Date.now() + LEASE_MS), leaseId,
+      members: fields.members, version: 1, lockedUntil: new Date(Date.now() + LEASE_MS), leaseId, pending: null,
     });
   } catch (error) {
     if (duplicateName(error)) throw uniqueness('A group with this displayName already exists.');
@@ -161,7 +161,7 @@ export async function createGroup(deps: ScimDeps, input: unknown, context: Reque
   } finally {
     await release(deps, id, leaseId);
   }
-  return getGroup(deps, id);
+  return getGroup(deps, id, options);
 }
 
 /** Takes the group's lease, waiting for another operation to finish; null when the group does not exist. */
@@ -170,12 +170,16 @@ async function acquire(deps: ScimDeps, id: string): Promise<{ group: StoredGroup
   const deadline = Date.now() + WAIT_FOR_LEASE_MS;
   for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
     const now = new Date();
-    const group = await deps.groups.findOneAndUpdate(
+    const lockedUntil = new Date(now.getTime() + LEASE_MS);
+    const before = await deps.groups.findOneAndUpdate(
       { _id: id, $or: [{ lockedUntil: null }, { lockedUntil: { $lte: now } }] },
-      { $set: { lockedUntil: new Date(now.getTime() + LEASE_MS), leaseId } },
-      { returnDocument: 'after', timestamps: false },
+      { $set: { lockedUntil, leaseId } },
+      { returnDocument: 'before', timestamps: false },
     ).lean<StoredGroup>();
-    if (group) return { group, leaseId };
+    if (before) {
+      if (before.lockedUntil) await finishInterrupted(deps, before);
+      return { group: { ...before, lockedUntil, leaseId, pending: null }, leaseId };
+    }
     if (!(await deps.groups.exists({ _id: id }))) return null;
     if (Date.now() > deadline) throw new ScimError(409, null, 'The group is being changed by another request; try again.');
     await new Promise((resolve) => setTimeout(resolve, wait + Math.random() * wait));
@@ -183,25 +187,42 @@ async function acquire(deps: ScimDeps, id: string): Promise<{ group: StoredGroup
 }
 
 async function release(deps: ScimDeps, id: string, leaseId: string): Promise<void> {
-  await deps.groups.updateOne({ _id: id, leaseId }, { $set: { lockedUntil: null, leaseId: null } }, { timestamps: false });
+  await deps.groups.updateOne({ _id: id, leaseId }, { $set: { lockedUntil: null, leaseId: null, pending: null } }, { timestamps: false });
+}
+
+/**
+ * A lapsed lease: its operation stopped part way (its instance died). The group was
+ * written first, with what the change took away (`pending`), so the accounts can be
+ * brought in step: former members and a former name out, the members in.
+ */
+async function finishInterrupted(deps: ScimDeps, group: StoredGroup): Promise<void> {
+  const users = deps.admin.users;
+  const { pending } = group;
+  if (pending?.removed.length) await users.updateMany({ _id: { $in: pending.removed } }, { $pullAll: { groups: [pending.previousName, group.displayName] } });
+  if (pending && pending.previousName !== group.displayName) await users.updateMany({ _id: { $in: group.members } }, { $pull: { groups: pending.previousName } });
+  await users.updateMany({ _id: { $in: group.members } }, { $addToSet: { groups: group.displayName } });
 }
 
 /** Under the lease: read, compute the new group, store it, then the members' accounts. */
-async function change(deps: ScimDeps, id: string, ifMatch: string | null, context: RequestContext, next: (current: JsonObject) => JsonObject): Promise<Versioned> {
+async function change(deps: ScimDeps, id: string, ifMatch: string | null, context: RequestContext, options: GroupOptions, next: (current: JsonObject) => JsonObject): Promise<Versioned> {
   const held = await acquire(deps, id);
   if (!held) throw notFound('No such group.');
   const { group, leaseId } = held;
   try {
-    const current = await groupResource(deps, group);
+    // Patched as stored: member ids only, without looking each member up.
+    const current = await groupResource(deps, group, { members: false });
     if (ifMatch && !etagMatches(ifMatch, current.etag)) throw preconditionFailed();
-    // Members as stored (ids of deleted accounts included, so they are dropped here too).
     const before: GroupFields = { displayName: group.displayName, externalId: group.externalId, members: group.members };
     const after = groupFields(next({ ...current.resource, members: group.members.map((value) => ({ value })) }));
     const old = new Set(before.members);
+    const kept = new Set(after.members);
     await checkMembers(deps, after.members.filter((member) => !old.has(member)));
     try {
       await deps.groups.updateOne({ _id: id, leaseId }, {
-        $set: { displayName: after.displayName, displayNameNormalized: after.displayName.toLowerCase(), externalId: after.externalId, members: after.members },
+        $set: {
+          displayName: after.displayName, displayNameNormalized: after.displayName.toLowerCase(), externalId: after.externalId, members: after.members,
+          pending: { previousName: before.displayName, removed: before.members.filter((member) => !kept.has(member)) },
+        },
         $inc: { version: 1 },
       });
     } catch (error) {
@@ -217,7 +238,7 @@ async function change(deps: ScimDeps, id: string, ifMatch: string | null, contex
   } finally {
     await release(deps, id, leaseId);
   }
-  return getGroup(deps, id);
+  return getGroup(deps, id, options);
 }
 
 function writable(resource: JsonObject): JsonObject {
@@ -225,14 +246,14 @@ function writable(resource: JsonObject): JsonObject {
   return rest;
 }
 
-export async function replaceGroup(deps: ScimDeps, id: string, input: unknown, ifMatch: string | null, context: RequestContext): Promise<Versioned> {
+export async function replaceGroup(deps: ScimDeps, id: string, input: unknown, ifMatch: string | null, context: RequestContext, options: GroupOptions = {}): Promise<Versioned> {
   const replacement = readResource(GROUP_RESOURCE, input);
-  return change(deps, id, ifMatch, context, () => replacement);
+  return change(deps, id, ifMatch, context, options, () => replacement);
 }
 
-export async function patchGroup(deps: ScimDeps, id: string, input: unknown, ifMatch: string | null, context: RequestContext): Promise<Versioned> {
+export async function patchGroup(deps: ScimDeps, id: string, input: unknown, ifMatch: string | null, context: RequestContext, options: GroupOptions = {}): Promise<Versioned> {
   const operations = readPatchRequest(input);
-  return change(deps, id, ifMatch, context, (current) => applyPatch(GROUP_RESOURCE, writable(current), operations));
+  return change(deps, id, ifMatch, context, options, (current) => applyPatch(GROUP_RESOURCE, writable(current), operations));
 }
 
 export async function deleteGroup(deps: ScimDeps, id: string, ifMatch: string | null, context: RequestContext): Promise<void> {

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { User } from '../db/models/user.ts';
 import type { GroupModel } from '../db/models/group.ts';
 import type { RequestContext } from '../accounts/audit.ts';
-import { adminCreateAccount, adminSetTemporaryPassword, setDisabled, type AdminDeps } from '../accounts/admin.ts';
+import { ADMIN_ROLE, adminCreateAccount, adminSetTemporaryPassword, isAdmin, setDisabled, type AdminDeps } from '../accounts/admin.ts';
 import { createUser, searchTermsFor } from '../accounts/users.ts';
 import { emailSchema, normalizeEmail } from '../accounts/email.ts';
 import { deleteAccount } from '../accounts/deletion.ts';
@@ -282,6 +282,22 @@ async function applyStatus(deps: ScimDeps, user: StoredUser, fields: UserFields,
   }
 }
 
+/**
+ * The scim scope never implies admin: an account with the admin role cannot be taken
+ * over through SCIM (its email address, where reset links go, and its password stay
+ * with administrators), and the last active administrator is not disabled.
+ */
+async function guardAdministrators(deps: ScimDeps, user: StoredUser, fields: UserFields): Promise<void> {
+  if (!(user.roles ?? []).includes(ADMIN_ROLE)) return;
+  if (normalizeEmail(fields.email) !== user.emailNormalized) {
+    throw new ScimError(403, null, 'The userName of an administrator is changed by administrators, not through SCIM.');
+  }
+  if (fields.password !== undefined) throw new ScimError(403, null, 'The password of an administrator is not set through SCIM.');
+  if (fields.active === false && isAdmin(user) && await deps.admin.users.countDocuments({ roles: ADMIN_ROLE, status: 'active' }) <= 1) {
+    throw new AccountError('last_admin', 'This is the last active administrator: give another account the admin role first.');
+  }
+}
+
 /** Attempts of a read-modify-write that finds the account changed in between, before giving up. */
 const ATTEMPTS = 5;
 
@@ -292,6 +308,7 @@ async function update(deps: ScimDeps, id: string, ifMatch: string | null, contex
     if (ifMatch && !etagMatches(ifMatch, current.etag)) throw preconditionFailed();
     const fields = userFields(next(current.resource));
     if (fields.password !== undefined) checkPasswordType(fields.password);
+    await guardAdministrators(deps, user, fields);
     if (await storeFields(deps, user, fields, context) === 'changed') {
       if (ifMatch) throw preconditionFailed();
       continue;

@@ -289,6 +289,19 @@ describe('SCIM 2.0', function () {
       expect(refused.json.detail).to.match(/last active administrator/);
       expect(await users().countDocuments({ _id: admin._id as never })).to.equal(1);
     });
+
+    it('never takes over an administrator: no userName or password change, and not the last one disabled', async () => {
+      const admin = await createUser(server.deps, { email: unique('guarded-admin'), password: 'lighthouse keeper vinyl 91', roles: ['admin'] });
+      await users().updateMany({ roles: 'admin', _id: { $ne: admin._id as never } }, { $pull: { roles: 'admin' } as never });
+      const takeover = await scim(`/Users/${admin._id}`, { method: 'PATCH', body: patch({ op: 'replace', path: 'userName', value: unique('attacker') }) });
+      expectError(takeover, 403);
+      expectError(await scim(`/Users/${admin._id}`, { method: 'PATCH', body: patch({ op: 'replace', path: 'password', value: 'an attacker chose this 99' }) }), 403);
+      expectError(await scim(`/Users/${admin._id}`, { method: 'PATCH', body: patch({ op: 'replace', path: 'active', value: false }) }), 409);
+      expect(await users().findOne({ _id: admin._id as never })).to.include({ email: admin.email, status: 'active', mustChangePassword: false });
+      // Their profile is the directory's to keep.
+      const renamed = await scim(`/Users/${admin._id}`, { method: 'PATCH', body: patch({ op: 'replace', path: 'displayName', value: 'Ada Admin' }) });
+      expectOk(renamed, 200);
+    });
   });
 
   describe('groups', () => {
@@ -331,6 +344,29 @@ describe('SCIM 2.0', function () {
       expectOk(await scim(`/Groups/${id}`, { method: 'DELETE' }), 204);
       expect(await groupsOf(b)).to.deep.equal([]);
       expectError(await scim(`/Groups/${id}`), 404);
+    });
+
+    it('If-Match on groups; a change whose instance died part way is finished by the next one', async () => {
+      const [a, b, c] = [await member('ia'), await member('ib'), await member('ic')];
+      const created = await scim('/Groups', { method: 'POST', body: { schemas: [GROUP], displayName: 'Interrupted', members: [{ value: a }, { value: b }] } });
+      const id = created.json.id as string;
+      const stale = created.headers.get('etag')!;
+      expectOk(await scim(`/Groups/${id}`, { method: 'PATCH', headers: { 'if-match': stale }, body: patch({ op: 'add', path: 'externalId', value: 'x-1' }) }), 200);
+      expectError(await scim(`/Groups/${id}`, { method: 'PATCH', headers: { 'if-match': stale }, body: patch({ op: 'add', path: 'externalId', value: 'x-2' }) }), 412);
+      expectError(await scim(`/Groups/${id}`, { method: 'DELETE', headers: { 'if-match': stale } }), 412);
+
+      // As a rename to "Renamed" that also removed b and added c leaves things when its instance dies
+      // after writing the group: the accounts still as before, the lease lapsed.
+      await groups().updateOne({ _id: id }, { $set: {
+        displayName: 'Renamed', displayNameNormalized: 'renamed', members: [a, c], lockedUntil: new Date(Date.now() - 1000), leaseId: 'dead',
+        pending: { previousName: 'Interrupted', removed: [b] },
+      } });
+      const next = await scim(`/Groups/${id}`, { method: 'PATCH', body: patch({ op: 'replace', path: 'externalId', value: 'x-3' }) });
+      expectOk(next, 200);
+      expect(await groupsOf(a)).to.deep.equal(['Renamed']);
+      expect(await groupsOf(b)).to.deep.equal([]);
+      expect(await groupsOf(c)).to.deep.equal(['Renamed']);
+      expect(await groups().findOne({ _id: id })).to.include({ lockedUntil: null, leaseId: null, pending: null });
     });
 
     it('concurrent PATCHes of one group lose no member and leave every account in step', async () => {

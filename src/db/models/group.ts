@@ -18,6 +18,11 @@ export interface StoredGroup {
   lockedUntil: Date | null;
   /** Which operation holds the lease (only it releases it). */
   leaseId: string | null;
+  /**
+   * Written with a change, cleared when its members' accounts are in step: what a
+   * later operation needs to finish the change if its instance died part way.
+   */
+  pending: { previousName: string; removed: string[] } | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -32,6 +37,7 @@ const groupSchema = new Schema<StoredGroup>(
     version: { type: Number, default: 1 },
     lockedUntil: { type: Date, default: null },
     leaseId: { type: String, default: null },
+    pending: { type: new Schema({ previousName: String, removed: [String] }, { _id: false }), default: null },
   },
   { versionKey: false, strict: 'throw', timestamps: true },
 );

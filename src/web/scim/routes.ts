@@ -176,12 +176,12 @@ export function scimRoutes(deps: AppDeps): Router {
   });
   path('/Groups', {
     GET: async (ctx) => listed(ctx, await listGroups(scim, listParams(ctx), groupOptions(ctx))),
-    POST: async (ctx, client) => send(ctx, 201, await createGroup(scim, await readBody(ctx), client.context)),
+    POST: async (ctx, client) => send(ctx, 201, await createGroup(scim, await readBody(ctx), client.context, groupOptions(ctx))),
   });
   path('/Groups/:id', {
     GET: async (ctx) => send(ctx, 200, await getGroup(scim, idOf(ctx), groupOptions(ctx))),
-    PUT: async (ctx, client) => send(ctx, 200, await replaceGroup(scim, idOf(ctx), await readBody(ctx), ifMatch(ctx), client.context)),
-    PATCH: async (ctx, client) => send(ctx, 200, await patchGroup(scim, idOf(ctx), await readBody(ctx), ifMatch(ctx), client.context)),
+    PUT: async (ctx, client) => send(ctx, 200, await replaceGroup(scim, idOf(ctx), await readBody(ctx), ifMatch(ctx), client.context, groupOptions(ctx))),
+    PATCH: async (ctx, client) => send(ctx, 200, await patchGroup(scim, idOf(ctx), await readBody(ctx), ifMatch(ctx), client.context, groupOptions(ctx))),
     DELETE: async (ctx, client) => {
       await deleteGroup(scim, idOf(ctx), ifMatch(ctx), client.context);
       ctx.status = 204;
