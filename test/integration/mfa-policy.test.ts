@@ -209,7 +209,11 @@ describe('second-factor policy for administrators (mfa.require: admins)', functi
         if (after.url.includes('/account/admin')) {
           expect(after.status).to.equal(403);
           expect(after.body).to.contain('Two-step verification required').and.contain('/account/security');
+        } else {
+          expect(after.body, 'otherwise the sign-in leads to setting up a second factor').to.match(/authenticator|passkey/i);
         }
+      } else {
+        expect(page.body, 'otherwise the sign-in leads to setting up a second factor').to.match(/authenticator|passkey/i);
       }
     });
   });

@@ -65,7 +65,7 @@ export function adminAuth(deps: AppDeps) {
       if (ctx.query.asked === '1') {
         return render(ctx, 'admin/message', {
           title: 'Two-step verification required',
-          message: 'Administrators must sign in with a second factor to use the admin console, and this sign-in used a password only. Set up an authenticator app on your account\'s security page, then sign in again.',
+          message: 'Administrators must sign in with a second factor to use the admin console, and this sign-in used a password only. Set up an authenticator app or a passkey on your account\'s security page, then sign in again.',
           link: { href: '/account/security', text: 'Set up two-step verification' },
         }, 403);
       }

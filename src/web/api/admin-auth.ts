@@ -39,7 +39,7 @@ const forbidden = (detail: string) => new ApiProblem('forbidden', detail);
  * one RFC 9470 (step-up authentication) defines, so a client can tell what to ask for.
  */
 function twoStepRequired(issuer: string): ApiProblem {
-  const description = 'The admin API takes an administrator\'s token only from a sign-in with a second factor. Sign in again with acr_values=' + ACR.mfa + ' (set up an authenticator app in the account portal first if you have none) and use the new access token.';
+  const description = 'The admin API takes an administrator\'s token only from a sign-in with a second factor. Sign in again with acr_values=' + ACR.mfa + ' (set up an authenticator app or a passkey in the account portal first if you have none) and use the new access token.';
   return new ApiProblem('two-step-sign-in-required', description, {
     headers: {
       'WWW-Authenticate': `Bearer realm="${issuer}", error="insufficient_user_authentication", error_description="A sign-in with a second factor is required.", acr_values="${ACR.mfa}"`,

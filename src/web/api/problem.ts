@@ -44,7 +44,7 @@ export const PROBLEM_TYPES = {
   'two-step-sign-in-required': {
     status: 403,
     title: 'Two-step sign-in required',
-    description: 'The policy (mfa.require: admins or everyone) lets administrators use /api/admin only with an access token from a sign-in with a second factor (acr urn:latchkey:acr:mfa), and this token came from a sign-in with a password alone. Sign in again asking for acr_values=urn:latchkey:acr:mfa (set up an authenticator app in the account portal first if you have none) and use the new token. Client credentials tokens are not affected.',
+    description: 'The policy (mfa.require: admins or everyone) lets administrators use /api/admin only with an access token from a sign-in with a second factor (acr urn:latchkey:acr:mfa), and this token came from a sign-in with a password alone. Sign in again asking for acr_values=urn:latchkey:acr:mfa (set up an authenticator app or a passkey in the account portal first if you have none) and use the new token. Client credentials tokens are not affected.',
   },
   'wrong-current-password': {
     status: 403,
