@@ -357,7 +357,7 @@ describe('SCIM 2.0', function () {
 
       // As a rename to "Renamed" that also removed b and added c leaves things when its instance dies
       // after writing the group: the accounts still as before, the lease lapsed.
-      await groups().updateOne({ _id: id }, { $set: {
+      await groups().updateOne({ _id: id as never }, { $set: {
         displayName: 'Renamed', displayNameNormalized: 'renamed', members: [a, c], lockedUntil: new Date(Date.now() - 1000), leaseId: 'dead',
         pending: { previousName: 'Interrupted', removed: [b] },
       } });
@@ -366,7 +366,7 @@ describe('SCIM 2.0', function () {
       expect(await groupsOf(a)).to.deep.equal(['Renamed']);
       expect(await groupsOf(b)).to.deep.equal([]);
       expect(await groupsOf(c)).to.deep.equal(['Renamed']);
-      expect(await groups().findOne({ _id: id })).to.include({ lockedUntil: null, leaseId: null, pending: null });
+      expect(await groups().findOne({ _id: id as never })).to.include({ lockedUntil: null, leaseId: null, pending: null });
     });
 
     it('concurrent PATCHes of one group lose no member and leave every account in step', async () => {
