@@ -25,7 +25,7 @@ import type { WebhookCollections, WebhookDeliveryDoc, WebhookEndpointDoc } from 
 import type { DataVault } from '../secrets.ts';
 import { isDatabaseUnavailable } from '../db/connection.ts';
 import { attemptDelivery, DELIVERY_TIMEOUT_MS } from './delivery.ts';
-import { endpointSecret } from './endpoints.ts';
+import { endpointSecret, reencryptSecretIfNeeded } from './endpoints.ts';
 import { KEEP_FINISHED_MS, RETRY_FOR_MS } from './outbox.ts';
 
 export const LEASE_NAME = 'webhooks';
@@ -70,7 +70,7 @@ export function retryDelay(attempts: number, timing: Pick<DeliveryTiming, 'retry
 export interface DispatcherDeps {
   db: Db;
   collections: WebhookCollections;
-  vault: Pick<DataVault, 'encrypt' | 'decrypt'>;
+  vault: Pick<DataVault, 'encrypt' | 'decrypt' | 'needsReencryption'>;
   log: Logger;
   /** The instance's id (the job runner's owner). */
   owner: string;
@@ -259,6 +259,7 @@ export class WebhookDispatcher {
     let secret: string;
     try {
       secret = endpointSecret(this.#deps, endpoint);
+      await reencryptSecretIfNeeded(this.#deps, endpoint, secret).catch((error: unknown) => this.#log.warn({ endpoint: endpoint._id, err: (error as Error).message }, 'webhook secret not re-encrypted'));
     } catch (error) {
       this.#log.error({ endpoint: endpoint._id, err: (error as Error).message }, 'webhook secret cannot be decrypted (DATA_KEYS changed?)');
       const lastResponse = { at: now, status: null, body: '', error: 'the endpoint\'s secret cannot be decrypted with the configured DATA_KEYS', durationMs: 0 };

@@ -81,7 +81,7 @@ function checkDescription(input: string | undefined): string {
 
 export interface EndpointDeps {
   collections: WebhookCollections;
-  vault: Pick<DataVault, 'encrypt' | 'decrypt'>;
+  vault: Pick<DataVault, 'encrypt' | 'decrypt' | 'needsReencryption'>;
   /** Production refuses plain http even to this machine. */
   production: boolean;
 }
@@ -173,4 +173,13 @@ export async function rotateEndpointSecret(deps: EndpointDeps, id: string): Prom
 /** The endpoint's secret in clear, for signing. */
 export function endpointSecret(deps: Pick<EndpointDeps, 'vault'>, doc: WebhookEndpointDoc): string {
   return deps.vault.decrypt(doc.secret, secretData(doc._id));
+}
+
+/**
+ * After a DATA_KEYS rotation: the secret encrypted again under the first key, so the
+ * old key can go. Conditional on the stored value, so two instances write it once.
+ */
+export async function reencryptSecretIfNeeded(deps: Pick<EndpointDeps, 'vault' | 'collections'>, doc: WebhookEndpointDoc, secret: string): Promise<void> {
+  if (!deps.vault.needsReencryption(doc.secret)) return;
+  await deps.collections.endpoints.updateOne({ _id: doc._id, secret: doc.secret }, { $set: { secret: deps.vault.encrypt(secret, secretData(doc._id)) } });
 }

@@ -16,7 +16,7 @@ import { DEFAULT_TIMING, WebhookDispatcher, type DeliveryTiming } from './dispat
 
 export interface WebhookOptions {
   db: Db;
-  vault: Pick<DataVault, 'encrypt' | 'decrypt'>;
+  vault: Pick<DataVault, 'encrypt' | 'decrypt' | 'needsReencryption'>;
   log: Logger;
   production: boolean;
   owner: string;

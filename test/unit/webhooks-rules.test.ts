@@ -8,7 +8,9 @@ import { AUDIT_EVENTS, AuditTrail } from '../../src/accounts/audit.ts';
 import type { AuditModel } from '../../src/db/models/audit.ts';
 import { createLogger } from '../../src/log.ts';
 import { FROM_AUDIT, WEBHOOK_EVENT_TYPES, webhookEventFor } from '../../src/webhooks/events.ts';
-import { WebhookError, checkEndpointUrl, checkEvents } from '../../src/webhooks/endpoints.ts';
+import { WebhookError, checkEndpointUrl, checkEvents, endpointSecret, reencryptSecretIfNeeded } from '../../src/webhooks/endpoints.ts';
+import { DataVault } from '../../src/secrets.ts';
+import type { WebhookCollections, WebhookEndpointDoc } from '../../src/db/models/webhook.ts';
 import { retryDelay } from '../../src/webhooks/dispatcher.ts';
 
 const record = (event: string, userId: string | null = 'u-1', details: Record<string, string | number | boolean | null> = {}) => ({
@@ -74,6 +76,26 @@ describe('webhook endpoint rules', () => {
     expect(retryDelay(1000, timing, 0.5)).to.equal(3_600_000);
     expect(retryDelay(1, timing, 0)).to.equal(8_000);
     expect(retryDelay(1, timing, 1)).to.equal(12_000);
+  });
+});
+
+describe('webhook secrets at rest', () => {
+  it('are bound to their endpoint, and re-encrypted under the first key after a rotation', async () => {
+    const oldKey = 'o'.repeat(40);
+    const newKey = 'n'.repeat(40);
+    const before = new DataVault([oldKey]);
+    const doc = { _id: 'whe_1', secret: before.encrypt('whsec_x', 'webhook:whe_1') } as WebhookEndpointDoc;
+    expect(endpointSecret({ vault: before }, doc)).to.equal('whsec_x');
+    expect(() => endpointSecret({ vault: before }, { ...doc, _id: 'whe_2' })).to.throw();
+    const updates: unknown[][] = [];
+    const collections = { endpoints: { updateOne: async (...args: unknown[]) => updates.push(args) } } as unknown as WebhookCollections;
+    await reencryptSecretIfNeeded({ vault: before, collections }, doc, 'whsec_x');
+    expect(updates).to.have.length(0);
+    const rotated = new DataVault([newKey, oldKey]);
+    await reencryptSecretIfNeeded({ vault: rotated, collections }, doc, endpointSecret({ vault: rotated }, doc));
+    const [[filter, update]] = updates as [[Record<string, unknown>, { $set: { secret: string } }]];
+    expect(filter).to.deep.equal({ _id: 'whe_1', secret: doc.secret });
+    expect(endpointSecret({ vault: new DataVault([newKey]) }, { ...doc, secret: update.$set.secret })).to.equal('whsec_x');
   });
 });
 
