@@ -38,6 +38,8 @@ export interface FollowedRecord {
   at: Date;
   event: AuditEvent;
   userId: string | null;
+  /** The account's own id when userId is a pseudonym (a deleted account's): for followers only, never stored. */
+  accountId: string | null;
   actor: string;
   details: AuditRecord['details'];
 }
@@ -83,7 +85,11 @@ export class AuditTrail {
     this.#log = log;
   }
 
-  async record(event: AuditEvent, userId: string | null, context: RequestContext = {}, details: AuditRecord['details'] = {}): Promise<void> {
+  /**
+   * `options.accountId`: when `userId` is a pseudonym (accounts/deletion.ts), the account's
+   * real id, handed to followers (a webhook names the account its receiver knows) and never stored.
+   */
+  async record(event: AuditEvent, userId: string | null, context: RequestContext = {}, details: AuditRecord['details'] = {}, options: { accountId?: string } = {}): Promise<void> {
     const safe: AuditRecord['details'] = {};
     for (const [key, value] of Object.entries(details)) {
       if (SECRET_KEYS.test(key)) throw new Error(`audit detail "${key}" looks secret; it must not be recorded`);
@@ -102,7 +108,7 @@ export class AuditTrail {
     } catch (error) {
       this.#log.error({ err: error, event, userId }, 'audit record lost');
     }
-    if (this.#followers.length) await this.#notify([{ id, at, event, userId, actor, details: safe }]);
+    if (this.#followers.length) await this.#notify([{ id, at, event, userId, accountId: options.accountId ?? userId, actor, details: safe }]);
   }
 
   /** Many events at once (bulk imports), one database round trip. */
@@ -110,7 +116,7 @@ export class AuditTrail {
     if (!entries.length) return;
     const at = new Date();
     const expiresAt = new Date(at.getTime() + this.#retentionMs);
-    const records = entries.map(({ event, userId, context = {}, details = {} }) => ({ id: randomUUID(), at, event, userId, actor: context.actor ?? 'self', context, details }));
+    const records = entries.map(({ event, userId, context = {}, details = {} }) => ({ id: randomUUID(), at, event, userId, accountId: userId, actor: context.actor ?? 'self', context, details }));
     try {
       await this.#model.collection.insertMany(records.map(({ id, event, userId, actor, context, details }) => ({
         _id: id as never, at, event, userId, actor,

@@ -62,6 +62,8 @@ export interface RecordedAuditEvent {
   at: Date;
   event: string;
   userId: string | null;
+  /** The account's real id where userId is a deleted account's pseudonym (AuditTrail.record's options). */
+  accountId?: string | null;
   actor: string;
   details: Record<string, string | number | boolean | null>;
 }
@@ -80,19 +82,24 @@ export interface WebhookPayload {
   data: Record<string, string | number | boolean | null>;
 }
 
+/** How accounts/deletion.ts pseudonymises a deleted account's id in the audit trail. */
+const DELETED_PREFIX = 'deleted:';
+
 /** A webhook event id from a unique id (an audit record's, an import job's). */
 export const eventId = (uniqueId: string) => `msg_${uniqueId.replace(/-/g, '')}`;
 
 /** The webhook event an audit record stands for, or null when it is none (or is about no account when it must be). */
 export function webhookEventFor(record: RecordedAuditEvent): WebhookPayload | null {
   const type = FROM_AUDIT[record.event as AuditEvent];
-  // A CSV import's per-batch records name no account: import.finished sums them up.
-  if (!type || !record.userId) return null;
+  const accountId = record.accountId ?? record.userId;
+  // A CSV import's per-batch records name no account: import.finished sums them up. A deleted
+  // account's pseudonym (deleted:<random>) names nothing a receiver knows: only its real id will do.
+  if (!type || !accountId || accountId.startsWith(DELETED_PREFIX)) return null;
   return {
     id: eventId(record.id),
     type,
     time: record.at.toISOString(),
-    accountId: record.userId,
+    accountId,
     actor: record.actor,
     data: { ...record.details },
   };

@@ -36,6 +36,11 @@ describe('webhook events from the audit trail', () => {
     // An import's per-batch record has no account: import.finished sums it up.
     expect(webhookEventFor(record('account.created', null, { import: true, count: 100 }))).to.equal(null);
   });
+
+  it('names a deleted account by its real id, never by the audit trail\'s pseudonym', () => {
+    expect(webhookEventFor({ ...record('account.deleted', 'deleted:5f1a'), accountId: 'u-1' })).to.deep.include({ type: 'account.deleted', accountId: 'u-1' });
+    expect(webhookEventFor(record('account.deleted', 'deleted:5f1a'))).to.equal(null);
+  });
 });
 
 describe('webhook endpoint rules', () => {
@@ -115,8 +120,13 @@ describe('the audit trail\'s followers', () => {
     });
     await trail.record('account.disabled', 'u-1', { actor: 'cli', ip: '10.0.0.1' });
     expect(seen).to.deep.equal(['account.disabled:u-1:cli']);
+    const deleted: Array<string | null> = [];
+    trail.follow(async (records) => void deleted.push(...records.map((r) => r.accountId)));
+    await trail.record('account.deleted', 'deleted:5f1a', {}, {}, { accountId: 'u-1' });
+    expect(deleted).to.deep.equal(['u-1']);
+    seen.length = 0;
     await trail.recordMany([{ event: 'account.created', userId: null, context: { actor: 'import' } }]);
-    expect(seen).to.deep.equal(['account.disabled:u-1:cli', 'account.created:null:import']);
+    expect(seen).to.deep.equal(['account.created:null:import']);
   });
 });
 
