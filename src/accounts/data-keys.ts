@@ -8,6 +8,7 @@
 // re-encrypted it, an enrolment replaced, a second run on another machine. Values
 // already under the first key are left alone, so running it again changes nothing.
 // Nothing here ever logs, returns or prints a secret.
+import { totpAssociatedData } from './factors.ts';
 import type { Db } from 'mongodb';
 import type { DataVault } from '../secrets.ts';
 import { WEBHOOK_ENDPOINTS } from '../db/models/webhook.ts';
@@ -30,8 +31,8 @@ export interface EncryptedField {
  * belongs here.
  */
 export const ENCRYPTED_FIELDS: readonly EncryptedField[] = [
-  { label: 'authenticator apps', collection: 'factors', field: 'secret', associatedData: (doc) => `totp:${String(doc.userId)}` },
-  { label: 'authenticator apps being set up', collection: 'factor_enrolments', field: 'secret', associatedData: (doc) => `totp:${String(doc.userId)}` },
+  { label: 'authenticator apps', collection: 'factors', field: 'secret', associatedData: (doc) => totpAssociatedData(String(doc.userId)) },
+  { label: 'authenticator apps being set up', collection: 'factor_enrolments', field: 'secret', associatedData: (doc) => totpAssociatedData(String(doc.userId)) },
   { label: 'webhook signing secrets', collection: WEBHOOK_ENDPOINTS, field: 'secret', associatedData: (doc) => `webhook:${String(doc._id)}` },
 ];
 

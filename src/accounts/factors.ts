@@ -30,7 +30,6 @@ import { AccountError } from './errors.ts';
 import { accountSubject, deviceSubject, type Lockout } from './lockout.ts';
 import type { EmailUrls } from './password-links.ts';
 import type { TrustedDevice } from './signin.ts';
-import type { RelyingParty } from './passkeys.ts';
 
 /** RFC 6238's defaults, which every authenticator app supports. */
 export const TOTP_SETTINGS = { algorithm: 'SHA1', digits: 6, period: 30 } as const;
@@ -50,6 +49,16 @@ export const RECOVERY_CODE_COUNT = 10;
  */
 const RECOVERY_CODE_BYTES = 10;
 const RECOVERY_CODE_PATTERN = /^[a-z2-7]{16}$/;
+
+/** WebAuthn's relying party (passkeys.ts): who passkeys are for. */
+export interface RelyingParty {
+  /** The issuer's host name (WebAuthn RP ID). */
+  id: string;
+  /** Shown by the authenticator when registering. */
+  name: string;
+  /** The issuer's origin, the only one a response may come from. */
+  origin: string;
+}
 
 export interface FactorDeps {
   users: UserModel;
@@ -125,7 +134,8 @@ const describeKinds = (kinds: FactorType[]) => {
 };
 
 const isId = (value: unknown): value is string => typeof value === 'string' && value.length > 0 && value.length <= 100;
-const totpAssociatedData = (userId: string) => `totp:${userId}`;
+/** What binds an authenticator's encrypted secret to its account (DataVault associated data). */
+export const totpAssociatedData = (userId: string) => `totp:${userId}`;
 
 async function findUser(deps: FactorDeps, userId: unknown): Promise<User> {
   const user = isId(userId) ? await deps.users.findById(userId).lean<User>() : null;

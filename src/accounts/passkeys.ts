@@ -28,24 +28,20 @@ import type { ChallengeModel, PasskeyModel, StoredPasskey } from '../db/models/p
 import type { User } from '../db/models/user.ts';
 import type { RequestContext } from './audit.ts';
 import { AccountError } from './errors.ts';
-import type { FactorDeps } from './factors.ts';
+import type { FactorDeps, RelyingParty } from './factors.ts';
 
 /** How long a browser has to answer a ceremony (the authenticator's own prompt included). */
 export const CEREMONY_MS = 5 * 60_000;
 /** Enough for every device a person owns; bounds what one account can store. */
 export const MAX_PASSKEYS = 20;
 export const PASSKEY_NAME_MAX = 60;
+/**
+ * COSE algorithms we accept: EdDSA, ES256, RS256, what every authenticator offers
+ * (explicit, so the library does not probe the runtime for experimental ones).
+ */
+const ALGORITHMS = [-8, -7, -257];
 /** A response is a few hundred bytes to a few kB; anything near this is not one. */
 const RESPONSE_MAX = 12_000;
-
-export interface RelyingParty {
-  /** The issuer's host name (WebAuthn RP ID). */
-  id: string;
-  /** Shown by the authenticator when registering. */
-  name: string;
-  /** The issuer's origin, the only one a response may come from. */
-  origin: string;
-}
 
 export interface PasskeyDeps extends Pick<FactorDeps, 'users' | 'audit' | 'mailer' | 'urls'> {
   passkeys: PasskeyModel;
@@ -158,6 +154,7 @@ export async function passkeyRegistrationOptions(deps: PasskeyDeps, userId: stri
     attestationType: 'none',
     excludeCredentials: existing.map((p) => ({ id: p.credentialId, transports: p.transports })),
     authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
+    supportedAlgorithmIDs: ALGORITHMS,
   });
   await storeChallenge(deps, 'register', binding, options.challenge, user._id);
   return options;
@@ -186,6 +183,7 @@ export async function registerPasskey(
       expectedOrigin: deps.relyingParty.origin,
       expectedRPID: deps.relyingParty.id,
       requireUserVerification: true,
+      supportedAlgorithmIDs: ALGORITHMS,
     });
   } catch {
     return { ok: false, reason: 'invalid' };

@@ -42,7 +42,7 @@ describe('account portal in a browser', function () {
     expect(await page.title()).to.equal('Sign in · Latchkey');
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${server.url}/account`);
     await page.getByRole('heading', { name: 'Your account' }).waitFor();
     expect(await page.locator('.lead').textContent()).to.contain('Browser Person').and.contain(email);

@@ -48,7 +48,7 @@ describe('admin console in a browser', function () {
     expect(await page.title()).to.equal('Sign in · Latchkey');
     await page.getByLabel('Email').fill(adminEmail);
     await page.getByLabel('Password').fill(adminPassword);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${server.url}/admin`);
     await page.getByRole('heading', { name: 'Accounts' }).waitFor();
     expect(await nav('Accounts').getAttribute('aria-current')).to.equal('page');

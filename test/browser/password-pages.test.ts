@@ -54,7 +54,7 @@ describe('password pages in a browser', function () {
     await page.getByText('Your password was changed').waitFor();
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill('Tangerine-Velvet-Lighthouse-42');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${RP_CALLBACK}**`);
     expect(new URL(page.url()).searchParams.get('code')).to.be.a('string');
     await context.close();
@@ -69,7 +69,7 @@ describe('password pages in a browser', function () {
     await page.goto((await startAuthorization(config)).url.href);
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill('handed-out-temp-99');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { name: 'Choose a new password' }).waitFor();
     expect(page.url()).to.not.contain(RP_CALLBACK);
 

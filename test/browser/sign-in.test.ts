@@ -45,12 +45,12 @@ describe('sign-in page in a browser', function () {
     const authorization = await startAuthorization(config);
     await page.goto(authorization.url.href);
     expect(await page.title()).to.equal('Sign in · Latchkey');
-    expect(await page.getByLabel('Email').getAttribute('autocomplete')).to.equal('username');
+    expect(await page.getByLabel('Email').getAttribute('autocomplete'), 'passkeys offered in autofill').to.equal('username webauthn');
     expect(await page.getByLabel('Password').getAttribute('autocomplete')).to.equal('current-password');
 
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill('not my password');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForSelector('[role=alert]');
     expect(await page.getByRole('alert').textContent()).to.contain('Email or password is incorrect');
     expect(await page.getByLabel('Email').inputValue(), 'email kept').to.equal(email);
@@ -70,7 +70,7 @@ describe('sign-in page in a browser', function () {
     await page.goto(authorization.url.href);
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${RP_CALLBACK}**`);
     expect((await exchange(callback()!, authorization)).access_token).to.be.a('string');
     await context.close();
@@ -83,7 +83,7 @@ describe('sign-in page in a browser', function () {
     // Evaluated in the page (a string, since this file is type-checked without DOM types).
     const widths = await page.evaluate<{ scroll: number; view: number }>('({ scroll: document.documentElement.scrollWidth, view: window.innerWidth })');
     expect(widths.scroll).to.be.at.most(widths.view);
-    const button = await page.getByRole('button', { name: 'Sign in' }).boundingBox();
+    const button = await page.getByRole('button', { name: 'Sign in', exact: true }).boundingBox();
     expect(button!.width).to.be.greaterThan(250);
     const fontSize = await page.evaluate<number>("parseFloat(getComputedStyle(document.querySelector('#email')).fontSize)");
     expect(fontSize, 'inputs at 16px do not zoom on focus').to.be.at.least(16);
@@ -97,7 +97,7 @@ describe('sign-in page in a browser', function () {
     await page.goto((await startAuthorization(config)).url.href);
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${RP_CALLBACK}**`);
     expect(violations).to.deep.equal([]);
     await context.close();

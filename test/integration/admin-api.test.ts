@@ -327,7 +327,7 @@ describe('admin API', () => {
       const answer = await call(`/api/admin/accounts/${someone.id}`);
       expectOk(answer, 200);
       expect(answer.json).to.include({ id: someone.id, email: someone.email, name: 'Dee Tail', status: 'active', hasPassword: true, emailVerified: false, notes: '', locked: false });
-      expect(Object.keys(answer.json).sort()).to.deep.equal([...SUMMARY_KEYS, 'locale', 'phoneNumber', 'notes', 'emailVerified', 'hasPassword', 'passwordChangedAt', 'lockout', 'apps', 'factors'].sort());
+      expect(Object.keys(answer.json).sort()).to.deep.equal([...SUMMARY_KEYS, 'locale', 'phoneNumber', 'notes', 'emailVerified', 'hasPassword', 'passwordChangedAt', 'lockout', 'apps', 'factors', 'mustEnrolSecondFactor'].sort());
       expect(answer.json.apps).to.have.length(1);
       expect(answer.json.apps[0]).to.include({ clientId: backend.client_id });
       expect(answer.json.apps[0].scopes).to.include.members(['openid', 'email']);
@@ -670,7 +670,7 @@ describe('admin API', () => {
     it('describes every admin operation, with both ways to authenticate and its errors', () => {
       const operations = documentedOperations().filter((operation) => operation.includes(' /api/admin'));
       // The webhook endpoints are counted in webhooks.test.ts.
-      expect(operations.filter((operation) => !operation.includes(' /api/admin/webhooks'))).to.have.length(14);
+      expect(operations.filter((operation) => !operation.includes(' /api/admin/webhooks'))).to.have.length(15);
       for (const key of operations) {
         const [method, path] = key.split(' ') as [string, string];
         const operation = doc.paths[path][method.toLowerCase()];

@@ -65,7 +65,7 @@ export async function submitPasskey(ctx: Context, deps: AppDeps, interaction: In
   if (step && !(await completeSecondStep(deps.db, interaction.uid))) {
     throw new HttpError(400, 'Sign in again', 'This step was already used. Go back to the app and sign in again.');
   }
-  await deps.audit.record('factor.verified', user._id, context, { method: 'passkey', passkeyId: result.passkeyId });
+  await deps.audit.record('factor.verified', user._id, context, { method: 'passkey', factorId: result.passkeyId });
   await deps.audit.record('signin.succeeded', user._id, context, { method: step ? 'password+passkey' : 'passkey' });
   const device = readDevice(ctx);
   writeDevice(ctx, device?.userId === user._id ? device : { userId: user._id, deviceId: randomUUID() }, {
