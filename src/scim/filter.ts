@@ -71,7 +71,7 @@ export function filterToQuery(filter: Filter, fields: FilterFields, coreUrn: str
       const name = parent + attributeKey(filter.attrPath, coreUrn);
       const target = fields[name];
       const known = Object.keys(fields).join(', ');
-      if (!target) throw badRequest('invalidFilter', `Filtering on "${filter.attrPath}" is not supported; filter on ${known}.`);
+      if (!target) throw badRequest('invalidFilter', `Filtering on "${parent}${filter.attrPath}" is not supported; filter on ${known}.`);
       const op = filter.op as string;
       if (!(target.ops as readonly string[]).includes(op)) {
         throw badRequest('invalidFilter', `"${op}" is not supported on ${filter.attrPath}; use ${target.ops.join(', ')}.`);
