@@ -11,6 +11,7 @@ import { searchTermsFor } from '../../src/accounts/users.ts';
 import { callApi, type Answer, type CallInit } from '../helpers/api.ts';
 import { useTestServer } from '../helpers/server.ts';
 import { discover } from '../helpers/rp.ts';
+import { cliEnvironment, runCli } from '../helpers/cli.ts';
 
 const ccClient = (client_id: string, scope?: string) => ({
   client_id,
@@ -96,6 +97,20 @@ describe('SCIM 2.0', function () {
       expectError(await scim('/Nowhere'), 404);
       expectError(await scim('/ServiceProviderConfig', { method: 'POST', body: {} }), 405);
       expectError(await scim('/Bulk', { method: 'POST', body: {} }), 501);
+    });
+
+    it('connects a directory as the README says: client:add with the scim scope, a token from /token, then /scim/v2', async () => {
+      const metadata = {
+        client_id: 'directory-sync', client_name: 'Directory provisioning', grant_types: ['client_credentials'], scope: 'scim',
+        token_endpoint_auth_method: 'client_secret_basic', redirect_uris: [], response_types: [],
+      };
+      const run = await runCli(['client:add'], cliEnvironment(server.database.name), JSON.stringify(metadata));
+      expect(run.code, run.stderr).to.equal(0);
+      const secret = (await server.database.connection.collection('oidc_client').findOne({ _id: 'directory-sync' as never }))!.payload.client_secret as string;
+      const issued = await oidc.clientCredentialsGrant(await discover(server.url, { ...metadata, client_secret: secret } as ClientMetadata), { scope: 'scim' });
+      const answer = await scim('/Users?count=1', { token: issued.access_token });
+      expectOk(answer, 200);
+      expect(answer.json.schemas).to.deep.equal(['urn:ietf:params:scim:api:messages:2.0:ListResponse']);
     });
 
     it('takes only client credentials tokens with the scim scope of clients registered for it', async () => {
