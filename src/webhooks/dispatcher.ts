@@ -11,6 +11,11 @@
 //   4. sends it, and records the outcome with a write conditioned on that claim:
 //      delivered; or a retry after an exponential backoff (with jitter); or, once
 //      the delivery's day is over, failed, with the last answer kept.
+//   5. An endpoint that gave no answer at all (no connection, a timeout) is down:
+//      its other groups wait until that delivery's retry instead of each paying a
+//      connection attempt or a timeout, so one dead endpoint does not hold up the
+//      deliveries to the others. An HTTP error is the delivery's own (the receiver
+//      may refuse one event and take the next): only that account's group waits.
 //
 // Exactly once per endpoint while instances live: a delivery is sent only under a
 // claim, and never again once recorded as delivered. An instance that dies after
@@ -96,6 +101,8 @@ export class WebhookDispatcher {
   /** Set by kick(): an event arrived during a pass, so look again before sleeping. */
   #kicked = false;
   #heartbeat: NodeJS.Timeout | undefined;
+  /** Endpoints that did not answer, and until when their deliveries wait (step 5). */
+  readonly #downUntil = new Map<string, Date>();
 
   constructor(deps: DispatcherDeps) {
     this.#deps = deps;
@@ -207,6 +214,11 @@ export class WebhookDispatcher {
   async #sendGroup(group: WebhookDeliveryDoc[], endpointOf: (id: string) => Promise<WebhookEndpointDoc | null>): Promise<number> {
     const { deliveries } = this.#deps.collections;
     const head = group[0]!;
+    const down = this.#downUntil.get(head.endpointId);
+    if (down && down.getTime() > Date.now()) {
+      await this.#postpone(group, down);
+      return 0;
+    }
     // An earlier delivery of this account still waits for a retry (or is being sent): this group waits behind it.
     const earlier = await deliveries.findOne(
       { endpointId: head.endpointId, orderKey: head.orderKey, status: 'pending', seq: { $lt: head.seq } },
@@ -268,6 +280,7 @@ export class WebhookDispatcher {
     const result = await attemptDelivery({ url: endpoint.url, secret, eventId: claimed.eventId, body: claimed.body, timeoutMs: timing.timeoutMs });
     const { ok, ...lastResponse } = result;
     if (ok) {
+      this.#downUntil.delete(endpoint._id);
       const at = new Date();
       const recorded = await deliveries.updateOne(mine, {
         $set: { status: 'delivered', deliveredAt: at, lastResponse, claim: null, claimUntil: new Date(0), expiresAt: new Date(at.getTime() + KEEP_FINISHED_MS) },
@@ -277,7 +290,12 @@ export class WebhookDispatcher {
       return 'delivered';
     }
     this.#log.warn({ delivery: delivery._id, endpoint: endpoint._id, status: lastResponse.status, error: lastResponse.error, attempt: claimed.attempts + 1 }, 'webhook attempt failed');
-    return this.#recordFailure(claimed, mine, lastResponse);
+    const outcome = await this.#recordFailure(claimed, mine, lastResponse);
+    if (lastResponse.status === null && outcome === 'retry') {
+      const retried = await deliveries.findOne({ _id: delivery._id }, { projection: { nextAttemptAt: 1 } });
+      if (retried) this.#downUntil.set(endpoint._id, retried.nextAttemptAt);
+    }
+    return outcome;
   }
 
   async #recordFailure(delivery: WebhookDeliveryDoc, mine: { _id: string; claim: string }, lastResponse: WebhookDeliveryDoc['lastResponse']): Promise<'retry' | 'failed'> {

@@ -258,6 +258,20 @@ describe('webhooks', function () {
     }
   });
 
+  it('an endpoint that does not answer does not hold up the others', async () => {
+    quicken(server, { retryBaseMs: 5_000, retryMaxMs: 5_000 });
+    const dead = await endpointAt(['account.updated']);
+    dead.receiver.answer = () => 'hang';
+    const alive = await endpointAt(['account.updated']);
+    const people = await Promise.all(Array.from({ length: 40 }, (_, i) => newAccount(`dead-${i}`)));
+    for (const person of people) await editAccount(server.deps, person._id, { notes: 'for both' }, ctx);
+    await waitFor('every event at the live endpoint', () => alive.receiver.accepted.length === 40);
+    // One round of attempts at most (eight at once), then the dead endpoint's other events wait for its retry.
+    expect(dead.receiver.requests.length).to.be.within(1, 16);
+    const waiting = (await deliveries(dead.id)).filter((d) => d.attempts === 0 && d.nextAttemptAt.getTime() > Date.now());
+    expect(waiting.length).to.be.greaterThan(20);
+  });
+
   it('gives up after the retry period, shows the last answer, and redelivers by hand', async () => {
     quicken(server, { retryForMs: 1_500 });
     const { receiver: hooks, id } = await endpointAt(['account.updated']);
