@@ -11,7 +11,7 @@ import type { DeliveryStatus } from '../../db/models/webhook.ts';
 import { HttpError } from '../http-error.ts';
 import { echo, type FieldErrors } from '../forms.ts';
 import { render } from '../render.ts';
-import { adminContext, adminOf, formatDateTime, seeOther } from './page.ts';
+import { actorText, adminContext, adminOf, emailsOf, formatDateTime, seeOther } from './page.ts';
 
 const ID = /^wh[ep]_[\w-]{1,64}$|^dlv_[\w-]{1,64}$/;
 const UNREADABLE = 'This field could not be read.';
@@ -105,9 +105,11 @@ export async function showWebhook(ctx: Context, deps: AppDeps, id = idParam(ctx,
   const endpoint = found.value;
   const filter = typeof ctx.query.status === 'string' && DELIVERY_STATUSES.includes(ctx.query.status as DeliveryStatus) ? ctx.query.status as DeliveryStatus : undefined;
   const deliveries = await deps.webhooks.deliveries(id, { status: filter, limit: 100 });
+  // Accounts by email where they still exist; the creator as the console names actors.
+  const emails = await emailsOf(deps, [...deliveries.map((d) => d.accountId), endpoint.createdBy.replace(/^admin:/, '')]);
   renderWebhooks(ctx, 'webhook', {
     title: `Webhook ${endpoint.url}`,
-    endpoint: endpointRow(endpoint),
+    endpoint: { ...endpointRow(endpoint), createdBy: actorText(endpoint.createdBy, emails) },
     form: extra.form ?? { url: endpoint.url, description: endpoint.description, events: endpoint.events },
     errors: extra.errors ?? {},
     choices: EVENT_CHOICES,
@@ -118,6 +120,7 @@ export async function showWebhook(ctx: Context, deps: AppDeps, id = idParam(ctx,
       eventId: d.eventId,
       type: d.type,
       accountId: d.accountId,
+      account: d.accountId ? emails.get(d.accountId) ?? d.accountId : null,
       status: d.status,
       statusText: STATUS_TEXT[d.status],
       attempts: d.attempts,
