@@ -9,7 +9,9 @@ import { createHash } from 'node:crypto';
 import type { User } from '../db/models/user.ts';
 import type { GroupModel } from '../db/models/group.ts';
 import type { RequestContext } from '../accounts/audit.ts';
-import { ADMIN_ROLE, adminCreateAccount, adminSetTemporaryPassword, isAdmin, setDisabled, type AdminDeps } from '../accounts/admin.ts';
+import {
+  ADMIN_ROLE, adminCreateAccount, adminSendReset, adminSetTemporaryPassword, isAdmin, setDisabled, type AdminDeps,
+} from '../accounts/admin.ts';
 import { createUser, searchTermsFor } from '../accounts/users.ts';
 import { emailSchema, normalizeEmail } from '../accounts/email.ts';
 import { deleteAccount } from '../accounts/deletion.ts';
@@ -275,6 +277,11 @@ async function storeFields(deps: ScimDeps, user: StoredUser, fields: UserFields,
 async function applyStatus(deps: ScimDeps, user: StoredUser, fields: UserFields, context: RequestContext): Promise<void> {
   if (fields.active !== undefined && fields.active === (user.status === 'disabled')) {
     await setDisabled(deps.admin, user._id, !fields.active, context);
+    // Disabling ended any invitation link: an account still waiting for its first password gets a fresh one.
+    if (fields.active && fields.sendInvitation) {
+      const enabled = await deps.admin.users.findById(user._id, { status: 1 }).lean<Pick<User, 'status'>>();
+      if (enabled?.status === 'invited') await adminSendReset(deps.admin, user._id, context);
+    }
   }
   if (fields.password !== undefined) {
     const issues = await adminSetTemporaryPassword(deps.admin, user._id, fields.password, context);
@@ -307,8 +314,8 @@ async function update(deps: ScimDeps, id: string, ifMatch: string | null, contex
     const { user, current } = await load(deps, id);
     if (ifMatch && !etagMatches(ifMatch, current.etag)) throw preconditionFailed();
     const fields = userFields(next(current.resource));
-    if (fields.password !== undefined) checkPasswordType(fields.password);
     await guardAdministrators(deps, user, fields);
+    checkPassword(deps, fields);
     if (await storeFields(deps, user, fields, context) === 'changed') {
       if (ifMatch) throw preconditionFailed();
       continue;
@@ -319,8 +326,12 @@ async function update(deps: ScimDeps, id: string, ifMatch: string | null, contex
   throw new ScimError(409, null, 'The user is being changed by another request; try again.');
 }
 
-function checkPasswordType(password: string): void {
-  if (!password) throw badRequest('invalidValue', 'password must not be empty.');
+/** A password given is checked against the policy before anything is stored, so a refused one changes nothing. */
+function checkPassword(deps: ScimDeps, fields: UserFields): void {
+  if (fields.password === undefined) return;
+  if (!fields.password) throw badRequest('invalidValue', 'password must not be empty.');
+  const issues = deps.admin.policy.check(fields.password, { email: fields.email, name: fields.name });
+  if (issues.length) throw badRequest('invalidValue', `password: ${issues.map((issue) => issue.message).join(' ')}`);
 }
 
 /** If-Match: `*` or a list of ETags, weak or strong (a weak comparison: RFC 9110 §13.1.1 uses strong, but ours are all weak). */
@@ -339,13 +350,14 @@ function writable(resource: JsonObject): JsonObject {
 export async function createScimUser(deps: ScimDeps, input: unknown, context: RequestContext): Promise<Versioned> {
   const fields = userFields(readResource(USER_RESOURCE, input));
   let user: User;
+  checkPassword(deps, fields);
   if (fields.password !== undefined) {
-    checkPasswordType(fields.password);
     user = await adminCreateAccount(deps.admin, { email: fields.email, name: fields.name, temporaryPassword: fields.password }, context);
-  } else if (fields.sendInvitation) {
+  } else if (fields.sendInvitation && fields.active !== false) {
     user = await adminCreateAccount(deps.admin, { email: fields.email, name: fields.name, invite: true }, context);
   } else {
-    // Pre-registered without an email: an operator (or a later reset request) sends the invitation.
+    // Pre-registered without an email (asked for, or created inactive): enabling it later, an
+    // operator, or a reset request sends the invitation.
     user = await createUser(deps.admin, { email: fields.email, name: fields.name });
     await deps.admin.users.updateOne({ _id: user._id }, { $set: { status: 'invited' } });
     await deps.admin.audit.record('account.created', user._id, context, { invite: false });

@@ -217,6 +217,25 @@ describe('SCIM 2.0', function () {
       expect(await users().findOne({ _id: id })).to.include({ status: 'active' });
     });
 
+    it('an account created inactive is not invited until it is enabled; a refused password changes nothing', async () => {
+      const email = unique('prehire');
+      const created = await scim('/Users', { method: 'POST', body: newUser(email, { active: false }) });
+      expectOk(created, 201);
+      expect(created.json.active).to.equal(false);
+      expect(await users().findOne({ _id: created.json.id })).to.include({ status: 'disabled', statusBeforeDisable: 'invited' });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(smtp.messages.some((m) => (m.to as { text: string }).text.includes(email))).to.equal(false);
+
+      expectOk(await scim(`/Users/${created.json.id}`, { method: 'PATCH', body: patch({ op: 'replace', path: 'active', value: true }) }), 200);
+      expect(await users().findOne({ _id: created.json.id })).to.include({ status: 'invited' });
+      const invitation = await mailTo(email);
+      expect(smtp.linkIn(invitation)).to.match(/\/password\/set\?token=/);
+
+      const weak = await scim(`/Users/${created.json.id}`, { method: 'PATCH', body: patch({ op: 'replace', value: { displayName: 'Changed', password: 'password' } }) });
+      expectError(weak, 400, 'invalidValue');
+      expect(await users().findOne({ _id: created.json.id })).to.include({ name: 'Grace Hopper', passwordHash: null });
+    });
+
     it('PATCHes the paths directories send (valuePath filters, sub-attributes, the enterprise extension) and PUT replaces', async () => {
       const email = unique('patch');
       const { json: { id } } = await scim('/Users', { method: 'POST', body: newUser(email) });
