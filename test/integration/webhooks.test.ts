@@ -298,6 +298,23 @@ describe('webhooks', function () {
     expect(hooks.accepted.map((r) => r.id)).to.deep.equal([failed!.eventId, failed!.eventId]);
   });
 
+  it('leaves a claimed delivery to its sender, and sends it again (same webhook-id) once the claim of a dead sender runs out', async () => {
+    const { receiver: hooks, id } = await endpointAt(['account.updated']);
+    const claimUntil = new Date(Date.now() + 1_500);
+    const body = JSON.stringify({ id: 'msg_claimed', type: 'account.updated', time: new Date().toISOString(), accountId: 'u-claimed', actor: 'cli', data: {} });
+    // As an instance that died in the middle of sending it would have left it.
+    await server.deps.webhooks.collections.deliveries.insertOne({
+      _id: 'dlv_claimed', eventId: 'msg_claimed', endpointId: id, type: 'account.updated', accountId: 'u-claimed', orderKey: 'u-claimed', seq: 0, body,
+      createdAt: new Date(), status: 'pending', attempts: 0, nextAttemptAt: new Date(), deadlineAt: new Date(Date.now() + 60_000),
+      claim: 'a-dead-instance', claimUntil, lastResponse: null, deliveredAt: null, redeliveries: 0, expiresAt: null,
+    });
+    server.deps.webhooks.dispatcher.kick();
+    await waitFor('the delivery after the claim ran out', () => hooks.accepted.length === 1);
+    expect(Number(hooks.accepted[0]!.timestamp) * 1000).to.be.at.least(Math.floor(claimUntil.getTime() / 1000) * 1000);
+    expect(hooks.accepted[0]!).to.deep.include({ id: 'msg_claimed', body, verified: true });
+    expect((await deliveries(id))[0]).to.deep.include({ status: 'delivered', claim: null });
+  });
+
   it('announces a finished CSV import once, with its counts', async () => {
     const { receiver: hooks } = await endpointAt(['import.finished', 'account.created']);
     const csv = `email,name\n${uniqueEmail('import-a')},A\n${uniqueEmail('import-b')},B\nnot-an-email,C\n`;
