@@ -176,6 +176,7 @@ export function openApiDocument(issuer: string, endpoints: readonly Endpoint[]):
         `${PROBLEM_CODES.map((code) => `\`${code}\``).join(', ')} under ${issuer}/api/problems/. Query parameters are checked as strictly:`,
         'an unknown parameter, or one given twice, is refused; an empty one counts as absent. No answer is cached.',
         'These endpoints are meant to be called from an app\'s server; they send no CORS headers.',
+        'The `webhooks` section describes the signed events Latchkey POSTs to endpoints registered under /api/admin/webhooks.',
       ].join(' '),
     },
     servers: [{ url: issuer }],
