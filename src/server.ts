@@ -11,7 +11,7 @@ import { connect } from './db/connection.ts';
 import { startDevDb, type DevDb } from './db/devdb.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import { createServices, prepareDatabase, type AppDeps, type Services } from './deps.ts';
-import { hasSecondFactor } from './accounts/factors.ts';
+import { secondFactorStatus } from './accounts/mfa-policy.ts';
 import { LiveProvider } from './oidc/live-provider.ts';
 import { createProvider } from './oidc/provider.ts';
 import { demoClient, loadClientsFile, portalClient } from './oidc/clients.ts';
@@ -119,7 +119,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
         trustProxy: resolved.trustProxy,
         clients,
         lifetimes: resolved.policy.lifetimes,
-        hasSecondFactor: (accountId) => hasSecondFactor(services.factors, accountId),
+        secondFactorOf: (accountId) => secondFactorStatus(services.factors, accountId, config.policy.mfa),
         pages: providerPages,
       });
       built.on('server_error', (_ctx, error) => log.error({ err: error }, 'provider error'));

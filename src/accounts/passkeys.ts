@@ -61,7 +61,7 @@ export interface PasskeySummary {
 }
 
 export type RegisterPasskeyResult =
-  | { ok: true; passkeyId: string }
+  | { ok: true; passkeyId: string; synced: boolean }
   | { ok: false; reason: 'malformed' | 'invalid' | 'already_registered' | 'too_many' };
 
 export type PasskeySignInResult =
@@ -217,7 +217,7 @@ export async function registerPasskey(
     to: user.email, name: user.name || undefined, when: new Date(), ip: context.ip ?? undefined,
     factorName: `a passkey ("${passkey.name}")`, link: deps.urls.forgotPassword(),
   });
-  return { ok: true, passkeyId: passkey._id };
+  return { ok: true, passkeyId: passkey._id, synced: passkey.deviceType === 'multiDevice' };
 }
 
 // ---------------------------------------------------------------------------

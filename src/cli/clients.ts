@@ -74,7 +74,7 @@ async function validateWithProvider({ config, services }: CliContext, clients: A
     secure: config.secure,
     trustProxy: config.trustProxy,
     lifetimes: config.policy.lifetimes,
-    hasSecondFactor: async () => false, // no request is served here
+    secondFactorOf: async () => ({ has: false, required: false }), // no request is served here
     clients: [],
     pages: { async error() {}, async logout() {}, async loggedOut() {} },
   });

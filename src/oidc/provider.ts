@@ -32,8 +32,11 @@ export interface ProviderOptions {
   clients: ClientMetadata[];
   /** From the policy's `lifetimes` (config.ts). */
   lifetimes: Policy['lifetimes'];
-  /** Whether an account has a second factor (accounts/factors.ts): step-up with acr_values asks for it. */
-  hasSecondFactor(accountId: string): Promise<boolean>;
+  /**
+   * Whether an account has a second factor (step-up with acr_values asks for it) and
+   * whether it must sign in with one whatever the app asks (accounts/mfa-policy.ts).
+   */
+  secondFactorOf(accountId: string): Promise<{ has: boolean; required: boolean }>;
   /** Renders the provider's own pages (errors, logout) with our templates. */
   pages: {
     error(ctx: KoaContextWithOIDC, out: Record<string, string>, error: Error): Promise<void>;
@@ -44,21 +47,22 @@ export interface ProviderOptions {
 
 /**
  * oidc-provider's prompts, with one more reason to ask for the sign-in again when the
- * session's sign-in was a password alone: the app's registration requires multi-factor
- * (require_mfa: the sign-in page then refuses an account without a second factor), or
- * the app asks for it (acr_values with our mfa value) and the account has a second
- * factor to ask for (step-up; acr_values is voluntary, so an account without one gets
- * what it has).
+ * session's sign-in was not two-step: the app's registration requires it (require_mfa),
+ * the account must use a second factor anyway (an operator's request, the policy for
+ * everyone or for administrators: the sign-in page then leads to setting one up), or the
+ * app asks for it (acr_values with our mfa value) and the account has a second factor
+ * to ask for (step-up; acr_values is voluntary, so an account without one gets what it has).
  */
-function signInPolicy(hasSecondFactor: (accountId: string) => Promise<boolean>) {
+function signInPolicy(secondFactorOf: ProviderOptions['secondFactorOf']) {
   const policy = interactionPolicy.base();
   policy.get('login')!.checks.add(new interactionPolicy.Check('acr_mfa', 'Multi-factor authentication was requested', async (ctx) => {
     const { params, session, result } = ctx.oidc;
-    const required = requiresMfa(ctx.oidc.client as never);
-    const requested = String(params?.acr_values ?? '').split(' ').includes(ACR.mfa);
     const accountId = session?.accountId;
-    if (!(required || requested) || !accountId || session.acr === ACR.mfa || result?.login) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-    return required || (await hasSecondFactor(accountId)) ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    if (!accountId || session.acr === ACR.mfa || result?.login) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    if (requiresMfa(ctx.oidc.client as never)) return interactionPolicy.Check.REQUEST_PROMPT;
+    const requested = String(params?.acr_values ?? '').split(' ').includes(ACR.mfa);
+    const status = await secondFactorOf(accountId);
+    return status.required || (requested && status.has) ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
   }));
   return policy;
 }
@@ -123,8 +127,6 @@ export function createProvider(options: ProviderOptions): Provider {
         }
       },
     },
-    // Refresh tokens for any client allowed the grant, rotated on every use: a
-    // reused refresh token is refused and revokes its grant.
     // Each access token remembers how the sign-in behind it was done (token.extra.acr;
     // introspection shows it too): the admin API takes an administrator's token only
     // from a two-step sign-in when policy.mfa.require says so (web/api/admin-auth.ts).
@@ -135,6 +137,8 @@ export function createProvider(options: ProviderOptions): Provider {
       const acr = (AuthorizationCode ?? RefreshToken)?.acr;
       return typeof acr === 'string' ? { acr } : undefined;
     },
+    // Refresh tokens for any client allowed the grant, rotated on every use: a
+    // reused refresh token is refused and revokes its grant.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: () => true,
     // Our own apps get the scopes they ask for without a consent page.
@@ -150,7 +154,7 @@ export function createProvider(options: ProviderOptions): Provider {
       await grant.save();
       return grant;
     },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: signInPolicy(options.hasSecondFactor) },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: signInPolicy(options.secondFactorOf) },
     renderError: options.pages.error as unknown as Configuration['renderError'],
     ttl: {
       AccessToken: lifetimes.accessTokenMinutes * MINUTE,

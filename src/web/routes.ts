@@ -17,6 +17,7 @@ import { showStep, withInteraction } from './interactions/interaction.ts';
 import { showSignIn, submitLogin } from './interactions/login.ts';
 import { submitSecondFactor } from './interactions/second-factor.ts';
 import { passkeyOptions, submitPasskey } from './interactions/passkey.ts';
+import { enrolPasskeyOptions, submitEnrolPasskey, submitEnrolTotp } from './interactions/enrol.ts';
 import { submitForcedChange } from './interactions/change-password.ts';
 import { abort, showConsent, submitConsent } from './interactions/consent.ts';
 import { showForgot, submitForgot } from './password/forgot.ts';
@@ -84,6 +85,10 @@ function signInSteps(deps: AppDeps, csrf: Csrf): Router {
   // A passkey, alone from the sign-in page or as the second step: the challenge, then the answer.
   router.post('/passkey/options', ...post, withInteraction(deps, (ctx, interaction) => passkeyOptions(ctx, deps, interaction)));
   router.post('/passkey', ...post, withInteraction(deps, (ctx, interaction) => submitPasskey(ctx, deps, interaction)));
+  // Setting up a first factor, for a person who must sign in with one and has none yet.
+  router.post('/enrol/totp', ...post, withInteraction(deps, (ctx, interaction) => submitEnrolTotp(ctx, deps, interaction)));
+  router.post('/enrol/passkey/options', ...post, withInteraction(deps, (ctx, interaction) => enrolPasskeyOptions(ctx, deps, interaction)));
+  router.post('/enrol/passkey', ...post, withInteraction(deps, (ctx, interaction) => submitEnrolPasskey(ctx, deps, interaction)));
   router.post('/change-password', ...post, withInteraction(deps, (ctx, interaction) => submitForcedChange(ctx, deps, interaction)));
   router.post('/confirm', ...post, withInteraction(deps, (ctx, interaction) => submitConsent(ctx, deps, interaction)));
   router.post('/abort', ...post, withInteraction(deps, (ctx) => abort(ctx, deps)));

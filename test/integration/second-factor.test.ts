@@ -178,7 +178,20 @@ describe('sign-in with a second factor', function () {
     expect((await openSignIn(agent, await startAuthorization(config, params))).url.startsWith(RP_CALLBACK)).to.equal(true);
   });
 
-  it('an app registered with require_mfa takes only two-step sign-ins: an account without a second factor is refused, even from a password session', async () => {
+  /** The authenticator app a person sets up from the enrolment page: its code, computed from the key shown. */
+  function appFromEnrolmentPage(page: Page) {
+    const key = /<code class="secret">([A-Z2-7 ]+)<\/code>/.exec(page.body)?.[1];
+    expect(key, 'the key for typing in is on the page').to.be.a('string');
+    const totp = new TOTP({ ...TOTP_SETTINGS, secret: Secret.fromBase32(key!.replace(/ /g, '')) });
+    return () => totp.generate();
+  }
+
+  async function enrolWithCode(agent: Agent, page: Page, code: string): Promise<Page> {
+    const form = formOn(page.body, /\/enrol\/totp$/);
+    return agent.follow(new URL(form.action, page.url).href, { form: { ...form.fields, code } }, RP_CALLBACK);
+  }
+
+  it('an app registered with require_mfa takes only two-step sign-ins: an account without a second factor sets one up right after the password, even from a password session', async () => {
     const strictConfig = await discover(server.url, strict);
     const person = await personWithFactor();
     const agent = new Agent();
@@ -191,19 +204,58 @@ describe('sign-in with a second factor', function () {
     expect(tokens.claims()!.acr).to.equal('urn:latchkey:acr:mfa');
 
     const email = `no-factor-${++people}@example.com`;
-    await createUser(server.deps, { email, password: 'a password and nothing more 1' });
-    const fresh = new Agent();
-    const refused = await submitSignIn(fresh, await openSignIn(fresh, await startAuthorization(strictConfig)), email, 'a password and nothing more 1');
-    expect(refused.status).to.equal(403);
-    expect(refused.body).to.contain('Two-step verification required').and.contain('Strict App');
-    expect(refused.url.startsWith(RP_CALLBACK)).to.equal(false);
+    const password = 'a password and nothing more 1';
+    const user = await createUser(server.deps, { email, password });
 
-    // Signed in at another app with the password: the strict app still asks, and still refuses.
+    // Signed in at another app with the password: the strict app still asks.
     const other = new Agent();
-    expect((await passwordStep(other, email, 'a password and nothing more 1')).page.url.startsWith(RP_CALLBACK)).to.equal(true);
-    const again = await openSignIn(other, await startAuthorization(strictConfig));
+    expect((await passwordStep(other, email, password)).page.url.startsWith(RP_CALLBACK)).to.equal(true);
+    const strictAuthorization = await startAuthorization(strictConfig);
+    const again = await openSignIn(other, strictAuthorization);
     expect(again.url.startsWith(RP_CALLBACK), 'no silent sign-in').to.equal(false);
-    expect((await submitSignIn(other, again, email, 'a password and nothing more 1')).status).to.equal(403);
+    const enrol = await submitSignIn(other, again, email, password);
+    expect(enrol.status).to.equal(200);
+    expect(enrol.body).to.contain('Set up two-step verification').and.contain('Strict App').and.contain('<svg role="img"');
+    expect(enrol.url.startsWith(RP_CALLBACK)).to.equal(false);
+    // Reloading the sign-in shows the setup again (a new key), never the app.
+    const reloaded = await other.follow(again.url, {}, RP_CALLBACK);
+    expect(reloaded.body).to.contain('Set up two-step verification');
+    const code = appFromEnrolmentPage(reloaded);
+
+    const wrong = await enrolWithCode(other, reloaded, code() === '000000' ? '111111' : '000000');
+    expect(wrong.status).to.equal(400);
+    expect(wrong.body).to.contain('That code is not right');
+    expect(await server.deps.factors.factors.countDocuments({ userId: user._id })).to.equal(0);
+
+    const fresh = appFromEnrolmentPage(wrong);
+    const enrolled = await enrolWithCode(other, wrong, fresh());
+    expect(enrolled.url.startsWith(RP_CALLBACK), enrolled.body.slice(0, 300)).to.equal(true);
+    const claims = (await oidc.authorizationCodeGrant(strictConfig, new URL(enrolled.url), {
+      pkceCodeVerifier: strictAuthorization.verifier, expectedState: strictAuthorization.state, expectedNonce: strictAuthorization.nonce,
+    })).claims()!;
+    expect(claims.acr).to.equal('urn:latchkey:acr:mfa');
+    expect(claims.amr).to.deep.equal(['pwd', 'otp', 'mfa']);
+    expect(await server.deps.factors.factors.countDocuments({ userId: user._id, kind: 'totp' })).to.equal(1);
+  });
+
+  it('an operator\'s "set up two-step verification at next sign-in": the next sign-in leads to the setup, and the request ends with it', async () => {
+    const email = `must-enrol-${++people}@example.com`;
+    const password = 'a password and nothing more 2';
+    const user = await createUser(server.deps, { email, password });
+    await server.deps.users.updateOne({ _id: user._id }, { $set: { mustEnrolSecondFactor: true } });
+    const agent = new Agent();
+    const { authorization, page } = await passwordStep(agent, email, password);
+    expect(page.body).to.contain('Set up two-step verification');
+    // The password step is done; going back to it does not skip the setup.
+    const form = formOn(page.body, /\/enrol\/totp$/);
+    const skip = await agent.request(new URL(form.action.replace(/\/enrol\/totp$/, '/second-factor'), page.url).href, { form: { _csrf: form.fields._csrf!, code: '123456' } });
+    expect(skip.status).to.equal(400);
+    const done = await enrolWithCode(agent, page, appFromEnrolmentPage(page)());
+    expect(done.url.startsWith(RP_CALLBACK)).to.equal(true);
+    expect((await oidc.authorizationCodeGrant(config, new URL(done.url), {
+      pkceCodeVerifier: authorization.verifier, expectedState: authorization.state, expectedNonce: authorization.nonce,
+    })).claims()!.amr).to.deep.equal(['pwd', 'otp', 'mfa']);
+    expect((await server.deps.users.findById(user._id).lean())!.mustEnrolSecondFactor).to.equal(false);
   });
 
   it('bad input on the step: 4xx, nothing used up', async () => {

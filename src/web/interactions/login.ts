@@ -14,6 +14,8 @@ import { text, parseForm, echo, requestContext } from '../forms.ts';
 import { startForcedChange } from './change-password.ts';
 import { requiresMfa } from '../../oidc/provider.ts';
 import { pendingSecondFactor, showSecondFactor, startSecondFactor } from './second-factor.ts';
+import { showEnrolment, startEnrolment } from './enrol.ts';
+import { mustUseSecondFactor } from '../../accounts/mfa-policy.ts';
 
 const SIGN_IN_FAILED = 'Email or password is incorrect, or the account is temporarily locked after too many attempts.';
 const TEMPORARY_EXPIRED = 'Your temporary password has expired. Use "Forgot your password?" to get a link to choose a new one.';
@@ -28,18 +30,11 @@ const loginForm = z.object({
   password: text('Enter your password.').min(1, 'Enter your password.').max(PASSWORD_MAX_BYTES, 'That password is too long.'),
 });
 
-/** The app requires a second factor and the account has none yet: say how to get one. Nothing is signed in. */
-function refuseWithoutSecondFactor(ctx: Context): void {
-  render(ctx, 'message', {
-    title: 'Two-step verification required',
-    message: `Signing in to ${appNameOf(ctx)} needs two-step verification, and your account does not have it yet.`,
-    next: 'Set up an authenticator app in your account (Your account › Two-step verification), then sign in to the app again.',
-  }, 403);
-}
-
-/** GET of a sign-in: its second step when the password was given already, else the password page. */
+/** GET of a sign-in: its second step (or the setup of a first factor) when the password was given already, else the password page. */
 export async function showSignIn(ctx: Context, deps: AppDeps, interaction: Interaction): Promise<void> {
-  if (await pendingSecondFactor(deps, interaction.uid)) return showSecondFactor(ctx, deps, interaction, {});
+  const step = await pendingSecondFactor(deps, interaction.uid);
+  if (step?.kind === 'enrol') return showEnrolment(ctx, deps, interaction, step.accountId, {});
+  if (step) return showSecondFactor(ctx, deps, interaction, {});
   return showLogin(ctx, deps, interaction);
 }
 
@@ -79,8 +74,8 @@ export async function submitLogin(ctx: Context, deps: AppDeps, interaction: Inte
 
   // An account with a second factor: its step next (second-factor.ts), with no device cookie before it.
   if (result.secondFactor) return startSecondFactor(ctx, deps, interaction, result.user);
-  // An app that accepts only two-step sign-ins, and an account without a second factor: no sign-in.
-  if (requiresMfa(ctx.state.client)) return refuseWithoutSecondFactor(ctx);
+  // Must be two-step (the app, an operator or the policy says so) and has no factor yet: set one up now.
+  if (mustUseSecondFactor(result.user, deps.config.policy.mfa, requiresMfa(ctx.state.client))) return startEnrolment(ctx, deps, interaction, result.user);
   writeDevice(ctx, result.device, { days: deps.config.policy.device.cookieDays, secure: deps.config.secure });
   // A temporary password proves who this is, but no token is issued until a new password is chosen.
   if (result.mustChangePassword) return startForcedChange(ctx, deps, interaction, result.user);

@@ -50,7 +50,8 @@ export async function showSecondFactor(ctx: Context, deps: AppDeps, interaction:
 
 export async function submitSecondFactor(ctx: Context, deps: AppDeps, interaction: Interaction): Promise<void> {
   const step = interaction.prompt.name === 'login' ? await pendingSecondFactor(deps, interaction.uid) : null;
-  if (!step) throw new HttpError(400, 'Sign in again', 'This step has expired. Go back to the app and sign in again.');
+  // An account setting up its first factor has none to verify (enrol.ts takes that step).
+  if (!step || step.kind === 'enrol') throw new HttpError(400, 'Sign in again', 'This step has expired. Go back to the app and sign in again.');
   const form = parseForm(codeForm, ctx);
   if (!form.ok) return showSecondFactor(ctx, deps, interaction, form.errors, 400);
 
