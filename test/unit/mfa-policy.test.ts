@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { mustUseSecondFactor } from '../../src/accounts/mfa-policy.ts';
 
 describe('mustUseSecondFactor', () => {
-  const person = { roles: [] as string[], status: 'active', mustEnrolSecondFactor: false };
+  const person = { roles: [] as string[], status: 'active' as const, mustEnrolSecondFactor: false };
   const admin = { ...person, roles: ['admin'] };
 
   it('follows the app, the operator and the policy, and nothing else', () => {
