@@ -114,7 +114,7 @@ async function waitFor(what: string, check: () => boolean | Promise<boolean>, ti
 
 /** Short timings, so retries happen in a test's time. */
 function quicken(server: RunningServer, timing: Partial<RunningServer['deps']['webhooks']['timing']> = {}): void {
-  Object.assign(server.deps.webhooks.timing, { timeoutMs: 500, retryBaseMs: 100, retryMaxMs: 400, pollMs: 100, ...timing });
+  Object.assign(server.deps.webhooks.timing, { timeoutMs: 2_000, retryBaseMs: 100, retryMaxMs: 400, pollMs: 100, ...timing });
   server.deps.webhooks.dispatcher.kick();
 }
 
