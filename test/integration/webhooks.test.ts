@@ -548,7 +548,27 @@ describe('webhooks', function () {
       expectProblem(await call('/api/admin/webhooks/whe_nope/deliveries'), 404, 'about:blank', server.url);
       expectProblem(await call('/api/admin/webhooks/whe_nope/deliveries/dlv_nope/redeliver', { method: 'POST' }), 404, 'about:blank', server.url);
       expectProblem(await call('/api/admin/webhooks', { token: null }), 401, 'invalid-token', server.url);
+      expectProblem(await call(`/api/admin/webhooks/whe_${'x'.repeat(300)}`), 404, 'about:blank', server.url);
       expect(await server.deps.webhooks.collections.endpoints.countDocuments()).to.equal(0);
+
+      // On an endpoint that exists: bad changes, bad queries, a redelivery of what is still pending.
+      const hooks = await receiver();
+      hooks.answer = () => 500;
+      const { json: { endpoint } } = await call('/api/admin/webhooks', { method: 'POST', body: { url: hooks.url, events: ['account.updated'] } });
+      const path = `/api/admin/webhooks/${endpoint.id}`;
+      for (const body of [{}, { url: 'http://example.com/x' }, { events: [] }, { secret: 'whsec_x' }, { description: 7 }]) {
+        expectProblem(await call(path, { method: 'PATCH', body }), 400, 'invalid-request', server.url);
+      }
+      for (const query of ['?status=nope', '?limit=0', '?limit=9999', '?extra=1', '?status=failed&status=pending']) {
+        expectProblem(await call(`${path}/deliveries${query}`), 400, 'invalid-request', server.url);
+      }
+      const user = await newAccount('api-pending');
+      await editAccount(server.deps, user._id, { name: 'Pending' }, ctx);
+      await waitFor('a failed attempt', () => hooks.requests.length >= 1);
+      const [pending] = (await call(`${path}/deliveries?status=pending`)).json.items as Array<{ id: string }>;
+      expectProblem(await call(`${path}/deliveries/${pending!.id}/redeliver`, { method: 'POST' }), 409, 'about:blank', server.url);
+      expectProblem(await call(`/api/admin/webhooks/whe_other/deliveries/${pending!.id}/redeliver`, { method: 'POST' }), 404, 'about:blank', server.url);
+      expect((await server.deps.webhooks.get(endpoint.id)).events).to.deep.equal(['account.updated']);
     });
 
     it('describes every event in the OpenAPI document\'s webhooks section', async () => {
