@@ -10,7 +10,9 @@ import { normalizeEmail } from '../../src/accounts/email.ts';
 import { searchTermsFor } from '../../src/accounts/users.ts';
 import { callApi, type Answer, type CallInit } from '../helpers/api.ts';
 import { useTestServer } from '../helpers/server.ts';
-import { discover } from '../helpers/rp.ts';
+import { discover, publicClient, signIn } from '../helpers/rp.ts';
+import { Agent } from '../helpers/agent.ts';
+import { generateRecoveryCodes } from '../../src/accounts/factors.ts';
 import { cliEnvironment, runCli } from '../helpers/cli.ts';
 
 const ccClient = (client_id: string, scope?: string) => ({
@@ -23,6 +25,7 @@ const ccClient = (client_id: string, scope?: string) => ({
   token_endpoint_auth_method: 'client_secret_basic',
 }) as ClientMetadata;
 const directory = ccClient('directory', 'scim');
+const app = publicClient({ scope: 'openid email profile offline_access' }); // a relying party people sign in to
 const automation = ccClient('automation', 'admin'); // the admin scope does not imply scim
 const unscoped = ccClient('unscoped'); // no scope metadata: the provider grants any scope; SCIM must not
 
@@ -34,13 +37,16 @@ const ERROR = 'urn:ietf:params:scim:api:messages:2.0:Error';
 
 describe('SCIM 2.0', function () {
   this.timeout(120_000);
-  const { server, smtp } = useTestServer({ clients: [directory, automation, unscoped], smtp: true });
+  const { server, smtp } = useTestServer({ clients: [directory, automation, unscoped, app], smtp: true });
   let token: string;
   let counter = 0;
   const unique = (tag: string) => `scim-${tag}-${++counter}@example.com`;
 
+  let appConfig: oidc.Configuration;
+
   before(async () => {
     token = (await oidc.clientCredentialsGrant(await discover(server.url, directory), { scope: 'scim' })).access_token;
+    appConfig = await discover(server.url, app);
   });
 
   const scim = (path: string, init: CallInit = {}) => callApi(server.url, `/scim/v2${path}`, {
@@ -322,6 +328,35 @@ describe('SCIM 2.0', function () {
       expectError(refused, 409);
       expect(refused.json.detail).to.match(/last active administrator/);
       expect(await users().countDocuments({ _id: admin._id as never })).to.equal(1);
+    });
+
+    it('DELETE of a signed-in person with a second factor: tokens stop working, factors and sessions go, their acts as an operator are pseudonymised', async () => {
+      const email = unique('signed-in');
+      const password = 'a person who will leave 77';
+      const person = await createUser(server.deps, { email, password, name: 'Leaving Soon' });
+      const { tokens } = await signIn(appConfig, new Agent(), email, password, { scope: 'openid email offline_access' });
+      await generateRecoveryCodes(server.deps.factors, person._id);
+      // As if this person had acted as an administrator on someone else.
+      const actId = `scim-act-${++counter}`;
+      await audit().insertOne({ _id: actId as never, at: new Date(), event: 'account.updated', userId: 'someone-else', actor: `admin:${person._id}`, ip: null, userAgent: null, details: {}, expiresAt: new Date(Date.now() + 86_400_000) });
+      expect(await server.database.connection.collection('factors').countDocuments({ userId: person._id })).to.equal(1);
+      expect(await server.database.connection.collection('oidc_session').countDocuments({ 'payload.accountId': person._id })).to.equal(1);
+
+      expectOk(await scim(`/Users/${person._id}`, { method: 'DELETE' }), 204);
+      const userinfo = await oidc.fetchUserInfo(appConfig, tokens.access_token, oidc.skipSubjectCheck).catch((e: Error) => e);
+      expect(userinfo).to.be.instanceOf(Error);
+      const refreshed = await oidc.refreshTokenGrant(appConfig, tokens.refresh_token!).catch((e: Error) => e);
+      expect(refreshed).to.be.instanceOf(Error);
+      for (const collection of ['factors', 'factor_enrolments', 'portal_sessions']) {
+        expect(await server.database.connection.collection(collection).countDocuments({ $or: [{ userId: person._id }, { accountId: person._id }] }), collection).to.equal(0);
+      }
+      for (const collection of ['oidc_session', 'oidc_grant', 'oidc_access_token', 'oidc_refresh_token']) {
+        expect(await server.database.connection.collection(collection).countDocuments({ 'payload.accountId': person._id }), collection).to.equal(0);
+      }
+      const act = await audit().findOne({ _id: actId as never });
+      expect(act!.actor).to.match(/^admin:deleted:/);
+      const mentions = (await audit().find({}).toArray()).filter((record) => JSON.stringify(record).includes(person._id));
+      expect(mentions).to.deep.equal([]);
     });
 
     it('never takes over an administrator: no userName or password change, and not the last one disabled', async () => {
