@@ -64,7 +64,7 @@ const PASS_SIZE = 200;
 /** Groups (endpoint and account) sent at the same time. */
 const CONCURRENCY = 8;
 /** A claim outlives its attempt's timeout by this much, for recording the outcome. */
-const CLAIM_GRACE_MS = 15_000;
+const CLAIM_GRACE_MS = 5_000;
 
 /** The delay before retry number `attempts` (1 = the first retry): doubling, capped, ±20% jitter so retries of many events spread. */
 export function retryDelay(attempts: number, timing: Pick<DeliveryTiming, 'retryBaseMs' | 'retryMaxMs'>, random = Math.random()): number {

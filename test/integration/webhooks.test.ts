@@ -18,6 +18,12 @@ import { useTestServer } from '../helpers/server.ts';
 import { startCluster, type Cluster } from '../helpers/cluster.ts';
 import { callApi, expectProblem, type CallInit } from '../helpers/api.ts';
 import { discover } from '../helpers/rp.ts';
+import { randomBytes } from 'node:crypto';
+import { createServices, prepareDatabase, type Services } from '../../src/deps.ts';
+import { createLogger } from '../../src/log.ts';
+import { LEASES, type LeaseDoc } from '../../src/jobs/lease.ts';
+import { freshDatabase, testConfig, type TestDatabase } from '../helpers/server.ts';
+import { startServerProcess, type ServerProcess } from '../helpers/process.ts';
 import { cliEnvironment, runCli } from '../helpers/cli.ts';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
@@ -36,7 +42,8 @@ interface Received {
   answered: number | 'none';
 }
 
-type Answer = number | 'hang';
+/** A status now, a status after a while, or no answer at all. */
+type Answer = number | { status: number; afterMs: number } | 'hang';
 
 /** A webhook receiver on 127.0.0.1. */
 class Receiver {
@@ -97,8 +104,11 @@ class Receiver {
     this.requests.push(received);
     const answer = this.answer(received, this.requests.length - 1);
     if (answer === 'hang') return; // never answers; the sender's timeout ends it
-    received.answered = answer;
-    response.writeHead(answer, { 'content-type': 'text/plain' }).end(answer < 300 ? 'ok' : `receiver says ${answer}`);
+    const status = typeof answer === 'number' ? answer : answer.status;
+    if (typeof answer !== 'number') await new Promise((resolve) => setTimeout(resolve, answer.afterMs));
+    if (response.destroyed) return; // the sender gave up (or died) first
+    received.answered = status;
+    response.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'ok' : `receiver says ${status}`);
   }
 }
 
@@ -638,5 +648,66 @@ describe('webhooks across instances', function () {
     await editAccount(others[0]!.deps, person._id, { notes: 'after the holder stopped' }, ctx);
     await waitFor('the event after the hand-over', () => hooks.accepted.length === before + 1);
     expect(others.filter((instance) => instance.deps.webhooks.dispatcher.holdsLease)).to.have.length(1);
+  });
+});
+
+describe('webhooks when the delivering process is killed (real processes)', function () {
+  this.timeout(240_000);
+  let database: TestDatabase;
+  let services: Services;
+  const hooks = new Receiver();
+  const processes: ServerProcess[] = [];
+  const dataKeys = randomBytes(32).toString('base64url');
+
+  before(async () => {
+    database = await freshDatabase();
+    // This process records the changes (as any instance would); the two servers deliver.
+    services = createServices(testConfig({ env: { DATA_KEYS: dataKeys } }), createLogger('silent'), database.connection);
+    (await prepareDatabase(services))();
+    await hooks.start();
+  });
+  after(async () => {
+    await Promise.all(processes.map((p) => p.kill('SIGKILL')));
+    await hooks.stop();
+    await database.drop();
+  });
+
+  it('the other process takes over: every event arrives, in order per account, and only what was in flight may arrive twice', async () => {
+    const { secret } = await services.webhooks.create({ url: hooks.url, events: ['account.updated'] }, 'cli');
+    hooks.secret = secret;
+    hooks.answer = () => ({ status: 200, afterMs: 150 }); // slow enough to be killed in the middle
+    for (let i = 0; i < 2; i++) {
+      processes.push(await startServerProcess(database.name, { DATA_KEYS: dataKeys, JOB_LEASE_MS: '3000', JOB_HEARTBEAT_MS: '1000', JOB_POLL_MS: '300' }));
+    }
+    await Promise.all(processes.map((p) => p.ready()));
+
+    const people = await Promise.all([0, 1, 2, 3].map((i) => createUser(services, { email: uniqueEmail(`killed-${i}`) })));
+    for (let round = 0; round < 10; round++) {
+      for (const person of people) await editAccount(services, person._id, { notes: `round ${round}` }, ctx);
+    }
+    const stored = await services.webhooks.collections.deliveries.find({}).sort({ seq: 1 }).toArray();
+    expect(stored).to.have.length(40);
+
+    await waitFor('the first deliveries', () => hooks.accepted.length >= 5, 90_000);
+    const lease = await services.db.collection<LeaseDoc>(LEASES).findOne({ _id: 'webhooks' });
+    const holder = processes.find((p) => String(p.child.pid) === lease!.owner.split(':')[1])!;
+    expect(holder, `the lease holder (${lease!.owner}) is one of the servers`).to.not.equal(undefined);
+    await holder.kill('SIGKILL');
+
+    await waitFor('every event after the takeover', () => new Set(hooks.accepted.map((r) => r.id)).size === 40, 120_000);
+    expect(hooks.requests.every((r) => r.verified)).to.equal(true);
+    const arrivals = new Map<string, number>();
+    for (const request of hooks.accepted) arrivals.set(request.id, (arrivals.get(request.id) ?? 0) + 1);
+    // Only deliveries in flight when the holder died (at most eight at once) can arrive twice.
+    expect([...arrivals.values()].filter((n) => n > 1).length).to.be.at.most(8);
+    expect(Math.max(...arrivals.values())).to.be.at.most(2);
+    for (const person of people) {
+      const firsts = [...new Set(hooks.accepted.filter((r) => r.payload.accountId === person._id).map((r) => r.id))];
+      expect(firsts).to.deep.equal(stored.filter((d) => d.accountId === person._id).map((d) => d.eventId));
+    }
+    const survivor = processes.find((p) => p !== holder)!;
+    const now = await services.db.collection<LeaseDoc>(LEASES).findOne({ _id: 'webhooks' });
+    expect(now!.owner.split(':')[1]).to.equal(String(survivor.child.pid));
+    await waitFor('every delivery recorded as delivered', async () => (await services.webhooks.collections.deliveries.countDocuments({ status: 'delivered' })) === 40);
   });
 });
