@@ -486,6 +486,17 @@ describe('SCIM 2.0', function () {
       expect(either.json.Resources.map((r: { id: string }) => r.id).sort()).to.deep.equal(['bulk-7', 'bulk-8']);
       const both = await scim(`/Users?filter=${encodeURIComponent('userName co "-099" and externalId pr')}`);
       expect(both.json.totalResults).to.equal(10);
+      const searched = await scim('/Users/.search', {
+        method: 'POST',
+        body: { schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], filter: 'externalId sw "bulk-ext-99"', startIndex: 1, count: 5, attributes: ['externalId'] },
+      });
+      expectOk(searched, 200);
+      expect(searched.json).to.deep.include({ totalResults: 11, itemsPerPage: 5 });
+      expect(searched.json.Resources[0]).to.have.keys('schemas', 'id', 'externalId', 'meta');
+      expectError(await scim('/Users/.search', { method: 'POST', body: { schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], sortBy: 'userName' } }), 400, 'invalidValue');
+      expectError(await scim('/Users/.search', { method: 'POST', body: { schemas: [USER], filter: 'userName pr' } }), 400, 'invalidSyntax');
+      expectError(await scim('/Users/.search', { method: 'POST', body: { schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], count: '5' } }), 400, 'invalidValue');
+      expectError(await scim('/Users/.search'), 405);
       const withUrn = await scim(`/Users?filter=${encodeURIComponent(`${USER}:userName eq "bulk-0001@paging.example"`)}&attributes=userName`);
       expect(withUrn.json.Resources).to.deep.equal([{ schemas: [USER], id: 'bulk-1', userName: 'bulk-0001@paging.example', meta: withUrn.json.Resources[0].meta }]);
     });
@@ -500,6 +511,10 @@ describe('SCIM 2.0', function () {
         expectError(await scim(`/Users?filter=${encodeURIComponent(filter)}`), 400, 'invalidFilter');
       }
       expectError(await scim('/Users?startIndex=abc'), 400, 'invalidValue');
+      // Checked before anything is done: no account is created by a request whose answer would be refused.
+      const email = unique('projection');
+      expectError(await scim('/Users?attributes=a&attributes=b', { method: 'POST', body: newUser(email) }), 400, 'invalidValue');
+      expect(await users().countDocuments({ emailNormalized: email })).to.equal(0);
       expectError(await scim('/Users?count=1&count=2'), 400, 'invalidValue');
     });
 

@@ -14,10 +14,12 @@ import {
   MAX_BODY_BYTES, RESOURCE_KINDS, SCHEMAS, URN, resourceTypeDocument, schemaDocument, serviceProviderConfig,
 } from '../../scim/schemas.ts';
 import {
-  createScimUser, deleteScimUser, getUser, listUsers, patchScimUser, replaceScimUser, type ListParams, type ScimDeps, type Versioned,
+  createScimUser, deleteScimUser, getUser, listUsers, patchScimUser, replaceScimUser, type ScimDeps, type Versioned,
 } from '../../scim/users.ts';
 import { createGroup, deleteGroup, getGroup, listGroups, patchGroup, replaceGroup } from '../../scim/groups.ts';
-import { projectAttributes, readProjection } from '../../scim/projection.ts';
+import { projectAttributes, readProjection, type Projection } from '../../scim/projection.ts';
+import { readSearchRequest, type ListRequest } from '../../scim/search.ts';
+import type { JsonObject } from '../../scim/resource.ts';
 import { requireScimClient, ScimAuthError, type ScimClient } from './auth.ts';
 
 export const SCIM_PATH = '/scim/v2';
@@ -91,8 +93,8 @@ function idOf(ctx: Context): string {
 
 const ifMatch = (ctx: Context) => ctx.get('if-match') || null;
 
-/** filter, startIndex, count (RFC 7644 §3.4.2): given once each, numbers as numbers. */
-function listParams(ctx: Context): ListParams {
+/** filter, startIndex, count (RFC 7644 §3.4.2), attributes, excludedAttributes: given once each, numbers as numbers. */
+function listRequest(ctx: Context): ListRequest {
   const one = (name: string): string | undefined => {
     const value = ctx.query[name];
     if (Array.isArray(value)) throw badRequest('invalidValue', `Give ${name} once.`);
@@ -104,16 +106,24 @@ function listParams(ctx: Context): ListParams {
     if (!/^-?\d{1,9}$/.test(value)) throw badRequest('invalidValue', `${name} must be an integer.`);
     return Number(value);
   };
-  return { filter: one('filter'), startIndex: number('startIndex'), count: number('count') };
+  return { params: { filter: one('filter'), startIndex: number('startIndex'), count: number('count') }, projection: readProjection(ctx.query) };
 }
 
-type Handler = (ctx: Context, client: ScimClient) => Promise<void> | void;
+/** What a handler gets: the client (the actor) and the attributes asked for, both checked before anything is done. */
+interface Call {
+  client: ScimClient;
+  projection: Projection;
+}
+type Handler = (ctx: Context, call: Call) => Promise<void> | void;
 
 export function scimRoutes(deps: AppDeps): Router {
   const router = new Router();
   const scim: ScimDeps = { admin: deps, groups: groupModel(deps.connection), baseUrl: `${deps.config.issuer}${SCIM_PATH}` };
   const errors = scimErrors(deps);
-  const authed = (handler: Handler): Middleware[] => [errors, async (ctx) => handler(ctx, await requireScimClient(ctx, deps))];
+  const authed = (handler: Handler): Middleware[] => [errors, async (ctx) => {
+    const client = await requireScimClient(ctx, deps);
+    await handler(ctx, { client, projection: readProjection(ctx.query) });
+  }];
 
   /** Registers the methods of one path, then a 405 with Allow for the others. */
   const path = (route: string, methods: Partial<Record<'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', Handler>>) => {
@@ -126,17 +136,18 @@ export function scimRoutes(deps: AppDeps): Router {
       throw Object.assign(new ScimError(405, null, `This endpoint accepts ${allow.join(', ')} only.`), { allow: allow.join(', ') });
     });
   };
-  const send = (ctx: Context, status: number, result: Versioned) => {
-    answer(ctx, status, projectAttributes(result.resource, readProjection(ctx.query)), result.etag);
-    if (status === 201) ctx.set('Location', String(result.resource.meta && (result.resource.meta as { location?: string }).location));
+  const send = (ctx: Context, { projection }: Call, status: number, result: Versioned) => {
+    answer(ctx, status, projectAttributes(result.resource, projection), result.etag);
+    if (status === 201) ctx.set('Location', String((result.resource.meta as { location?: string }).location));
   };
-  const listed = (ctx: Context, list: Record<string, unknown>) => {
-    const projection = readProjection(ctx.query);
-    const resources = (list.Resources as Array<Record<string, unknown>>).map((resource) => projectAttributes(resource as never, projection));
+  const listed = (ctx: Context, projection: Projection, list: JsonObject) => {
+    const resources = (list.Resources as JsonObject[]).map((resource) => projectAttributes(resource, projection));
     answer(ctx, 200, { ...list, Resources: resources });
   };
   /** Groups without members when the client excludes them: no member lookups at all. */
-  const groupOptions = (ctx: Context) => ({ members: !readProjection(ctx.query).excludes('members') });
+  const groupOptions = (projection: Projection) => ({ members: !projection.excludes('members') });
+  const searchUsers = async (ctx: Context, { params, projection }: ListRequest) => listed(ctx, projection, await listUsers(scim, params));
+  const searchGroups = async (ctx: Context, { params, projection }: ListRequest) => listed(ctx, projection, await listGroups(scim, params, groupOptions(projection)));
 
   // Discovery (RFC 7644 §4).
   path('/ServiceProviderConfig', { GET: (ctx) => answer(ctx, 200, serviceProviderConfig(scim.baseUrl, deps.config.issuer)) });
@@ -162,28 +173,30 @@ export function scimRoutes(deps: AppDeps): Router {
   });
 
   path('/Users', {
-    GET: async (ctx) => listed(ctx, await listUsers(scim, listParams(ctx))),
-    POST: async (ctx, client) => send(ctx, 201, await createScimUser(scim, await readBody(ctx), client.context)),
+    GET: (ctx) => searchUsers(ctx, listRequest(ctx)),
+    POST: async (ctx, call) => send(ctx, call, 201, await createScimUser(scim, await readBody(ctx), call.client.context)),
   });
+  path('/Users/.search', { POST: async (ctx) => searchUsers(ctx, readSearchRequest(await readBody(ctx))) });
   path('/Users/:id', {
-    GET: async (ctx) => send(ctx, 200, await getUser(scim, idOf(ctx))),
-    PUT: async (ctx, client) => send(ctx, 200, await replaceScimUser(scim, idOf(ctx), await readBody(ctx), ifMatch(ctx), client.context)),
-    PATCH: async (ctx, client) => send(ctx, 200, await patchScimUser(scim, idOf(ctx), await readBody(ctx), ifMatch(ctx), client.context)),
-    DELETE: async (ctx, client) => {
-      await deleteScimUser(scim, idOf(ctx), ifMatch(ctx), client.context);
+    GET: async (ctx, call) => send(ctx, call, 200, await getUser(scim, idOf(ctx))),
+    PUT: async (ctx, call) => send(ctx, call, 200, await replaceScimUser(scim, idOf(ctx), await readBody(ctx), ifMatch(ctx), call.client.context)),
+    PATCH: async (ctx, call) => send(ctx, call, 200, await patchScimUser(scim, idOf(ctx), await readBody(ctx), ifMatch(ctx), call.client.context)),
+    DELETE: async (ctx, call) => {
+      await deleteScimUser(scim, idOf(ctx), ifMatch(ctx), call.client.context);
       ctx.status = 204;
     },
   });
   path('/Groups', {
-    GET: async (ctx) => listed(ctx, await listGroups(scim, listParams(ctx), groupOptions(ctx))),
-    POST: async (ctx, client) => send(ctx, 201, await createGroup(scim, await readBody(ctx), client.context, groupOptions(ctx))),
+    GET: (ctx) => searchGroups(ctx, listRequest(ctx)),
+    POST: async (ctx, call) => send(ctx, call, 201, await createGroup(scim, await readBody(ctx), call.client.context, groupOptions(call.projection))),
   });
+  path('/Groups/.search', { POST: async (ctx) => searchGroups(ctx, readSearchRequest(await readBody(ctx))) });
   path('/Groups/:id', {
-    GET: async (ctx) => send(ctx, 200, await getGroup(scim, idOf(ctx), groupOptions(ctx))),
-    PUT: async (ctx, client) => send(ctx, 200, await replaceGroup(scim, idOf(ctx), await readBody(ctx), ifMatch(ctx), client.context, groupOptions(ctx))),
-    PATCH: async (ctx, client) => send(ctx, 200, await patchGroup(scim, idOf(ctx), await readBody(ctx), ifMatch(ctx), client.context, groupOptions(ctx))),
-    DELETE: async (ctx, client) => {
-      await deleteGroup(scim, idOf(ctx), ifMatch(ctx), client.context);
+    GET: async (ctx, call) => send(ctx, call, 200, await getGroup(scim, idOf(ctx), groupOptions(call.projection))),
+    PUT: async (ctx, call) => send(ctx, call, 200, await replaceGroup(scim, idOf(ctx), await readBody(ctx), ifMatch(ctx), call.client.context, groupOptions(call.projection))),
+    PATCH: async (ctx, call) => send(ctx, call, 200, await patchGroup(scim, idOf(ctx), await readBody(ctx), ifMatch(ctx), call.client.context, groupOptions(call.projection))),
+    DELETE: async (ctx, call) => {
+      await deleteGroup(scim, idOf(ctx), ifMatch(ctx), call.client.context);
       ctx.status = 204;
     },
   });
