@@ -581,6 +581,31 @@ describe('webhooks', function () {
       expect((await server.deps.webhooks.get(endpoint.id)).events).to.deep.equal(['account.updated']);
     });
 
+    it('answers random bodies with 201 or a 4xx, never a 5xx, and stores only endpoints that keep the rules', async () => {
+      let state = 20261202;
+      const random = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+      const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+      const values: unknown[] = [
+        'https://hooks.example.com/in', 'http://127.0.0.1:9/h', 'http://example.com/h', 'ftp://x', '', ' ', 'x'.repeat(3000), 'ünïcode ✓ \u0000',
+        'account.created', 'all', 'account.exploded', `whsec_${Buffer.alloc(32, 1).toString('base64')}`, 'whsec_short',
+        0, -1, 1e308, true, null, [], ['account.created'], ['all'], ['all', 'account.created'], [1, 2], { $ne: null }, [{ $gt: '' }],
+        Array.from({ length: 30 }, () => 'account.created'),
+      ];
+      const keys = ['url', 'events', 'description', 'secret', 'extra', '$where', '__proto__'];
+      const failures: string[] = [];
+      for (let round = 0; round < 150; round++) {
+        const body = Object.fromEntries(Array.from({ length: 1 + Math.floor(random() * 4) }, () => [pick(keys), pick(values)]));
+        const answer = await call('/api/admin/webhooks', { method: 'POST', body });
+        if (answer.status !== 201 && (answer.status < 400 || answer.status >= 500)) failures.push(`${answer.status} ${JSON.stringify(body).slice(0, 200)}`);
+        if (/\bat \S+ \(|node_modules/.test(answer.text)) failures.push(`stack trace for ${JSON.stringify(body).slice(0, 200)}`);
+      }
+      expect(failures, failures.slice(0, 5).join('\n')).to.deep.equal([]);
+      for (const endpoint of await server.deps.webhooks.list()) {
+        expect(endpoint.url).to.match(/^(https:\/\/|http:\/\/127\.0\.0\.1[:/])/);
+        expect(endpoint.events.length).to.be.greaterThan(0);
+      }
+    });
+
     it('describes every event in the OpenAPI document\'s webhooks section', async () => {
       const document = (await callApi(server.url, '/api/openapi.json')).json;
       expect(Object.keys(document.webhooks).sort()).to.deep.equal([...WEBHOOK_EVENT_TYPES].sort());
