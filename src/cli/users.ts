@@ -1,12 +1,21 @@
 // Account commands for operators, one function each: user:create, user:find,
 // user:show, user:edit, user:role, user:disable, user:enable, user:temp-password,
-// user:send-reset, user:revoke, user:unlock. Each is a thin wrapper over the
+// user:send-reset, user:revoke, user:reset-factors, user:remove-factor,
+// user:require-factor, user:unlock. Each is a thin wrapper over the
 // domain (src/accounts/admin.ts, which the console and the admin API call too),
 // acting as `cli` in the audit trail.
 import { Option, type Command } from 'commander';
 import type { AccountStatus } from '../accounts/admin.ts';
 import { CliError, action, examples, passwordFromStdin, withServices } from './context.ts';
+import type { FactorSummary } from '../accounts/factors.ts';
 import { CLI, STATUSES, accountByEmail, auditLines, clip, flagsOf, integer, iso, json, printable, table } from './output.ts';
+
+/** "authenticator app", "passkey "Work laptop"", "recovery codes". */
+const factorText = (factor: Pick<FactorSummary, 'kind' | 'name'>) =>
+  (factor.kind === 'totp' ? 'authenticator app' : factor.kind === 'passkey' ? `passkey "${clip(factor.name ?? '', 60)}"` : 'recovery codes');
+
+/** A second factor's id as user:show lists it (a UUID). */
+const FACTOR_ID = /^[\w-]{1,100}$/;
 
 interface CreateOptions {
   email: string;
@@ -31,6 +40,7 @@ export function registerUserCommands(program: Command): void {
   userSendReset(program);
   userRevoke(program);
   userResetFactors(program);
+  userRemoveFactor(program);
   userRequireFactor(program);
   userUnlock(program);
 }
@@ -167,10 +177,11 @@ function userShow(program: Command): void {
       }
       console.log(`\nsecond factors (${account.factors.length}):`);
       if (account.factors.length) {
-        console.log(table(['  kind', 'added', 'last used', 'codes left'], account.factors.map((factor) => [
-          `  ${factor.kind === 'totp' ? 'authenticator app' : factor.kind === 'passkey' ? `passkey "${factor.name}"` : 'recovery codes'}`, iso(factor.createdAt), iso(factor.lastUsedAt),
+        console.log(table(['  kind', 'id', 'added', 'last used', 'codes left'], account.factors.map((factor) => [
+          `  ${factorText(factor)}`, factor.id, iso(factor.createdAt), iso(factor.lastUsedAt),
           factor.remainingCodes === null ? '-' : `${factor.remainingCodes} of ${factor.codeCount}`,
         ])));
+        console.log('  (user:remove-factor <email> <id> removes one)');
       } else {
         console.log('  none');
       }
@@ -346,6 +357,31 @@ function userResetFactors(program: Command): void {
       const { adminResetFactors } = await import('../accounts/admin.ts');
       const removed = await withServices(async ({ services }) => adminResetFactors(services, (await accountByEmail(services, options.email))._id, CLI));
       console.log(removed ? `removed ${removed} second factor${removed === 1 ? '' : 's'} of ${options.email}` : `${options.email} has no second factor`);
+    }));
+}
+
+function userRemoveFactor(program: Command): void {
+  program
+    .command('user:remove-factor')
+    .summary('Remove one second factor of an account (its authenticator app, its recovery codes or one passkey)')
+    .description('Remove one of the account\'s second factors, by the id user:show lists; the others stay. The person is told by email; the removal is in the audit trail (factor.removed, by cli). user:reset-factors removes them all.')
+    .argument('<email>', 'the account\'s email address')
+    .argument('<factorId>', 'the factor\'s id, as user:show lists it')
+    .addHelpText('after', examples('latchkey user:show --email ada@example.com', 'latchkey user:remove-factor ada@example.com 0b7c6f1e-4a2d-4f7e-9c1a-2f3d4e5f6a7b'))
+    .action(action(async (email: string, factorId: string) => {
+      const listed = `user:show --email ${email} lists its factors`;
+      if (!FACTOR_ID.test(factorId)) throw new CliError(`not a second factor id: "${clip(factorId, 40)}" (${listed})`);
+      const { factorsOf, removeFactor } = await import('../accounts/factors.ts');
+      const removed = await withServices(async ({ services }) => {
+        const user = await accountByEmail(services, email);
+        // Only an id on this account's own list: another account's factor is "no such factor".
+        const factor = (await factorsOf(services.factors, user._id)).find((f) => f.id === factorId);
+        if (!factor || !(await removeFactor(services.factors, user._id, factor.id, CLI))) {
+          throw new CliError(`${email} has no second factor with id ${factorId} (${listed})`);
+        }
+        return factor;
+      });
+      console.log(`removed the ${factorText(removed)} of ${email} (the person was told by email)`);
     }));
 }
 

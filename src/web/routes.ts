@@ -32,12 +32,12 @@ import { showPassword, submitPassword } from './account/password.ts';
 import { showProfile, submitProfile } from './account/profile.ts';
 import {
   confirmSignInMs, passkeyRegistration, recentSignIn, showSecurity, submitConfirmTotp, submitPasskey as submitNewPasskey, submitRecoveryCodes,
-  submitRemove, submitRenamePasskey, submitStartTotp,
+  submitForgetBrowsers, submitRemove, submitRenamePasskey, submitStartTotp,
 } from './account/security.ts';
 import { ENTRY_PATH, adminAuth } from './admin/session.ts';
 import {
   showDetail, showList, showNew, submitAdminRole, submitDisabled, submitEdit, submitForceSignIn, submitNew, submitReset,
-  submitRequireEnrolment, submitResetFactors, submitTemporaryPassword, submitUnlock,
+  submitRequireEnrolment, submitRemoveFactor, submitResetFactors, submitTemporaryPassword, submitUnlock,
 } from './admin/accounts.ts';
 import { showAudit } from './admin/audit.ts';
 import { downloadReport, importUpload, showImports, showJob } from './admin/imports.ts';
@@ -153,6 +153,7 @@ function accountPortal(deps: AppDeps, csrf: Csrf): Router {
   // The ceremony can take the person a while: as long as an authenticator app's setup.
   router.post('/security/passkeys', ...post, recentSignIn(confirmSignInMs(recentMs)), (ctx) => submitNewPasskey(ctx, deps));
   router.post('/security/passkeys/rename', ...post, recent, (ctx) => submitRenamePasskey(ctx, deps));
+  router.post('/security/trusted-browsers/forget', ...post, recent, (ctx) => submitForgetBrowsers(ctx, deps));
   router.get('/apps', ...page, (ctx) => showApps(ctx, deps));
   router.post('/apps/revoke', ...post, (ctx) => submitRevoke(ctx, deps));
   router.get('/activity', ...page, (ctx) => showActivity(ctx, deps));
@@ -186,6 +187,7 @@ function adminConsole(deps: AppDeps, csrf: Csrf): Router {
   router.post('/admin/accounts/:id/sign-out', ...post, (ctx) => submitForceSignIn(ctx, deps));
   router.post('/admin/accounts/:id/unlock', ...post, (ctx) => submitUnlock(ctx, deps));
   router.post('/admin/accounts/:id/reset-factors', ...post, (ctx) => submitResetFactors(ctx, deps));
+  router.post('/admin/accounts/:id/remove-factor', ...post, (ctx) => submitRemoveFactor(ctx, deps));
   router.post('/admin/accounts/:id/require-enrolment', ...post, (ctx) => submitRequireEnrolment(ctx, deps));
   router.post('/admin/accounts/:id/disable', ...post, (ctx) => submitDisabled(ctx, deps, true));
   router.post('/admin/accounts/:id/enable', ...post, (ctx) => submitDisabled(ctx, deps, false));

@@ -10,6 +10,7 @@ import {
 } from '../../accounts/admin.ts';
 import { emailSchema } from '../../accounts/email.ts';
 import { requireFactorEnrolment } from '../../accounts/factor-admin.ts';
+import { factorsOf, removeFactor, type FactorSummary } from '../../accounts/factors.ts';
 import type { AuditEvent } from '../../accounts/audit.ts';
 import { AccountError, type AccountErrorCode } from '../../accounts/errors.ts';
 import { HttpError } from '../http-error.ts';
@@ -174,6 +175,22 @@ export async function submitNew(ctx: Context, deps: AppDeps): Promise<void> {
 
 // ---- one account ------------------------------------------------------------
 
+/** How the page names a second factor: passkeys by the name their owner gave them. */
+const factorLabel = (factor: Pick<FactorSummary, 'kind' | 'name'>) =>
+  (factor.kind === 'totp' ? 'Authenticator app' : factor.kind === 'passkey' ? `Passkey “${factor.name}”` : 'Recovery codes');
+
+/**
+ * The notice after one factor was removed (a redirect's query, as page.ts's NOTICES
+ * are; kept here beside the only action that sends it).
+ */
+function factorRemovedNotice(query: Context['query']): string | null {
+  if (query.notice !== 'factor_removed' || typeof query.kind !== 'string') return null;
+  const name = typeof query.name === 'string' ? query.name.slice(0, 100) : '';
+  const kind = query.kind === 'totp' || query.kind === 'recovery_codes' || query.kind === 'passkey' ? query.kind : null;
+  if (!kind) return null;
+  return `${factorLabel({ kind, name })} was removed; the account's other second factors stay. The person was told by email.`;
+}
+
 interface DetailState {
   errors?: FieldErrors;
   /** The edit form's values as sent, when it is shown again with errors. */
@@ -193,6 +210,7 @@ async function showAccount(ctx: Context, deps: AppDeps, id: string, state: Detai
   })));
   const lock = account.lockout;
   const me = adminOf(ctx).user;
+  const removed = status === 200 ? factorRemovedNotice(ctx.query) : null;
   renderAdmin(ctx, 'account', 'accounts', {
     title: account.email,
     account,
@@ -208,8 +226,10 @@ async function showAccount(ctx: Context, deps: AppDeps, id: string, state: Detai
       lockedUntil: lock.lockedUntil && account.locked ? formatDateTime(new Date(lock.lockedUntil)) : null,
     } : null,
     apps,
+    ...(removed ? { notice: removed } : {}),
     factors: account.factors.map((factor) => ({
-      name: factor.kind === 'totp' ? 'Authenticator app' : factor.kind === 'passkey' ? `Passkey “${factor.name}”` : 'Recovery codes',
+      id: factor.id,
+      name: factorLabel(factor),
       added: formatDateTime(new Date(factor.createdAt)),
       lastUsed: factor.lastUsedAt ? formatDateTime(new Date(factor.lastUsedAt)) : null,
       left: factor.remainingCodes === null ? null : `${factor.remainingCodes} of ${factor.codeCount} left`,
@@ -292,6 +312,23 @@ export async function submitResetFactors(ctx: Context, deps: AppDeps): Promise<v
   const id = accountId(ctx);
   const removed = await domain(() => adminResetFactors(deps, id, adminContext(ctx)));
   seeOther(ctx, `/admin/accounts/${id}`, 'factors_reset', { removed });
+}
+
+const removeFactorForm = z.object({
+  factorId: z.string({ error: 'Choose a second factor to remove.' }).regex(/^[\w-]{1,100}$/, 'Choose a second factor to remove.'),
+});
+
+/** One factor, chosen from the account's list (an id of another account's factor is not on it: a 404, nothing removed). */
+export async function submitRemoveFactor(ctx: Context, deps: AppDeps): Promise<void> {
+  const id = accountId(ctx);
+  const form = parseForm(removeFactorForm, ctx);
+  if (!form.ok) return showAccount(ctx, deps, id, { errors: { factors: form.errors.factorId ?? 'The form could not be read.' } }, 400);
+  if (!(await deps.users.exists({ _id: id }))) throw notFound();
+  const factor = (await factorsOf(deps.factors, id)).find((f) => f.id === form.data.factorId);
+  const gone = () => new HttpError(404, 'Second factor not found', 'This account has no such second factor. It may have been removed already.');
+  if (!factor) throw gone();
+  if (!(await removeFactor(deps.factors, id, factor.id, adminContext(ctx)))) throw gone();
+  seeOther(ctx, `/admin/accounts/${id}`, 'factor_removed', { kind: factor.kind, ...(factor.name ? { name: factor.name } : {}) });
 }
 
 export async function submitRequireEnrolment(ctx: Context, deps: AppDeps): Promise<void> {

@@ -10,6 +10,7 @@ import {
   getAccount, setDisabled, setRole, ADMIN_ROLE,
 } from '../../accounts/admin.ts';
 import { requireFactorEnrolment } from '../../accounts/factor-admin.ts';
+import { removeFactor } from '../../accounts/factors.ts';
 import { ApiProblem } from './problem.ts';
 import { accountNotFound, invalidRequest, policyProblem } from './domain-problems.ts';
 import { BODY } from './json-body.ts';
@@ -27,6 +28,20 @@ function accountId(ctx: Context): string {
   if (!id || id.length > MAX_ID) throw accountNotFound();
   return id;
 }
+
+/** A second factor's id as factorsOf lists it (a UUID): anything else names no factor, and never reaches a query. */
+const FACTOR_ID = /^[\w-]{1,100}$/;
+
+/** The path parameters these endpoints add to openapi.ts's (as webhooks.ts does). */
+export const ADMIN_PATH_PARAMETERS = {
+  factorId: {
+    name: 'factorId', in: 'path', required: true,
+    description: 'A second factor\'s id, as `GET /api/admin/accounts/{id}` lists it under `factors`.',
+    schema: { type: 'string', pattern: FACTOR_ID.source },
+  },
+};
+
+const factorNotFound = () => new ApiProblem('not-found', 'The account has no second factor with this id.');
 
 const isCaller = (auth: AdminAuth, id: string) => auth.kind === 'admin' && auth.userId === id;
 
@@ -161,6 +176,20 @@ const resetFactors = accountAction({
   handle: async ({ ctx, deps, context }) => ({ removed: await adminResetFactors(deps, accountId(ctx), context) }),
 });
 
+const deleteFactor = accountAction({
+  method: 'DELETE', path: '/api/admin/accounts/:id/factors/:factorId',
+  operationId: 'adminRemoveFactor', summary: 'Remove one second factor',
+  description: 'Removes one of the factors the account lists: its authenticator app, its recovery codes or one passkey; the others stay. The person is told by email; the removal is in the audit trail (factor.removed) with the caller as actor. An id the account does not have, another account\'s included, is a 404 and removes nothing.',
+  status: 204, success: { description: 'Removed.' },
+  async handle({ ctx, deps, context }) {
+    const id = accountId(ctx);
+    const factorId = ctx.params.factorId ?? '';
+    if (!(await deps.users.exists({ _id: id }))) throw accountNotFound();
+    if (!FACTOR_ID.test(factorId)) throw factorNotFound();
+    if (!(await removeFactor(deps.factors, id, factorId, context))) throw factorNotFound();
+  },
+});
+
 const requireEnrolment = accountAction({
   path: '/api/admin/accounts/:id/factors/require-enrolment',
   operationId: 'adminRequireFactorEnrolment', summary: 'Require a second factor at the next sign-in',
@@ -244,6 +273,6 @@ const listAudit = defineEndpoint({
 
 /** The admin API, in the order the document lists it. */
 export const ADMIN_ENDPOINTS: Endpoint[] = [
-  listAccounts, createAccount, showAccount, updateAccount, sendResetEmail, setTemporary, revokeAccess, resetFactors, requireEnrolment,
+  listAccounts, createAccount, showAccount, updateAccount, sendResetEmail, setTemporary, revokeAccess, resetFactors, deleteFactor, requireEnrolment,
   unlockAccount, disableAccount, enableAccount, grantAdmin, removeAdmin, listAudit,
 ] as Endpoint[];

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { PROBLEM_CODES, PROBLEM_TYPES, problemTypeUri, type ProblemCode } from './problem.ts';
 import { ADMIN_REQUEST_SCHEMAS, ADMIN_RESPONSE_SCHEMAS, REQUEST_SCHEMAS, RESPONSE_SCHEMAS, WEBHOOK_REQUEST_SCHEMAS, WEBHOOK_RESPONSE_SCHEMAS } from './schemas.ts';
 import { WEBHOOK_PATH_PARAMETERS, webhooksSection } from './webhooks.ts';
+import { ADMIN_PATH_PARAMETERS } from './admin.ts';
 import { ACCESS_PROBLEMS, BODY_PROBLEMS, QUERY_PROBLEMS, type Access, type Endpoint } from './endpoint.ts';
 import { JSON_LIMIT_BYTES } from './json-body.ts';
 import { ACCOUNT_SCOPE } from './bearer.ts';
@@ -58,6 +59,7 @@ const PATH_PARAMETERS: Record<string, Json> = {
   id: { name: 'id', in: 'path', required: true, description: 'The account id (the `sub` of its ID tokens).', schema: { type: 'string', minLength: 1, maxLength: 200 } },
   code: { name: 'code', in: 'path', required: true, schema: { type: 'string', enum: PROBLEM_CODES } },
   ...WEBHOOK_PATH_PARAMETERS,
+  ...ADMIN_PATH_PARAMETERS,
 };
 
 /** The security requirement of each kind of access. */
