@@ -136,8 +136,12 @@ function boundedText(value: Json | undefined, where: string, max: number): strin
   return text || undefined;
 }
 
-/** A canonical User resource (resource.ts) as account fields, checked. */
-export function userFields(resource: JsonObject): UserFields {
+/**
+ * A canonical User resource (resource.ts) as account fields, checked. `previous`: the
+ * representation a PATCH started from, where displayName and name.formatted both
+ * showed the account's name; the one the PATCH changed is the new name.
+ */
+export function userFields(resource: JsonObject, previous?: JsonObject): UserFields {
   const userName = typeof resource.userName === 'string' ? resource.userName.trim() : '';
   if (!userName) throw badRequest('invalidValue', 'userName is required.');
   // userName is the sign-in email; emails are reported from it (what is sent there is not kept).
@@ -147,8 +151,11 @@ export function userFields(resource: JsonObject): UserFields {
   const name = isObject(resource.name) ? resource.name : {};
   const givenName = boundedText(name.givenName, 'name.givenName', 100) ?? null;
   const familyName = boundedText(name.familyName, 'name.familyName', 100) ?? null;
-  const fullName = boundedText(resource.displayName, 'displayName', 200) ?? boundedText(name.formatted, 'name.formatted', 200)
-    ?? ([givenName, familyName].filter(Boolean).join(' ') || '');
+  const displayName = boundedText(resource.displayName, 'displayName', 200);
+  const formatted = boundedText(name.formatted, 'name.formatted', 200);
+  const formattedChanged = previous !== undefined && formatted !== (isObject(previous.name) ? previous.name.formatted : undefined)
+    && displayName === (previous.displayName ?? undefined);
+  const fullName = (formattedChanged ? formatted : displayName ?? formatted) ?? ([givenName, familyName].filter(Boolean).join(' ') || '');
 
   const locale = boundedText(resource.locale, 'locale', 35) ?? null;
   if (locale && !LOCALE.test(locale)) throw badRequest('invalidValue', 'locale must be a language tag such as en-GB.');
@@ -309,11 +316,11 @@ async function guardAdministrators(deps: ScimDeps, user: StoredUser, fields: Use
 const ATTEMPTS = 5;
 
 /** PUT and PATCH: read, compute the new resource, store it if nothing changed meanwhile (else again, or 412 with If-Match). */
-async function update(deps: ScimDeps, id: string, ifMatch: string | null, context: RequestContext, next: (current: JsonObject) => JsonObject): Promise<Versioned> {
+async function update(deps: ScimDeps, id: string, ifMatch: string | null, context: RequestContext, patching: boolean, next: (current: JsonObject) => JsonObject): Promise<Versioned> {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const { user, current } = await load(deps, id);
     if (ifMatch && !etagMatches(ifMatch, current.etag)) throw preconditionFailed();
-    const fields = userFields(next(current.resource));
+    const fields = userFields(next(current.resource), patching ? current.resource : undefined);
     await guardAdministrators(deps, user, fields);
     checkPassword(deps, fields);
     if (await storeFields(deps, user, fields, context) === 'changed') {
@@ -372,13 +379,13 @@ export async function createScimUser(deps: ScimDeps, input: unknown, context: Re
 
 export async function replaceScimUser(deps: ScimDeps, id: string, input: unknown, ifMatch: string | null, context: RequestContext): Promise<Versioned> {
   const replacement = readResource(USER_RESOURCE, input);
-  return update(deps, id, ifMatch, context, () => replacement);
+  return update(deps, id, ifMatch, context, false, () => replacement);
 }
 
 export async function patchScimUser(deps: ScimDeps, id: string, input: unknown, ifMatch: string | null, context: RequestContext): Promise<Versioned> {
   const operations = readPatchRequest(input);
   // active: false alone must not need the rest of the resource to be valid, so the whole representation is patched.
-  return update(deps, id, ifMatch, context, (current) => applyPatch(USER_RESOURCE, writable(current), operations));
+  return update(deps, id, ifMatch, context, true, (current) => applyPatch(USER_RESOURCE, writable(current), operations));
 }
 
 export async function deleteScimUser(deps: ScimDeps, id: string, ifMatch: string | null, context: RequestContext): Promise<void> {

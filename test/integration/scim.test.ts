@@ -272,6 +272,11 @@ describe('SCIM 2.0', function () {
       expect(stored!.searchTerms).to.include('murray');
       expect(stored!.address).to.include({ locality: 'Arlington' });
 
+      // The name shows as both displayName and name.formatted: changing either changes it.
+      const formatted = await scim(`/Users/${id}`, { method: 'PATCH', body: patch({ op: 'replace', path: 'name.formatted', value: 'Rear Admiral Hopper' }) });
+      expect(formatted.json).to.deep.include({ displayName: 'Rear Admiral Hopper' });
+      expect(formatted.json.name).to.include({ formatted: 'Rear Admiral Hopper', givenName: 'Grace', familyName: 'Murray Hopper' });
+
       // PUT: what is not sent is cleared (the phone, the address, the extension).
       const replaced = await scim(`/Users/${id}`, { method: 'PUT', body: { schemas: [USER], userName: changed, displayName: 'G. Hopper', externalId: 'new-ext' } });
       expectOk(replaced, 200);
