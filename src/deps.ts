@@ -38,6 +38,7 @@ import { enrolmentModel, factorModel } from './db/models/factor.ts';
 import { groupModel } from './db/models/group.ts';
 import { hasSecondFactor, type FactorDeps } from './accounts/factors.ts';
 import { challengeModel, passkeyModel } from './db/models/passkey.ts';
+import { trustedBrowserModel } from './db/models/trusted-browser.ts';
 import { PENDING_SECOND_STEPS } from './accounts/second-step.ts';
 
 export interface Services {
@@ -115,6 +116,7 @@ export function createServices(config: Config, log: Logger, connection: Connecti
     enrolments: enrolmentModel(connection),
     passkeys: passkeyModel(connection),
     challenges: challengeModel(connection),
+    trustedBrowsers: trustedBrowserModel(connection),
     // WebAuthn's relying party is the issuer: its host the RP ID, its origin the only origin.
     relyingParty: { id: new URL(config.issuer).hostname, name: new URL(config.issuer).host, origin: new URL(config.issuer).origin },
     vault: new DataVault(dataKeysFor(config)),
@@ -150,6 +152,7 @@ export async function prepareDatabase(services: Services): Promise<() => void> {
   await groupModel(connection).createIndexes();
   await enrolmentModel(connection).createIndexes();
   await passkeyModel(connection).createIndexes();
+  await trustedBrowserModel(connection).createIndexes();
   await db.collection(PORTAL_SESSIONS).createIndex({ accountId: 1 });
   await ensureThrottleIndexes(connection);
   await services.jobs.prepare();
@@ -164,6 +167,7 @@ export async function prepareDatabase(services: Services): Promise<() => void> {
     { collection: auditModel(connection).collection as never, field: 'expiresAt' },
     { collection: enrolmentModel(connection).collection as never, field: 'expiresAt' },
     { collection: challengeModel(connection).collection as never, field: 'expiresAt' },
+    { collection: trustedBrowserModel(connection).collection as never, field: 'expiresAt' },
     { collection: db.collection(PORTAL_SESSIONS), field: 'expiresAt' },
     { collection: db.collection(IMPORT_JOBS), field: 'expiresAt' },
     { collection: db.collection(IMPORT_INVITES), field: 'expiresAt' },

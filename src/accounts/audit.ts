@@ -17,6 +17,8 @@ export const AUDIT_EVENTS = [
   'account.deleted', 'group.created', 'group.updated', 'group.deleted',
   // An operator required the person to set up a second factor at the next sign-in (factor-admin.ts).
   'factor.enrolment_required',
+  // "Don't ask again on this browser" given after a second step, and all of them ended by the person (trusted-browsers.ts).
+  'browser.trusted', 'browsers.forgotten',
 ] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 

@@ -22,6 +22,7 @@ import { HOTP, Secret, TOTP } from 'otpauth';
 import QRCode from 'qrcode';
 import type { EnrolmentModel, FactorKind, FactorModel, StoredFactor } from '../db/models/factor.ts';
 import type { ChallengeModel, PasskeyModel } from '../db/models/passkey.ts';
+import type { TrustedBrowserModel } from '../db/models/trusted-browser.ts';
 import type { User, UserModel } from '../db/models/user.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { DataVault } from '../secrets.ts';
@@ -68,6 +69,8 @@ export interface FactorDeps {
   passkeys: PasskeyModel;
   challenges: ChallengeModel;
   relyingParty: RelyingParty;
+  /** Browsers trusted to skip the second step (accounts/trusted-browsers.ts): ended with a reset. */
+  trustedBrowsers: TrustedBrowserModel;
   vault: Pick<DataVault, 'encrypt' | 'decrypt' | 'needsReencryption'>;
   lockout: Lockout;
   audit: AuditTrail;
@@ -377,6 +380,16 @@ export async function verifySecondFactor(
   await deps.audit.record('factor.verified', userId, context, {
     method: result.method, remaining: result.remainingRecoveryCodes, trustedDevice: Boolean(device),
   });
+  if (result.method === 'recovery_code') {
+    // The person may have lost their app or passkey, or someone has a code: tell them either way.
+    const user = await deps.users.findById(userId, { email: 1, name: 1 }).lean<Pick<User, 'email' | 'name'>>();
+    if (user) {
+      deps.mailer.send('recovery_code_used', {
+        to: user.email, name: user.name || undefined, when: new Date(), ip: context?.ip ?? undefined,
+        remaining: result.remainingRecoveryCodes ?? 0, link: deps.urls.forgotPassword(),
+      });
+    }
+  }
   return result;
 }
 
@@ -442,6 +455,7 @@ export async function removeAllFactors(deps: FactorDeps, userId: string, context
     ...(await deps.passkeys.find({ userId: user._id }, { _id: 1 }).lean()).map((p) => ({ _id: p._id, kind: 'passkey' as FactorType, model: deps.passkeys as never as FactorModel })),
   ];
   await deps.enrolments.deleteMany({ userId: user._id });
+  await deps.trustedBrowsers.deleteMany({ userId: user._id });
   const removedKinds: FactorType[] = [];
   for (const factor of factors) {
     const removed = await factor.model.deleteOne({ _id: factor._id, userId: user._id });

@@ -2,6 +2,7 @@
 // effective at once (tokens are opaque and looked up on every use).
 import type { Db } from 'mongodb';
 import { endAccountGrants, endAccountSessions } from '../oidc/grants.ts';
+import { TRUSTED_BROWSERS } from '../db/models/trusted-browser.ts';
 
 /** Portal sessions (our own account pages) end with the rest. */
 export const PORTAL_SESSIONS = 'portal_sessions';
@@ -20,5 +21,7 @@ export async function revokeAccountAccess(
   // "Sign out my other devices" keeps the browser that asked.
   const sessions = await endAccountSessions(db, accountId, options.keepSessionUid);
   await db.collection(PORTAL_SESSIONS).deleteMany({ accountId, ...(options.keepSessionUid ? { sid: { $ne: options.keepSessionUid } } : {}) });
+  // Browsers trusted to skip the second step are trusted no more (accounts/trusted-browsers.ts).
+  await db.collection(TRUSTED_BROWSERS).deleteMany({ userId: accountId });
   return { sessions, grants };
 }

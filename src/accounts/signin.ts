@@ -40,7 +40,15 @@ export interface SignInDeps {
 
 export async function authenticate(
   deps: SignInDeps,
-  input: { email: string; password: string; device?: TrustedDevice | null; context?: RequestContext },
+  input: {
+    email: string; password: string; device?: TrustedDevice | null; context?: RequestContext;
+    /**
+     * Whether this sign-in may skip the account's second step (a browser the person
+     * trusts, where nothing requires two-step: accounts/trusted-browsers.ts). Asked only
+     * after the right password of an account with a second factor.
+     */
+    secondStepWaived?: (user: User, device: TrustedDevice | null) => Promise<boolean>;
+  },
 ): Promise<SignInResult> {
   // limit(2), not findOne: should the lookup ever scan (a store without the index), it
   // then reads the whole collection whether or not the address exists, rather than
@@ -84,12 +92,16 @@ export async function authenticate(
 
   // With a second factor the sign-in is not done: the counter stays until that step
   // succeeds, or knowing the password would reset the guesses at the codes.
-  const secondFactor = await deps.hasSecondFactor(user!._id);
+  const hasFactor = await deps.hasSecondFactor(user!._id);
+  const waived = hasFactor && input.secondStepWaived ? await input.secondStepWaived(user!, device) : false;
+  const secondFactor = hasFactor && !waived;
   if (!secondFactor) {
     // Most sign-ins have no failures to forget: skip the write then. (A failure counted
     // while this one ran stays counted; the next success clears it.)
     if (lock.counting) await deps.lockout.reset(subject);
-    await deps.audit.record('signin.succeeded', user!._id, input.context, { trustedDevice: Boolean(device), mustChange: user!.mustChangePassword });
+    await deps.audit.record('signin.succeeded', user!._id, input.context, {
+      trustedDevice: Boolean(device), mustChange: user!.mustChangePassword, ...(waived ? { secondStepSkipped: 'trusted_browser' } : {}),
+    });
   }
   if (deps.hasher.needsRehash(user!.passwordHash!)) {
     // Parameters changed since this hash was made: upgrade it while we hold the password.

@@ -196,8 +196,8 @@ export class Mailer {
       return;
     }
     // Only the known fields are kept: nothing else a caller passes sits in the queue.
-    const { name: person, link, expiresIn, appName, when, ip, factorName } = data;
-    this.#queue.push({ name, data: { to, name: person, link, expiresIn, appName, when, ip, factorName }, attempts: 0, onFailed: options.onFailed });
+    const { name: person, link, expiresIn, appName, when, ip, factorName, remaining } = data;
+    this.#queue.push({ name, data: { to, name: person, link, expiresIn, appName, when, ip, factorName, remaining }, attempts: 0, onFailed: options.onFailed });
     this.#schedulePump();
   }
 

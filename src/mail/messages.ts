@@ -29,6 +29,8 @@ export interface MessageData {
   ip?: string;
   /** What was added or removed, in words (factor_added, factor_removed): "an authenticator app". */
   factorName?: string;
+  /** How many are left (recovery_code_used: unused recovery codes). */
+  remaining?: number;
 }
 
 export interface BuildOptions {
@@ -66,6 +68,7 @@ interface Locals {
   when?: string;
   ip?: string;
   factorName?: string;
+  remaining?: number;
 }
 
 const CATALOGUE = {
@@ -99,6 +102,11 @@ const CATALOGUE = {
   recovery_codes_generated: {
     subject: (l) => `New recovery codes for your ${l.productName} account`,
     required: ['link'],
+  },
+  // A recovery code stood in for the second factor: the person may have lost it.
+  recovery_code_used: {
+    subject: (l) => `A recovery code was used to sign in to your ${l.productName} account`,
+    required: ['link', 'remaining'],
   },
   signup_existing_account: {
     subject: (l) => `You already have a ${l.productName} account`,
@@ -162,6 +170,7 @@ export function buildMessage(name: MessageName, data: MessageData, options: Buil
     when: data.when ? formatWhen(new Date(data.when)) : undefined,
     ip: optionalText(data.ip),
     factorName: optionalText(data.factorName),
+    remaining: Number.isSafeInteger(data.remaining) && data.remaining! >= 0 ? data.remaining : undefined,
   };
   for (const field of spec.required) {
     if (locals[field] === undefined) throw new Error(`email message "${name}" needs data.${field}`);
@@ -170,7 +179,7 @@ export function buildMessage(name: MessageName, data: MessageData, options: Buil
     // The link itself is not repeated here: it may carry a token and errors get logged.
     throw new Error(`email message "${name}": data.link must be an absolute URL under the issuer ${issuer}`);
   }
-  if (name === 'password_changed' || name === 'factor_added' || name === 'factor_removed' || name === 'recovery_codes_generated') locals.when ??= formatWhen(new Date());
+  if (name === 'password_changed' || name === 'factor_added' || name === 'factor_removed' || name === 'recovery_codes_generated' || name === 'recovery_code_used') locals.when ??= formatWhen(new Date());
   locals.subject = oneLine(spec.subject(locals));
 
   const html = emailTemplate(name)(locals);

@@ -33,6 +33,8 @@ const EVENT_TEXT: Record<AuditEvent, string> = {
   'factor.removed': 'Second factor removed',
   'factor.verified': 'Signed in with a second factor',
   'recovery_codes.generated': 'New recovery codes created',
+  'browser.trusted': 'A browser trusted to skip two-step verification',
+  'browsers.forgotten': 'Trusted browsers forgotten',
   'account.deleted': 'Account deleted',
   'group.created': 'Group created',
   'group.updated': 'Group changed',

@@ -19,6 +19,7 @@ const NOTICES: Record<string, string> = {
   passkey_added: 'Your passkey is ready. You can sign in with it alone, and sign-ins with your password ask for it.',
   passkey_renamed: 'Your passkey was renamed.',
   passkey_removed: 'The passkey was removed. It no longer signs you in.',
+  browsers_forgotten: 'Your browsers are no longer trusted: each asks for the second step at its next sign-in.',
 };
 
 /** Set by requireSession on every portal route. */

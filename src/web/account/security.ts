@@ -23,6 +23,7 @@ import {
   confirmTotpEnrolment, ENROLMENT_MS, factorsOf, generateRecoveryCodes, removeFactor, startTotpEnrolment, type ConfirmEnrolmentResult,
 } from '../../accounts/factors.ts';
 import { passkeyName, passkeyRegistrationOptions, passkeysOf, registerPasskey, renamePasskey, PASSKEY_NAME_MAX, type RegisterPasskeyResult } from '../../accounts/passkeys.ts';
+import { forgetTrustedBrowsers, trustedBrowserCount } from '../../accounts/trusted-browsers.ts';
 import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
 import { parseForm, requestContext, text } from '../forms.ts';
@@ -104,7 +105,17 @@ export async function showSecurity(ctx: Context, deps: AppDeps): Promise<void> {
   }));
   renderPortal(ctx, 'security', 'security', {
     title: 'Two-step verification', totp: describe('totp') ?? null, recovery: describe('recovery_codes') ?? null, passkeys, errors: {},
+    trustDays: deps.config.policy.mfa.trustBrowserDays,
+    trustedBrowsers: await trustedBrowserCount(deps.factors, user._id),
   });
+}
+
+/** Ends every "don't ask again on this browser": the next sign-in on each asks for the second step. */
+export async function submitForgetBrowsers(ctx: Context, deps: AppDeps): Promise<void> {
+  const { user } = portalOf(ctx);
+  const forgotten = await forgetTrustedBrowsers(deps.factors, user._id);
+  if (forgotten) await deps.audit.record('browsers.forgotten', user._id, requestContext(ctx), { count: forgotten });
+  seeOther(ctx, PAGE, 'browsers_forgotten');
 }
 
 /** The registration's challenge, bound to this portal session, as JSON for the page's script. */

@@ -106,6 +106,8 @@ export const EVENT_TEXT: Record<AuditEvent, string> = {
   'factor.removed': 'Second factor removed',
   'factor.verified': 'Second factor used',
   'recovery_codes.generated': 'Recovery codes generated',
+  'browser.trusted': 'Browser trusted to skip the second step',
+  'browsers.forgotten': 'Trusted browsers forgotten',
   'account.deleted': 'Account deleted',
   'group.created': 'Group created',
   'group.updated': 'Group changed',

@@ -16,6 +16,8 @@ import { requiresMfa } from '../../oidc/provider.ts';
 import { pendingSecondFactor, showSecondFactor, startSecondFactor } from './second-factor.ts';
 import { showEnrolment, startEnrolment } from './enrol.ts';
 import { mustUseSecondFactor } from '../../accounts/mfa-policy.ts';
+import { isTrustedBrowser } from '../../accounts/trusted-browsers.ts';
+import { ACR } from '../../oidc/authentication.ts';
 
 const SIGN_IN_FAILED = 'Email or password is incorrect, or the account is temporarily locked after too many attempts.';
 const TEMPORARY_EXPIRED = 'Your temporary password has expired. Use "Forgot your password?" to get a link to choose a new one.';
@@ -65,7 +67,17 @@ export async function submitLogin(ctx: Context, deps: AppDeps, interaction: Inte
 
   await consumeSignInThrottle(ctx, deps, email);
 
-  const result = await authenticate(deps.signInDeps, { email, password, device: readDevice(ctx), context: requestContext(ctx) });
+  // Whether this sign-in must be two-step whatever the browser (the app requires it, or asks with acr_values).
+  const appRequires = requiresMfa(ctx.state.client);
+  const appAsks = String(interaction.params.acr_values ?? '').split(' ').includes(ACR.mfa);
+  const trustDays = deps.config.policy.mfa.trustBrowserDays;
+  const result = await authenticate(deps.signInDeps, {
+    email, password, device: readDevice(ctx), context: requestContext(ctx),
+    // A browser the person trusts skips the second step where nothing requires it (the sign-in reports amr pwd).
+    secondStepWaived: trustDays > 0
+      ? async (user, device) => !appRequires && !appAsks && !mustUseSecondFactor(user, deps.config.policy.mfa, false) && isTrustedBrowser(deps.factors, device, user)
+      : undefined,
+  });
   if (!result.ok) {
     // Only someone who knows the temporary password learns it expired; everyone else reads the same message.
     const message = result.reason === 'temporary_password_expired' ? TEMPORARY_EXPIRED : SIGN_IN_FAILED;
@@ -75,7 +87,7 @@ export async function submitLogin(ctx: Context, deps: AppDeps, interaction: Inte
   // An account with a second factor: its step next (second-factor.ts), with no device cookie before it.
   if (result.secondFactor) return startSecondFactor(ctx, deps, interaction, result.user);
   // Must be two-step (the app, an operator or the policy says so) and has no factor yet: set one up now.
-  if (mustUseSecondFactor(result.user, deps.config.policy.mfa, requiresMfa(ctx.state.client))) return startEnrolment(ctx, deps, interaction, result.user);
+  if (mustUseSecondFactor(result.user, deps.config.policy.mfa, appRequires)) return startEnrolment(ctx, deps, interaction, result.user);
   writeDevice(ctx, result.device, { days: deps.config.policy.device.cookieDays, secure: deps.config.secure });
   // A temporary password proves who this is, but no token is issued until a new password is chosen.
   if (result.mustChangePassword) return startForcedChange(ctx, deps, interaction, result.user);

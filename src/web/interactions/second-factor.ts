@@ -13,6 +13,7 @@ import type { User } from '../../db/models/user.ts';
 import { secondStepMethods, verifySecondFactor } from '../../accounts/factors.ts';
 import { awaitSecondStep, completeSecondStep, pendingSecondStep, type PendingSecondStep } from '../../accounts/second-step.ts';
 import { mfaLogin } from '../../oidc/authentication.ts';
+import { trustBrowser } from '../../accounts/trusted-browsers.ts';
 import { readDevice, writeDevice } from '../device-cookie.ts';
 import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
@@ -21,7 +22,11 @@ import { appNameOf, consumeSignInThrottle, finish, type Interaction } from './in
 import { startForcedChange } from './change-password.ts';
 
 const CODE_FAILED = 'That code is not right, or the account is temporarily locked after too many attempts.';
-const codeForm = z.object({ code: text('Enter the code.').trim().min(1, 'Enter the code.').max(32, 'That code is too long.') });
+const codeForm = z.object({
+  code: text('Enter the code.').trim().min(1, 'Enter the code.').max(32, 'That code is too long.'),
+  // "Don't ask again on this browser": only where the policy offers it (mfa.trustBrowserDays).
+  trust: z.literal('yes').optional().catch(undefined),
+});
 
 /** The account that passed the password in this sign-in and now owes its second step, if any. */
 export function pendingSecondFactor(deps: AppDeps, uid: string): Promise<PendingSecondStep | null> {
@@ -44,6 +49,7 @@ export async function showSecondFactor(ctx: Context, deps: AppDeps, interaction:
     uid: interaction.uid,
     appName: appNameOf(ctx),
     methods,
+    trustDays: deps.config.policy.mfa.trustBrowserDays,
     errors,
   }, status);
 }
@@ -69,9 +75,13 @@ export async function submitSecondFactor(ctx: Context, deps: AppDeps, interactio
     throw new HttpError(400, 'Sign in again', 'This step was already used. Go back to the app and sign in again.');
   }
   await deps.audit.record('signin.succeeded', user._id, requestContext(ctx), { secondFactor: result.method, trustedDevice: device?.userId === user._id });
-  writeDevice(ctx, device?.userId === user._id ? device : { userId: user._id, deviceId: randomUUID() }, {
-    days: deps.config.policy.device.cookieDays, secure: deps.config.secure,
-  });
+  const thisDevice = device?.userId === user._id ? device : { userId: user._id, deviceId: randomUUID() };
+  writeDevice(ctx, thisDevice, { days: deps.config.policy.device.cookieDays, secure: deps.config.secure });
+  const trustDays = deps.config.policy.mfa.trustBrowserDays;
+  if (trustDays > 0 && form.data.trust === 'yes') {
+    await trustBrowser(deps.factors, thisDevice, trustDays);
+    await deps.audit.record('browser.trusted', user._id, requestContext(ctx), { days: trustDays });
+  }
   const login = mfaLogin(user._id, result.method);
   if (user.mustChangePassword) return startForcedChange(ctx, deps, interaction, user, login);
   await finish(ctx, deps.provider, login);
