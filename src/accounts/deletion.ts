@@ -58,8 +58,14 @@ export async function deleteAccount(deps: DeletionDeps, userId: string, context:
   const user = await deps.users.findById(userId, { roles: 1, status: 1 }).lean<Pick<User, '_id' | 'roles' | 'status'>>();
   if (!user) throw new AccountError('not_found', 'No such account.');
   if (isAdmin(user)) {
-    const admins = await deps.users.countDocuments({ roles: ADMIN_ROLE, status: 'active' });
-    if (admins <= 1) throw new AccountError('last_admin', 'This is the last active administrator: give another account the admin role first.');
+    // Step down first, then count the others: of two concurrent deletions of the last two
+    // administrators, at least one finds none left and takes its role back (no transactions needed).
+    await deps.users.updateOne({ _id: userId }, { $pull: { roles: ADMIN_ROLE } });
+    const others = await deps.users.countDocuments({ roles: ADMIN_ROLE, status: 'active' });
+    if (others === 0) {
+      await deps.users.updateOne({ _id: userId }, { $addToSet: { roles: ADMIN_ROLE } });
+      throw new AccountError('last_admin', 'This is the last active administrator: give another account the admin role first.');
+    }
   }
 
   // The account goes first: from here on no sign-in can find it and nothing can be issued to it.

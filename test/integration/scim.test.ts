@@ -333,6 +333,13 @@ describe('SCIM 2.0', function () {
       expectError(refused, 409);
       expect(refused.json.detail).to.match(/last active administrator/);
       expect(await users().countDocuments({ _id: admin._id as never })).to.equal(1);
+      expect((await users().findOne({ _id: admin._id as never }))!.roles).to.deep.equal(['admin']);
+
+      // Two concurrent deletions of the last two administrators: never both.
+      const second = await createUser(server.deps, { email: unique('admin'), password: 'lighthouse keeper vinyl 91', roles: ['admin'] });
+      const answers = await Promise.all([admin._id, second._id].map((id) => scim(`/Users/${id}`, { method: 'DELETE' })));
+      expect(answers.map((a) => a.status)).to.include(409);
+      expect(await users().countDocuments({ roles: 'admin', status: 'active' })).to.equal(answers.filter((a) => a.status === 409).length);
     });
 
     it('DELETE of a signed-in person with a second factor: tokens stop working, factors and sessions go, their acts as an operator are pseudonymised', async () => {
