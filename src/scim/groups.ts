@@ -34,6 +34,26 @@ export const MAX_MEMBERS = 50_000;
 /** Groups an account may be in: the console's limit for the groups claim. */
 const MAX_GROUPS_PER_ACCOUNT = 50;
 
+/**
+ * Up to this many accounts are read or changed one by one, by _id: every database
+ * answers that from its index (the embedded one pushes down no `$in`, so an `$in`
+ * reads the whole users table there). More go in one `$in`, which MongoDB serves
+ * from the _id index.
+ */
+const ONE_BY_ONE = 32;
+
+async function usersById<T>(deps: ScimDeps, ids: readonly string[], projection: Record<string, 1>): Promise<T[]> {
+  if (ids.length > ONE_BY_ONE) return deps.admin.users.find({ _id: { $in: [...ids] } }, projection).lean<T[]>();
+  const found = await Promise.all(ids.map((id) => deps.admin.users.findById(id, projection).lean<T>()));
+  return found.filter((user): user is NonNullable<typeof user> => user !== null) as T[];
+}
+
+async function updateUsers(deps: ScimDeps, ids: readonly string[], update: Record<string, unknown>): Promise<void> {
+  if (!ids.length) return;
+  if (ids.length > ONE_BY_ONE) await deps.admin.users.updateMany({ _id: { $in: [...ids] } }, update);
+  else await Promise.all(ids.map((id) => deps.admin.users.updateOne({ _id: id }, update)));
+}
+
 export interface GroupOptions {
   /** false: leave members out (excludedAttributes=members), without looking up each member. */
   members?: boolean;
@@ -46,7 +66,7 @@ export async function groupResource(deps: ScimDeps, group: StoredGroup, options:
   resource.displayName = group.displayName;
   if (options.members !== false && group.members.length) {
     // Accounts deleted meanwhile are left out.
-    const users = await deps.admin.users.find({ _id: { $in: group.members } }, { email: 1 }).lean<Array<Pick<User, '_id' | 'email'>>>();
+    const users = await usersById<Pick<User, '_id' | 'email'>>(deps, group.members, { email: 1 });
     const emails = new Map(users.map((user) => [user._id, user.email]));
     resource.members = group.members.filter((id) => emails.has(id))
       .map((id) => ({ value: id, display: emails.get(id)!, $ref: `${deps.baseUrl}/Users/${id}`, type: 'User' }));
@@ -101,7 +121,7 @@ function groupFields(resource: JsonObject): GroupFields {
 /** Every id must be an account's. */
 async function checkMembers(deps: ScimDeps, ids: readonly string[]): Promise<void> {
   if (!ids.length) return;
-  const found = await deps.admin.users.find({ _id: { $in: [...ids] } }, { _id: 1, groups: 1 }).lean<Array<Pick<User, '_id' | 'groups'>>>();
+  const found = await usersById<Pick<User, '_id' | 'groups'>>(deps, ids, { _id: 1, groups: 1 });
   if (found.length !== ids.length) {
     const known = new Set(found.map((user) => user._id));
     const missing = ids.find((id) => !known.has(id))!;
@@ -118,14 +138,13 @@ async function syncAccounts(deps: ScimDeps, before: GroupFields | null, after: G
   const added = [...now].filter((id) => !old.has(id));
   const removed = [...old].filter((id) => !now.has(id));
   const renamed = before && after && before.displayName !== after.displayName;
-  const users = deps.admin.users;
   if (before && (removed.length || renamed)) {
     const leaving = renamed ? [...old] : removed;
-    await users.updateMany({ _id: { $in: leaving } }, { $pull: { groups: before.displayName } });
+    await updateUsers(deps, leaving, { $pull: { groups: before.displayName } });
   }
   if (after) {
     const joining = renamed ? [...now] : added;
-    if (joining.length) await users.updateMany({ _id: { $in: joining } }, { $addToSet: { groups: after.displayName } });
+    await updateUsers(deps, joining, { $addToSet: { groups: after.displayName } });
   }
   return { added, removed };
 }
@@ -196,11 +215,10 @@ async function release(deps: ScimDeps, id: string, leaseId: string): Promise<voi
  * brought in step: former members and a former name out, the members in.
  */
 async function finishInterrupted(deps: ScimDeps, group: StoredGroup): Promise<void> {
-  const users = deps.admin.users;
   const { pending } = group;
-  if (pending?.removed.length) await users.updateMany({ _id: { $in: pending.removed } }, { $pullAll: { groups: [pending.previousName, group.displayName] } });
-  if (pending && pending.previousName !== group.displayName) await users.updateMany({ _id: { $in: group.members } }, { $pull: { groups: pending.previousName } });
-  await users.updateMany({ _id: { $in: group.members } }, { $addToSet: { groups: group.displayName } });
+  if (pending) await updateUsers(deps, pending.removed, { $pullAll: { groups: [pending.previousName, group.displayName] } });
+  if (pending && pending.previousName !== group.displayName) await updateUsers(deps, group.members, { $pull: { groups: pending.previousName } });
+  await updateUsers(deps, group.members, { $addToSet: { groups: group.displayName } });
 }
 
 /** Under the lease: read, compute the new group, store it, then the members' accounts. */
