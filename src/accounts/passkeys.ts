@@ -109,13 +109,22 @@ function parseResponse<T>(schema: z.ZodType<T>, json: unknown): T | null {
   }
 }
 
+/** A challenge as generateRegistrationOptions/generateAuthenticationOptions make them: base64url. */
+const CHALLENGE = /^[A-Za-z0-9_-]{16,512}$/;
 const isId = (value: unknown): value is string => typeof value === 'string' && value.length > 0 && value.length <= 100;
 const userHandleOf = (userId: string) => Buffer.from(userId, 'utf8');
 const challengeKey = (purpose: 'register' | 'sign_in', binding: Binding) => `${purpose}:${binding}`;
 
+/**
+ * Characters dropped from a passkey's name, shown on pages and in emails: control
+ * characters (C0, DEL, C1), line and paragraph separators, and the bidirectional
+ * overrides and isolates that can make a name read as something else.
+ */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
 /** What a person calls a passkey: printable, trimmed, bounded; a default when empty. */
 export function passkeyName(value: unknown, fallback: string): string {
-  const name = typeof value === 'string' ? value.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, PASSKEY_NAME_MAX) : '';
+  const name = typeof value === 'string' ? value.replace(UNPRINTABLE, '').trim().slice(0, PASSKEY_NAME_MAX) : '';
   return name || fallback;
 }
 
@@ -131,7 +140,12 @@ async function storeChallenge(deps: PasskeyDeps, purpose: 'register' | 'sign_in'
  * Takes the ceremony's challenge if `challenge` is it and it is still open: true once.
  * `forUser` must match the account the challenge was given for, when it was given for one.
  */
-async function takeChallenge(deps: PasskeyDeps, purpose: 'register' | 'sign_in', binding: Binding, challenge: string, forUser: string): Promise<boolean> {
+async function takeChallenge(deps: PasskeyDeps, purpose: 'register' | 'sign_in', binding: Binding, challenge: unknown, forUser: string): Promise<boolean> {
+  // The challenge comes from the response's clientDataJSON, which the sender writes: only a
+  // string like the ones we issue is compared. Anything else (an operator object such as
+  // {"$ne": ""}, a number, no challenge at all) would otherwise become part of the query
+  // and take the open challenge without naming it.
+  if (typeof challenge !== 'string' || !CHALLENGE.test(challenge)) return false;
   const taken = await deps.challenges.findOneAndDelete({ _id: challengeKey(purpose, binding), challenge, expiresAt: { $gt: new Date() } }).lean();
   return Boolean(taken) && (taken!.userId === null || taken!.userId === forUser);
 }

@@ -52,6 +52,8 @@ export async function submitPasskey(ctx: Context, deps: AppDeps, interaction: In
   const context = requestContext(ctx);
   const result = await verifyPasskeySignIn(deps.factors, { binding: bindingOf(interaction), response: form.data.credential, userId: step?.accountId ?? null });
   const accountId = result.ok ? result.userId : step?.accountId;
+  // What cannot be a passkey response is unreadable input, like a malformed form: no attempt at the account.
+  if (!result.ok && result.reason === 'malformed') return again(400);
   if (!result.ok) {
     if (accountId) await deps.audit.record('signin.failed', accountId, context, { reason: `passkey_${result.reason}`, during: step ? 'second_factor' : 'passkey' });
     return again(401);
