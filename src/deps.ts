@@ -64,6 +64,8 @@ export interface Services {
   passwords: PasswordFlowDeps;
   /** Second factors (accounts/factors.ts): authenticator apps and recovery codes. */
   factors: FactorDeps;
+  /** Encryption at rest with DATA_KEYS (secrets.ts): authenticator and webhook secrets, the signing keys' private parts. */
+  vault: FactorDeps['vault'];
   /** Background jobs (console imports, bulk mail): a server starts it; the CLI drives one job with it. */
   jobs: JobRunner;
   /** Webhook endpoints, the outbox the audit trail feeds, and the delivery loop (src/webhooks). */
@@ -131,6 +133,7 @@ export function createServices(config: Config, log: Logger, connection: Connecti
   audit.follow((records) => webhooks.record(records));
   const services: Services = {
     config, log, connection, db, users, hasher, lockout, throttle, emailFormThrottle, policy, links, mailer, tasks, audit, passwords, factors, jobs, webhooks,
+    vault: factors.vault,
     temporaryPasswordMs: config.policy.links.temporaryPasswordDays * 86_400_000,
     signInDeps: {
       users, hasher, lockout, audit, deviceMaxFailures: config.policy.device.maxFailures,

@@ -107,7 +107,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     clients.push(...(options.clients ?? []));
 
     // A new provider whenever the signing keys change (live-provider.ts); deps.provider is the current one.
-    const live = (liveProvider = await LiveProvider.start(services.db, (jwks) => {
+    const live = (liveProvider = await LiveProvider.start(services.db, services.vault, (jwks) => {
       const built = createProvider({
         issuer,
         db: services.db,

@@ -12,6 +12,7 @@ import { totpAssociatedData } from './factors.ts';
 import type { Db } from 'mongodb';
 import type { DataVault } from '../secrets.ts';
 import { WEBHOOK_ENDPOINTS } from '../db/models/webhook.ts';
+import { SIGNING_KEYS, signingKeyAssociatedData } from '../oidc/keys.ts';
 
 /** A field that holds a DataVault value, with the associated data it was encrypted with. */
 export interface EncryptedField {
@@ -27,13 +28,15 @@ export interface EncryptedField {
  * Every encrypted value we store. An authenticator app's secret is bound to its
  * account as "totp:<userId>" (factors.ts, db/models/factor.ts), in the factor and in
  * an enrolment not confirmed yet alike; a webhook endpoint's signing secret to its
- * endpoint as "webhook:<id>" (webhooks/endpoints.ts). A new kind of encrypted value
+ * endpoint as "webhook:<id>" (webhooks/endpoints.ts); a token signing key's private
+ * JWK to its kid as "signing-key:<kid>" (oidc/keys.ts). A new kind of encrypted value
  * belongs here.
  */
 export const ENCRYPTED_FIELDS: readonly EncryptedField[] = [
   { label: 'authenticator apps', collection: 'factors', field: 'secret', associatedData: (doc) => totpAssociatedData(String(doc.userId)) },
   { label: 'authenticator apps being set up', collection: 'factor_enrolments', field: 'secret', associatedData: (doc) => totpAssociatedData(String(doc.userId)) },
   { label: 'webhook signing secrets', collection: WEBHOOK_ENDPOINTS, field: 'secret', associatedData: (doc) => `webhook:${String(doc._id)}` },
+  { label: 'token signing keys', collection: SIGNING_KEYS, field: 'sealedJwk', associatedData: (doc) => signingKeyAssociatedData(String(doc._id)) },
 ];
 
 export interface FieldReport {

@@ -69,7 +69,7 @@ async function validateWithProvider({ config, services }: CliContext, clients: A
     issuer: config.issuer,
     db: services.db,
     users: services.users,
-    jwks: await loadSigningKeys(services.db),
+    jwks: await loadSigningKeys(services.db, services.vault),
     cookieKeys: ['x'.repeat(32)], // never used: the provider serves no request here
     secure: config.secure,
     trustProxy: config.trustProxy,

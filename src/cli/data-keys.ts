@@ -10,7 +10,7 @@ export function registerDataKeyCommands(program: Command): void {
     .summary('Re-encrypt every stored secret under the first DATA_KEYS key (after a rotation)')
     .description([
       'After putting a new key first in DATA_KEYS (keeping the old ones after it), re-encrypt every secret',
-      'stored in the database (authenticator apps, those being set up, webhook signing secrets) that is not under the first key,',
+      'stored in the database (authenticator apps, those being set up, webhook signing secrets, the private parts of the token signing keys) that is not under the first key,',
       'so the old keys can then be removed. Each value is written only if it did not change since it was read,',
       'so it is safe while servers run and when started on two machines at once; running it again changes',
       'nothing. Prints how many were re-encrypted, already current, and could not be decrypted with any',
@@ -19,7 +19,7 @@ export function registerDataKeyCommands(program: Command): void {
     .addHelpText('after', examples('DATA_KEYS="$NEW_KEY,$OLD_KEY" latchkey data-keys:reencrypt'))
     .action(action(async () => {
       const { reencryptStoredSecrets } = await import('../accounts/data-keys.ts');
-      const report = await withServices(({ services }) => reencryptStoredSecrets({ db: services.db, vault: services.factors.vault }));
+      const report = await withServices(({ services }) => reencryptStoredSecrets({ db: services.db, vault: services.vault }));
       for (const field of report.fields) {
         console.log(`${field.label}: ${field.reencrypted} re-encrypted, ${field.current} already current, ${field.failed} failed to decrypt${field.changedMeanwhile ? `, ${field.changedMeanwhile} changed meanwhile (left as written)` : ''}`);
         if (field.failedIds.length) console.log(`  failed: ${field.failedIds.join(', ')}${field.failed > field.failedIds.length ? ', …' : ''}`);

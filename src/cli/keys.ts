@@ -54,7 +54,7 @@ export function registerKeyCommands(program: Command): void {
       const { rotation, config } = await withServices(async ({ config, services }) => {
         // Below this a token signed just before the switch could meet a JWKS without its key.
         const minimumGraceMs = (config.policy.lifetimes.idTokenMinutes * 60 + config.signingKeys.jwksMaxAgeS) * 1000;
-        const rotation = await rotateSigningKeys(services.db, {
+        const rotation = await rotateSigningKeys(services.db, services.vault, {
           delayMs: config.signingKeys.rotationDelayMs,
           graceMs: Math.max(options.graceDays * DAY_MS, minimumGraceMs),
           compromised: options.compromised,

@@ -15,20 +15,53 @@
 // sets the previous key's retiredAt to that same moment: every instance has
 // published the new key for a whole JWKS cache lifetime before any signs with it,
 // and all of them switch at the same time whatever their poll phase.
+//
+// At rest the private keys are sealed with DATA_KEYS (the DataVault of
+// src/secrets.ts, as authenticator secrets are): a key is stored as its public JWK
+// and its private JWK encrypted, bound to its kid (StoredKey below). Every instance
+// must therefore hold the DATA_KEYS the keys were sealed with; one that cannot
+// decrypt a key refuses to start rather than sign with anything else.
+// `data-keys:reencrypt` re-seals them after a DATA_KEYS rotation.
 import { generateKeyPair, randomUUID, type JsonWebKey } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Db } from 'mongodb';
+import type { DataVault } from '../secrets.ts';
 
 const generate = promisify(generateKeyPair);
 
 export const ALGORITHMS = ['RS256', 'ES256'] as const;
 export type SigningAlgorithm = (typeof ALGORITHMS)[number];
 
+export const SIGNING_KEYS = 'signing_keys';
+
+/**
+ * What seals the private keys: the services' DataVault (DATA_KEYS, src/secrets.ts),
+ * the one that encrypts authenticator secrets.
+ */
+export type KeyVault = Pick<DataVault, 'encrypt' | 'decrypt'>;
+
+/** The associated data a sealed private key is bound to: a sealed value copied onto another kid does not open. */
+export const signingKeyAssociatedData = (kid: string): string => `signing-key:${kid}`;
+
+/**
+ * A key as stored. The private key is kept sealed with DATA_KEYS:
+ *
+ *   publicJwk   { kty, n, e | crv, x, y, kid, alg, use }: what the JWKS publishes
+ *   sealedJwk   DataVault value of the private JWK as JSON (with kid, alg, use),
+ *               associated data "signing-key:<kid>"
+ *
+ * Keys stored before sealing hold the private JWK in clear in `jwk` instead; the
+ * next start or poll that reads them seals them in place (sealStoredKey).
+ */
 export interface StoredKey {
   _id: string; // kid
   alg: SigningAlgorithm;
-  /** The private JWK (with kid, alg, use). */
-  jwk: JsonWebKey;
+  /** The public JWK (kid, alg, use and the public parameters only). */
+  publicJwk?: JsonWebKey;
+  /** The private JWK, sealed with the vault (see above). */
+  sealedJwk?: string;
+  /** Keys stored before sealing only: the private JWK in clear, until sealed in place. */
+  jwk?: JsonWebKey;
   createdAt: Date;
   /** When it starts signing. Absent on keys stored before staged rotation: createdAt. */
   activatesAt?: Date;
@@ -43,11 +76,80 @@ export interface StoredKey {
 }
 
 /** A key without its private part: what the poll reads and `keys:list` shows. */
-export type KeyRecord = Omit<StoredKey, 'jwk'>;
+export type KeyRecord = Omit<StoredKey, 'jwk' | 'sealedJwk'>;
+
+/** A key in memory, its private JWK decrypted: what the provider is built with. Never stored or logged as is. */
+export interface SigningKey extends KeyRecord {
+  /** The private JWK (with kid, alg, use). */
+  jwk: JsonWebKey;
+}
+
+/**
+ * A key whose private part cannot be decrypted with the configured DATA_KEYS. An
+ * instance never signs with it, nor generates keys over it: it refuses to start.
+ */
+export class UnreadableSigningKeyError extends Error {
+  override name = 'UnreadableSigningKeyError';
+  readonly kid: string;
+  constructor(kid: string, alg: string, reason: string) {
+    super([
+      `signing key ${kid} (${alg}) cannot be decrypted with the configured DATA_KEYS (${reason}).`,
+      'Give this server (or command) the DATA_KEYS it was sealed with, the same as every instance has (after a DATA_KEYS rotation: the new key first, the old ones after it).',
+      'Should those keys be lost for good, `latchkey keys:rotate --compromised` replaces every signing key (tokens they signed stop verifying).',
+    ].join(' '));
+    this.kid = kid;
+  }
+}
+
+const collection = (db: Db) => db.collection<StoredKey>(SIGNING_KEYS);
+
+/** The public members of RSA and EC keys, with kid, alg and use; nothing else leaves the seal. */
+const PUBLIC_MEMBERS = ['kty', 'crv', 'x', 'y', 'n', 'e', 'kid', 'alg', 'use'] as const;
+
+function publicPart(jwk: JsonWebKey): JsonWebKey {
+  return Object.fromEntries(PUBLIC_MEMBERS.filter((member) => jwk[member] !== undefined).map((member) => [member, jwk[member]]));
+}
+
+function seal(vault: KeyVault, kid: string, jwk: JsonWebKey): { publicJwk: JsonWebKey; sealedJwk: string } {
+  return { publicJwk: publicPart(jwk), sealedJwk: vault.encrypt(JSON.stringify(jwk), signingKeyAssociatedData(kid)) };
+}
+
+/** The private JWK of a sealed key; UnreadableSigningKeyError (never the value) when it does not open. */
+function unseal(vault: KeyVault, key: StoredKey): JsonWebKey {
+  if (typeof key.sealedJwk !== 'string') throw new UnreadableSigningKeyError(key._id, key.alg, 'no private key is stored with it');
+  let text: string;
+  try {
+    text = vault.decrypt(key.sealedJwk, signingKeyAssociatedData(key._id));
+  } catch (error) {
+    throw new UnreadableSigningKeyError(key._id, key.alg, (error as Error).message);
+  }
+  let jwk: unknown;
+  try {
+    jwk = JSON.parse(text);
+  } catch {
+    // JSON.parse's message quotes the text: not repeated.
+    jwk = undefined;
+  }
+  if (!jwk || typeof jwk !== 'object' || (jwk as JsonWebKey).kid !== key._id || typeof (jwk as JsonWebKey).d !== 'string') {
+    throw new UnreadableSigningKeyError(key._id, key.alg, 'the decrypted value is not its private key');
+  }
+  return jwk as JsonWebKey;
+}
+
+/**
+ * Seals a key stored before sealing, in place: only if the document still holds the
+ * private key in clear, so instances doing it at once write it once (the others'
+ * updates match nothing, and the key they hold in memory is the same).
+ */
+async function sealStoredKey(db: Db, vault: KeyVault, kid: string, jwk: JsonWebKey): Promise<void> {
+  const { publicJwk, sealedJwk } = seal(vault, kid, jwk);
+  await collection(db).updateOne({ _id: kid, jwk: { $exists: true } }, { $set: { publicJwk, sealedJwk }, $unset: { jwk: '' } });
+}
+
+/** Whether a record (read without private parts) is of a key still stored in clear. */
+export const storedInClear = (key: KeyRecord): boolean => !key.publicJwk;
 
 export type KeyState = 'next' | 'signing' | 'retired' | 'expired';
-
-const collection = (db: Db) => db.collection<StoredKey>('signing_keys');
 
 const activation = (key: KeyRecord): Date => key.activatesAt ?? key.createdAt;
 
@@ -90,7 +192,8 @@ export function fingerprint(keys: KeyRecord[]): string {
     .join(' ');
 }
 
-async function newKey(alg: SigningAlgorithm, activatesAt: Date, now: Date): Promise<StoredKey> {
+/** A new key, its private part sealed with the vault. */
+async function newKey(vault: KeyVault, alg: SigningAlgorithm, activatesAt: Date, now: Date): Promise<StoredKey> {
   const { privateKey } = alg === 'RS256'
     ? await generate('rsa', { modulusLength: 2048 })
     : await generate('ec', { namedCurve: 'P-256' });
@@ -98,7 +201,7 @@ async function newKey(alg: SigningAlgorithm, activatesAt: Date, now: Date): Prom
   return {
     _id: kid,
     alg,
-    jwk: { ...privateKey.export({ format: 'jwk' }), kid, alg, use: 'sig' },
+    ...seal(vault, kid, { ...privateKey.export({ format: 'jwk' }), kid, alg, use: 'sig' }),
     createdAt: now,
     activatesAt,
     retiredAt: null,
@@ -106,39 +209,61 @@ async function newKey(alg: SigningAlgorithm, activatesAt: Date, now: Date): Prom
   };
 }
 
-/** Every stored key's dates, without private parts (the poll's read). */
+/** Every stored key's dates and public JWK, without private parts (the poll's read, `keys:list`). */
 export async function readKeyRecords(db: Db): Promise<KeyRecord[]> {
-  return collection(db).find({}, { projection: { jwk: 0 } }).toArray();
+  return collection(db).find({}, { projection: { jwk: 0, sealedJwk: 0 } }).toArray();
 }
 
-/** Every stored key, private parts included. */
-export async function readKeys(db: Db): Promise<StoredKey[]> {
-  return collection(db).find().toArray();
+/**
+ * The stored keys with their private parts decrypted, but those expired at `now`
+ * (never published again: not decrypted, not returned). Keys stored in clear
+ * (before sealing) are sealed in place on the way. Throws
+ * UnreadableSigningKeyError when a key does not decrypt with the vault's keys.
+ */
+async function openKeys(db: Db, vault: KeyVault, stored: StoredKey[], now: Date): Promise<SigningKey[]> {
+  const keys: SigningKey[] = [];
+  for (const { jwk: inClear, sealedJwk, ...record } of stored) {
+    if (inClear) {
+      await sealStoredKey(db, vault, record._id, inClear);
+      if (keyState(record, now) !== 'expired') keys.push({ ...record, publicJwk: publicPart(inClear), jwk: inClear });
+      continue;
+    }
+    if (keyState(record, now) === 'expired') continue;
+    keys.push({ ...record, jwk: unseal(vault, { ...record, sealedJwk }) });
+  }
+  return keys;
+}
+
+/** Every stored key not expired at `now`, private parts decrypted (see openKeys). */
+export async function readKeys(db: Db, vault: KeyVault, now = new Date()): Promise<SigningKey[]> {
+  return openKeys(db, vault, await collection(db).find().toArray(), now);
 }
 
 /**
  * Makes sure each algorithm has a signing key (first start: one is generated,
- * signing at once) and returns every stored key. Instances starting together on
- * an empty database may each add one; the newest signs everywhere from the next
- * poll on.
+ * signing at once) and returns every key not expired, decrypted. Instances
+ * starting together on an empty database may each add one; the newest signs
+ * everywhere from the next poll on. A stored key that does not decrypt stops it
+ * before anything is generated (UnreadableSigningKeyError): a key is never
+ * generated over one this instance cannot read.
  */
-export async function ensureSigningKeys(db: Db, now = new Date()): Promise<StoredKey[]> {
+export async function ensureSigningKeys(db: Db, vault: KeyVault, now = new Date()): Promise<SigningKey[]> {
   const keys = collection(db);
   await keys.createIndex({ alg: 1, retiredAt: 1, createdAt: -1 });
-  let stored = await keys.find().toArray();
+  let stored = await readKeys(db, vault, now);
   for (const alg of ALGORITHMS) {
     if (!stored.some((key) => key.alg === alg && keyState(key, now) === 'signing')) {
-      await keys.insertOne(await newKey(alg, now, now));
-      stored = await keys.find().toArray();
+      await keys.insertOne(await newKey(vault, alg, now, now));
+      stored = await readKeys(db, vault, now);
     }
   }
   return stored;
 }
 
 /** The JWKS for a provider built now (signing keys first); generates keys on first use. */
-export async function loadSigningKeys(db: Db): Promise<{ keys: JsonWebKey[] }> {
+export async function loadSigningKeys(db: Db, vault: KeyVault): Promise<{ keys: JsonWebKey[] }> {
   const now = new Date();
-  return { keys: publishedKeys(await ensureSigningKeys(db, now), now).keys.map((key) => key.jwk) };
+  return { keys: publishedKeys(await ensureSigningKeys(db, vault, now), now).keys.map((key) => key.jwk) };
 }
 
 export interface RotateOptions {
@@ -167,16 +292,21 @@ export interface Rotation {
  * there is no key of that algorithm yet, or when compromised); the keys without
  * a successor until now stop signing at that moment and stay published for
  * `graceMs` after it. Deletes keys past their grace period. Running servers
- * follow by themselves: no restart.
+ * follow by themselves: no restart. The new keys are sealed with `vault`; unless
+ * compromised, the stored ones must first decrypt with it (UnreadableSigningKeyError
+ * otherwise): keys sealed with other DATA_KEYS than the servers' would never sign.
+ * When compromised nothing stored is read, so the keys can be replaced even after
+ * their DATA_KEYS are lost.
  */
-export async function rotateSigningKeys(db: Db, options: RotateOptions): Promise<Rotation> {
+export async function rotateSigningKeys(db: Db, vault: KeyVault, options: RotateOptions): Promise<Rotation> {
   const keys = collection(db);
   const now = options.now ?? new Date();
   const rotation: Rotation = { added: [], retiring: [], removed: 0 };
+  if (!options.compromised) await readKeys(db, vault, now);
   for (const alg of ALGORITHMS) {
     const first = !(await keys.findOne({ alg }));
     const activatesAt = new Date(now.getTime() + (first || options.compromised ? 0 : options.delayMs));
-    const key = await newKey(alg, activatesAt, now);
+    const key = await newKey(vault, alg, activatesAt, now);
     await keys.insertOne(key);
     rotation.added.push({ alg, kid: key._id, activatesAt });
     if (options.compromised) {

@@ -12,8 +12,9 @@
 //
 // Changes come from two places:
 // - the poll (KEYS_POLL_MS): reads the keys' ids and dates (not the private
-//   parts), and only when they differ from what it saw last reads the keys and
-//   rebuilds;
+//   parts), and only when they differ from what it saw last reads the keys,
+//   decrypts them with the vault (DATA_KEYS) and rebuilds; keys stored in clear
+//   by an earlier version are sealed in place on that read;
 // - the clock: a key starts or stops signing, or stops being published, at a
 //   stored moment. `current` rebuilds from the keys it holds as soon as that
 //   moment has passed, so every instance switches at the same time, whatever
@@ -22,7 +23,9 @@ import type Provider from 'oidc-provider';
 import type { JsonWebKey } from 'node:crypto';
 import type { Db } from 'mongodb';
 import type { Logger } from '../log.ts';
-import { deleteExpiredKeys, ensureSigningKeys, fingerprint, keyState, publishedKeys, readKeyRecords, readKeys, type StoredKey } from './keys.ts';
+import {
+  deleteExpiredKeys, ensureSigningKeys, fingerprint, keyState, publishedKeys, readKeyRecords, readKeys, storedInClear, type KeyVault, type SigningKey,
+} from './keys.ts';
 
 export type BuildProvider = (jwks: { keys: JsonWebKey[] }) => Provider;
 
@@ -33,9 +36,10 @@ export interface LiveProviderOptions {
 
 export class LiveProvider {
   readonly #db: Db;
+  readonly #vault: KeyVault;
   readonly #build: BuildProvider;
   readonly #options: LiveProviderOptions;
-  #keys: StoredKey[];
+  #keys: SigningKey[];
   #seen: string;
   #provider!: Provider;
   /** The kids in the current provider's keystore, in order. */
@@ -47,8 +51,9 @@ export class LiveProvider {
   #stopped = false;
   #failing = false;
 
-  private constructor(db: Db, build: BuildProvider, keys: StoredKey[], options: LiveProviderOptions) {
+  private constructor(db: Db, vault: KeyVault, build: BuildProvider, keys: SigningKey[], options: LiveProviderOptions) {
     this.#db = db;
+    this.#vault = vault;
     this.#build = build;
     this.#options = options;
     this.#keys = keys;
@@ -56,9 +61,13 @@ export class LiveProvider {
     this.#rebuild(new Date(), { throwOnError: true });
   }
 
-  /** Loads (on first start: generates) the signing keys, builds the provider and starts polling. */
-  static async start(db: Db, build: BuildProvider, options: LiveProviderOptions): Promise<LiveProvider> {
-    const live = new LiveProvider(db, build, await ensureSigningKeys(db), options);
+  /**
+   * Loads (on first start: generates) the signing keys, builds the provider and
+   * starts polling. Throws UnreadableSigningKeyError (keys.ts) when a stored key
+   * does not decrypt with `vault`: the instance does not start.
+   */
+  static async start(db: Db, vault: KeyVault, build: BuildProvider, options: LiveProviderOptions): Promise<LiveProvider> {
+    const live = new LiveProvider(db, vault, build, await ensureSigningKeys(db, vault), options);
     live.#schedule();
     return live;
   }
@@ -69,13 +78,17 @@ export class LiveProvider {
     return this.#provider;
   }
 
-  /** Reads the keys' dates; when they changed since the last read, reads the keys and rebuilds. */
+  /**
+   * Reads the keys' dates; when they changed since the last read (or a key is
+   * still stored in clear), reads and decrypts the keys and rebuilds. A key that
+   * does not decrypt fails the poll: the keys in hand stay in use.
+   */
   async poll(): Promise<void> {
     const now = new Date();
     const records = await readKeyRecords(this.#db);
     if (records.some((key) => keyState(key, now) === 'expired')) await deleteExpiredKeys(this.#db, now);
-    if (fingerprint(records) === this.#seen) return;
-    const keys = await readKeys(this.#db);
+    if (fingerprint(records) === this.#seen && !records.some(storedInClear)) return;
+    const keys = await readKeys(this.#db, this.#vault);
     if (this.#stopped) return;
     this.#keys = keys;
     this.#seen = fingerprint(keys);

@@ -3,15 +3,16 @@
 // before anyone signs with it), and a relying party that caches the JWKS as the
 // Cache-Control header says never meets an ID token it cannot verify.
 import { expect } from 'chai';
-import { createPublicKey, verify, type JsonWebKey } from 'node:crypto';
+import { createPublicKey, randomBytes, verify, type JsonWebKey } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as oidc from 'openid-client';
 import { createUser } from '../../src/accounts/users.ts';
 import { loadConfig, ConfigError } from '../../src/config.ts';
 import {
-  deleteExpiredKeys, ensureSigningKeys, keyState, listSigningKeys, publishedKeys, readKeys, rotateSigningKeys, type StoredKey,
+  deleteExpiredKeys, ensureSigningKeys, keyState, listSigningKeys, publishedKeys, readKeyRecords, readKeys, rotateSigningKeys, type KeyRecord,
 } from '../../src/oidc/keys.ts';
+import { DataVault } from '../../src/secrets.ts';
 import { startCluster, type Cluster } from '../helpers/cluster.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/server.ts';
 import { Agent } from '../helpers/agent.ts';
@@ -24,7 +25,7 @@ const DAY = 24 * 60 * MINUTE;
 const at = (base: Date, ms: number) => new Date(base.getTime() + ms);
 
 /** The kid the provider would sign with for `alg` at `now`: the first of that alg in the published order. */
-function signer(keys: StoredKey[], alg: StoredKey['alg'], now: Date): string | undefined {
+function signer(keys: KeyRecord[], alg: KeyRecord['alg'], now: Date): string | undefined {
   return publishedKeys(keys, now).keys.find((key) => key.alg === alg)?._id;
 }
 
@@ -34,6 +35,8 @@ describe('signing key rotation', function () {
   describe('states and order (stored dates, a given clock)', () => {
     let database: TestDatabase;
     const db = () => database.connection.db!;
+    // The private keys are sealed with DATA_KEYS: a key of this test's own.
+    const vault = new DataVault([randomBytes(32).toString('base64url')]);
     beforeEach(async () => {
       database = await freshDatabase();
     });
@@ -43,16 +46,16 @@ describe('signing key rotation', function () {
 
     it('stages a rotation: next, then signing at activatesAt on the dot, the old key retired then and gone after its grace', async () => {
       const t0 = new Date('2030-01-01T00:00:00Z');
-      const first = await ensureSigningKeys(db(), t0);
+      const first = await ensureSigningKeys(db(), vault, t0);
       expect(first.map((k) => k.alg).sort()).to.deep.equal(['ES256', 'RS256']);
       const oldRs = first.find((k) => k.alg === 'RS256')!;
 
-      const rotation = await rotateSigningKeys(db(), { delayMs: 10 * MINUTE, graceMs: DAY, now: at(t0, MINUTE) });
+      const rotation = await rotateSigningKeys(db(), vault, { delayMs: 10 * MINUTE, graceMs: DAY, now: at(t0, MINUTE) });
       const switchAt = at(t0, 11 * MINUTE);
       expect(rotation.added.map((k) => [k.alg, k.activatesAt.getTime()])).to.deep.equal([['RS256', switchAt.getTime()], ['ES256', switchAt.getTime()]]);
       expect(rotation.retiring.map((k) => k.kid).sort()).to.deep.equal(first.map((k) => k._id).sort());
       const newRs = rotation.added.find((k) => k.alg === 'RS256')!.kid;
-      const keys = await readKeys(db());
+      const keys = await readKeys(db(), vault, t0);
       const state = (kid: string, now: Date) => keyState(keys.find((k) => k._id === kid)!, now);
 
       const before = at(switchAt, -1);
@@ -74,19 +77,19 @@ describe('signing key rotation', function () {
       // Instances delete what is past its grace when their poll sees it; so does a rotation.
       expect(await deleteExpiredKeys(db(), at(gone, -1))).to.equal(0);
       expect(await deleteExpiredKeys(db(), gone)).to.equal(2);
-      expect((await readKeys(db())).map((k) => k._id)).not.to.include(oldRs._id);
-      await database.connection.collection('signing_keys').insertOne({ ...oldRs, _id: 'past-grace' as never, retiredAt: switchAt, deleteAfter: gone } as never);
-      const later = await rotateSigningKeys(db(), { delayMs: 10 * MINUTE, graceMs: DAY, now: at(gone, MINUTE) });
+      expect((await readKeyRecords(db())).map((k) => k._id)).not.to.include(oldRs._id);
+      await database.connection.collection('signing_keys').insertOne({ _id: 'past-grace' as never, alg: oldRs.alg, createdAt: t0, activatesAt: t0, retiredAt: switchAt, deleteAfter: gone });
+      const later = await rotateSigningKeys(db(), vault, { delayMs: 10 * MINUTE, graceMs: DAY, now: at(gone, MINUTE) });
       expect(later.removed).to.equal(1);
-      expect((await readKeys(db())).map((k) => k._id)).not.to.include('past-grace');
+      expect((await readKeyRecords(db())).map((k) => k._id)).not.to.include('past-grace');
     });
 
     it('a second rotation before the first activates: each key signs in its own window, in order', async () => {
       const t0 = new Date('2030-01-01T00:00:00Z');
-      const [oldRs] = (await ensureSigningKeys(db(), t0)).filter((k) => k.alg === 'RS256');
-      const one = (await rotateSigningKeys(db(), { delayMs: 10 * MINUTE, graceMs: DAY, now: t0 })).added[0]!;
-      const two = (await rotateSigningKeys(db(), { delayMs: 10 * MINUTE, graceMs: DAY, now: at(t0, 5 * MINUTE) })).added[0]!;
-      const keys = await readKeys(db());
+      const [oldRs] = (await ensureSigningKeys(db(), vault, t0)).filter((k) => k.alg === 'RS256');
+      const one = (await rotateSigningKeys(db(), vault, { delayMs: 10 * MINUTE, graceMs: DAY, now: t0 })).added[0]!;
+      const two = (await rotateSigningKeys(db(), vault, { delayMs: 10 * MINUTE, graceMs: DAY, now: at(t0, 5 * MINUTE) })).added[0]!;
+      const keys = await readKeys(db(), vault, t0);
       expect(signer(keys, 'RS256', at(t0, 9 * MINUTE))).to.equal(oldRs!._id);
       expect(signer(keys, 'RS256', at(t0, 10 * MINUTE))).to.equal(one.kid);
       expect(signer(keys, 'RS256', at(t0, 15 * MINUTE))).to.equal(two.kid);
@@ -95,26 +98,26 @@ describe('signing key rotation', function () {
 
     it('--compromised: the new keys sign at once and every previous key is deleted', async () => {
       const t0 = new Date('2030-01-01T00:00:00Z');
-      await ensureSigningKeys(db(), t0);
-      await rotateSigningKeys(db(), { delayMs: 10 * MINUTE, graceMs: DAY, now: t0 });
-      const rotation = await rotateSigningKeys(db(), { delayMs: 10 * MINUTE, graceMs: DAY, now: at(t0, MINUTE), compromised: true });
+      await ensureSigningKeys(db(), vault, t0);
+      await rotateSigningKeys(db(), vault, { delayMs: 10 * MINUTE, graceMs: DAY, now: t0 });
+      const rotation = await rotateSigningKeys(db(), vault, { delayMs: 10 * MINUTE, graceMs: DAY, now: at(t0, MINUTE), compromised: true });
       expect(rotation.removed).to.equal(4);
-      const keys = await readKeys(db());
+      const keys = await readKeys(db(), vault, t0);
       expect(keys.map((k) => k._id).sort()).to.deep.equal(rotation.added.map((k) => k.kid).sort());
       expect(keys.map((k) => keyState(k, at(t0, MINUTE)))).to.deep.equal(['signing', 'signing']);
     });
 
     it('reads keys stored before staged rotation (no activatesAt, no deleteAfter)', async () => {
       const t0 = new Date('2030-01-01T00:00:00Z');
-      const [current] = await ensureSigningKeys(db(), at(t0, -DAY));
+      const [current] = await ensureSigningKeys(db(), vault, at(t0, -DAY));
       await database.connection.collection('signing_keys').updateOne({ _id: current!._id as never }, { $unset: { activatesAt: '', deleteAfter: '' } });
-      await database.connection.collection('signing_keys').insertOne({ _id: 'legacy-retired' as never, alg: current!.alg, jwk: current!.jwk, createdAt: at(t0, -30 * DAY), retiredAt: at(t0, -10 * DAY) });
+      await database.connection.collection('signing_keys').insertOne({ _id: 'legacy-retired' as never, alg: current!.alg, jwk: { ...current!.jwk, kid: 'legacy-retired' }, createdAt: at(t0, -30 * DAY), retiredAt: at(t0, -10 * DAY) });
       const listing = await listSigningKeys(db(), t0);
       const row = (kid: string) => listing.find((k) => k.kid === kid)!;
       expect(row(current!._id)).to.include({ state: 'signing', deleteAfter: null });
       expect(row(current!._id).activatesAt.getTime()).to.equal(current!.createdAt.getTime());
       expect(row('legacy-retired').state).to.equal('retired');
-      expect(signer(await readKeys(db()), current!.alg, t0)).to.equal(current!._id);
+      expect(signer(await readKeys(db(), vault, t0), current!.alg, t0)).to.equal(current!._id);
       // Kept until a rotation removes it after the grace period, as before.
       expect(await deleteExpiredKeys(db(), t0)).to.equal(0);
       expect(await deleteExpiredKeys(db(), t0, 7 * DAY)).to.equal(1);
@@ -133,10 +136,13 @@ describe('signing key rotation', function () {
   describe('keys:list and keys:rotate', () => {
     let database: TestDatabase;
     let env: NodeJS.ProcessEnv;
+    // The CLI seals new keys with its DATA_KEYS; the test reads them with the same.
+    const dataKey = randomBytes(32).toString('base64url');
+    const vault = new DataVault([dataKey]);
     const latchkey = (args: string[]): Promise<Run> => runCli(args, env);
     before(async () => {
       database = await freshDatabase();
-      env = cliEnvironment(database.name);
+      env = cliEnvironment(database.name, { DATA_KEYS: dataKey });
     });
     after(async () => {
       await database.drop();
@@ -147,10 +153,10 @@ describe('signing key rotation', function () {
       expect(empty.code, empty.stderr).to.equal(0);
       expect(empty.stdout).to.match(/no signing keys yet/);
 
-      const current = await ensureSigningKeys(database.connection.db!);
+      const current = await ensureSigningKeys(database.connection.db!, vault);
       const rotate = await latchkey(['keys:rotate', '--grace-days', '3']);
       expect(rotate.code, rotate.stderr).to.equal(0);
-      const added = (await readKeys(database.connection.db!)).filter((k) => !current.some((c) => c._id === k._id));
+      const added = (await readKeys(database.connection.db!, vault)).filter((k) => !current.some((c) => c._id === k._id));
       expect(added).to.have.length(2);
       for (const key of added) {
         // The default propagation delay: 15 minutes.
@@ -159,7 +165,7 @@ describe('signing key rotation', function () {
       }
       for (const key of current) expect(rotate.stdout).to.match(new RegExp(`${key.alg} ${key._id}  published until `));
       expect(rotate.stdout).to.match(/no restart needed/);
-      const retired = (await readKeys(database.connection.db!)).find((k) => k._id === current[0]!._id)!;
+      const retired = (await readKeys(database.connection.db!, vault)).find((k) => k._id === current[0]!._id)!;
       expect(retired.deleteAfter!.getTime() - retired.retiredAt!.getTime()).to.equal(3 * DAY);
 
       const list = await latchkey(['keys:list']);
@@ -176,17 +182,17 @@ describe('signing key rotation', function () {
         expect(cells[key._id]).to.deep.equal([key.alg, 'next', iso(key.createdAt), iso(key.activatesAt), '-', '-']);
       }
       for (const key of current) {
-        const stored = (await readKeys(database.connection.db!)).find((k) => k._id === key._id)!;
+        const stored = (await readKeys(database.connection.db!, vault)).find((k) => k._id === key._id)!;
         expect(cells[key._id]).to.deep.equal([key.alg, 'signing', iso(key.createdAt), iso(key.activatesAt), iso(stored.retiredAt), iso(stored.deleteAfter)]);
       }
     });
 
     it('keeps a replaced key published at least the ID token lifetime plus the JWKS max-age, whatever --grace-days says', async () => {
-      const unreplaced = (await readKeys(database.connection.db!)).filter((k) => k.retiredAt === null).map((k) => k._id);
+      const unreplaced = (await readKeys(database.connection.db!, vault)).filter((k) => k.retiredAt === null).map((k) => k._id);
       expect(unreplaced).to.have.length(2);
       const rotate = await latchkey(['keys:rotate', '--grace-days', '0']);
       expect(rotate.code, rotate.stderr).to.equal(0);
-      for (const key of (await readKeys(database.connection.db!)).filter((k) => unreplaced.includes(k._id))) {
+      for (const key of (await readKeys(database.connection.db!, vault)).filter((k) => unreplaced.includes(k._id))) {
         expect(key.deleteAfter!.getTime() - key.retiredAt!.getTime(), key._id).to.equal((3600 + 300) * 1000);
       }
     });
@@ -196,7 +202,7 @@ describe('signing key rotation', function () {
       expect(run.code, run.stderr).to.equal(0);
       expect(run.stdout).to.match(/signs from .* \(now\)/);
       expect(run.stdout).to.match(/removed \d+ previous keys \(compromised\)/);
-      const keys = await readKeys(database.connection.db!);
+      const keys = await readKeys(database.connection.db!, vault);
       expect(keys).to.have.length(2);
       expect(keys.map((k) => keyState(k, new Date()))).to.deep.equal(['signing', 'signing']);
     });
@@ -230,6 +236,8 @@ describe('signing key rotation', function () {
     });
 
     const db = () => cluster.database.connection.db!;
+    // Keys the test adds are sealed with the DATA_KEYS the instances share.
+    const vault = () => new DataVault([cluster.dataKeys]);
     const jwksAt = async (base: string) => {
       const response = await fetch(new URL('/jwks', base));
       return { cacheControl: response.headers.get('cache-control'), keys: ((await response.json()) as { keys: JsonWebKey[] }).keys };
@@ -296,18 +304,18 @@ describe('signing key rotation', function () {
       const parties = Promise.all([relyingParty(rsClient, stop), relyingParty(esClient, stop)]);
       const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
       const forwardedBefore = cluster.proxy.forwarded.length;
-      const stored = await readKeys(db());
+      const stored = await readKeyRecords(db());
       const initial = { RS256: signer(stored, 'RS256', new Date()), ES256: signer(stored, 'ES256', new Date()) };
       try {
         await sleep(1_000);
-        const one = await rotateSigningKeys(db(), { delayMs: DELAY_MS, graceMs: DAY });
+        const one = await rotateSigningKeys(db(), vault(), { delayMs: DELAY_MS, graceMs: DAY });
         // Every instance publishes the new keys within a poll, long before they sign.
         await sleep(POLL_MS * 3);
         for (const base of cluster.proxy.targets) {
           expect((await jwksAt(base)).keys.map((k) => k.kid), base).to.include.members(one.added.map((k) => k.kid));
         }
         await sleep(one.added[0]!.activatesAt.getTime() - Date.now() + 1_500);
-        const two = await rotateSigningKeys(db(), { delayMs: DELAY_MS, graceMs: DAY });
+        const two = await rotateSigningKeys(db(), vault(), { delayMs: DELAY_MS, graceMs: DAY });
         await sleep(two.added[0]!.activatesAt.getTime() - Date.now() + 1_500);
         stop.done = true;
         const results = await parties;
@@ -344,7 +352,7 @@ describe('signing key rotation', function () {
 
     it('--compromised: within a poll every instance signs with the new keys and no longer publishes the old ones', async () => {
       const before = (await jwksAt(cluster.url)).keys.map((k) => k.kid);
-      const rotation = await rotateSigningKeys(db(), { delayMs: DELAY_MS, graceMs: DAY, compromised: true });
+      const rotation = await rotateSigningKeys(db(), vault(), { delayMs: DELAY_MS, graceMs: DAY, compromised: true });
       await new Promise((resolve) => setTimeout(resolve, POLL_MS * 3));
       const config = await discover(cluster.url, rsClient);
       const newRs = rotation.added.find((k) => k.alg === 'RS256')!.kid;
