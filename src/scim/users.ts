@@ -249,8 +249,8 @@ export async function listUsers(deps: ScimDeps, params: ListParams): Promise<Jso
   return listResponse(users.map((user) => userResource(user, groups.get(user._id) ?? [], deps.baseUrl).resource), total, startIndex);
 }
 
-/** Sets the stored fields that differ from `fields`, only if the account is unchanged since `user` was read. */
-async function storeFields(deps: ScimDeps, user: StoredUser, fields: UserFields, context: RequestContext): Promise<'stored' | 'changed'> {
+/** Sets the stored fields that differ from `fields`, only if the account is unchanged since `user` was read ('changed' if it was). */
+async function storeFields(deps: ScimDeps, user: StoredUser, fields: UserFields, context: RequestContext): Promise<{ emailChanged: boolean } | 'changed'> {
   const set: Record<string, unknown> = {};
   const emailChanged = normalizeEmail(fields.email) !== user.emailNormalized;
   if (emailChanged) Object.assign(set, { email: fields.email, emailNormalized: normalizeEmail(fields.email), emailVerified: false });
@@ -265,7 +265,7 @@ async function storeFields(deps: ScimDeps, user: StoredUser, fields: UserFields,
   const scim = compact({ givenName: fields.givenName ?? undefined, familyName: fields.familyName ?? undefined, ...fields.enterprise });
   const stored = user.scim ? compact(user.scim as Record<string, string | undefined>) : {};
   if (!sameJson(scim, stored)) set.scim = Object.keys(scim).length ? scim : null;
-  if (!Object.keys(set).length) return 'stored';
+  if (!Object.keys(set).length) return { emailChanged };
 
   const filter: Record<string, unknown> = { _id: user._id };
   if (user.updatedAt) filter.updatedAt = user.updatedAt;
@@ -277,7 +277,12 @@ async function storeFields(deps: ScimDeps, user: StoredUser, fields: UserFields,
     throw error;
   }
   await deps.admin.audit.record('account.updated', user._id, context, { fields: Object.keys(set).filter((key) => key !== 'searchTerms').join(',') });
-  return 'stored';
+  if (emailChanged) {
+    // Links emailed to the old address stop working; someone still invited is invited again at the new one.
+    await deps.admin.links.revokeAll(user._id);
+    if (user.status === 'invited' && fields.sendInvitation) await adminSendReset(deps.admin, user._id, context);
+  }
+  return { emailChanged };
 }
 
 /** What follows a stored change: enabling or disabling (which signs out everywhere), a temporary password. */
@@ -323,7 +328,7 @@ async function update(deps: ScimDeps, id: string, ifMatch: string | null, contex
     const fields = userFields(next(current.resource), patching ? current.resource : undefined);
     await guardAdministrators(deps, user, fields);
     checkPassword(deps, fields);
-    if (await storeFields(deps, user, fields, context) === 'changed') {
+    if ((await storeFields(deps, user, fields, context)) === 'changed') {
       if (ifMatch) throw preconditionFailed();
       continue;
     }
@@ -384,7 +389,7 @@ export async function replaceScimUser(deps: ScimDeps, id: string, input: unknown
 
 export async function patchScimUser(deps: ScimDeps, id: string, input: unknown, ifMatch: string | null, context: RequestContext): Promise<Versioned> {
   const operations = readPatchRequest(input);
-  // active: false alone must not need the rest of the resource to be valid, so the whole representation is patched.
+  // Applied to the whole current representation, then stored as a PUT would be.
   return update(deps, id, ifMatch, context, true, (current) => applyPatch(USER_RESOURCE, writable(current), operations));
 }
 

@@ -110,7 +110,8 @@ describe('SCIM 2.0', function () {
         client_id: 'directory-sync', client_name: 'Directory provisioning', grant_types: ['client_credentials'], scope: 'scim',
         token_endpoint_auth_method: 'client_secret_basic', redirect_uris: [], response_types: [],
       };
-      const run = await runCli(['client:add'], cliEnvironment(server.database.name), JSON.stringify(metadata));
+      // The operator's CLI shares the server's data directory (its DATA_KEYS).
+      const run = await runCli(['client:add'], cliEnvironment(server.database.name, { DATA_DIR: server.deps.config.dataDir }), JSON.stringify(metadata));
       expect(run.code, run.stderr).to.equal(0);
       const secret = (await server.database.connection.collection('oidc_client').findOne({ _id: 'directory-sync' as never }))!.payload.client_secret as string;
       const issued = await oidc.clientCredentialsGrant(await discover(server.url, { ...metadata, client_secret: secret } as ClientMetadata), { scope: 'scim' });
@@ -240,6 +241,22 @@ describe('SCIM 2.0', function () {
       const weak = await scim(`/Users/${created.json.id}`, { method: 'PATCH', body: patch({ op: 'replace', value: { displayName: 'Changed', password: 'password' } }) });
       expectError(weak, 400, 'invalidValue');
       expect(await users().findOne({ _id: created.json.id })).to.include({ name: 'Grace Hopper', passwordHash: null });
+    });
+
+    it('a new userName ends the links sent to the old address; someone still invited is invited again at the new one', async () => {
+      const email = unique('moving');
+      const { json: { id } } = await scim('/Users', { method: 'POST', body: newUser(email) });
+      const first = smtp.linkIn(await mailTo(email));
+      const moved = unique('moved');
+      expectOk(await scim(`/Users/${id}`, { method: 'PATCH', body: patch({ op: 'replace', path: 'userName', value: moved }) }), 200);
+      const second = smtp.linkIn(await mailTo(moved));
+      expect(second).to.not.equal(first);
+      const links = await server.database.connection.collection('one_time_links').find({ userId: id, usedAt: null }).toArray();
+      expect(links).to.have.length(1);
+      const old = await fetch(first);
+      expect(await old.text()).to.not.match(/name="password"/);
+      const fresh = await fetch(second);
+      expect(await fresh.text()).to.match(/name="password"/);
     });
 
     it('PATCHes the paths directories send (valuePath filters, sub-attributes, the enterprise extension) and PUT replaces', async () => {
