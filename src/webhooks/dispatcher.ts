@@ -216,38 +216,43 @@ export class WebhookDispatcher {
     const head = group[0]!;
     const down = this.#downUntil.get(head.endpointId);
     if (down && down.getTime() > Date.now()) {
-      await this.#postpone(group, down);
+      await this.#postpone(head, down, true);
       return 0;
     }
     // An earlier delivery of this account still waits for a retry (or is being sent): this group waits behind it.
+    // orderKey first: the embedded database narrows by the first equality that leads an index.
     const earlier = await deliveries.findOne(
-      { endpointId: head.endpointId, orderKey: head.orderKey, status: 'pending', seq: { $lt: head.seq } },
+      { orderKey: head.orderKey, endpointId: head.endpointId, status: 'pending', seq: { $lt: head.seq } },
       { sort: { seq: 1 }, projection: { nextAttemptAt: 1 } },
     );
     if (earlier) {
-      await this.#postpone(group, earlier.nextAttemptAt);
+      await this.#postpone(head, earlier.nextAttemptAt, true);
       return 0;
     }
     let attempted = 0;
-    for (const [index, delivery] of group.entries()) {
+    for (const delivery of group) {
       if (this.#stopped.signal.aborted || !this.#holding) break;
       const outcome = await this.#deliver(delivery, endpointOf);
       if (outcome === 'skipped') break;
       attempted++;
       if (outcome === 'retry') {
         const retried = await deliveries.findOne({ _id: delivery._id }, { projection: { nextAttemptAt: 1 } });
-        if (retried) await this.#postpone(group.slice(index + 1), retried.nextAttemptAt);
+        if (retried) await this.#postpone(delivery, retried.nextAttemptAt);
         break;
       }
     }
     return attempted;
   }
 
-  /** Later deliveries of a waiting group are not due before the one they wait for. */
-  async #postpone(group: WebhookDeliveryDoc[], until: Date): Promise<void> {
-    if (!group.length || until.getTime() <= Date.now()) return;
+  /**
+   * The account's later deliveries to this endpoint (and `from` itself when `including`)
+   * are not due before `until`, when the one they wait for is retried.
+   */
+  async #postpone(from: WebhookDeliveryDoc, until: Date, including = false): Promise<void> {
+    if (until.getTime() <= Date.now()) return;
     await this.#deps.collections.deliveries.updateMany(
-      { _id: { $in: group.map((d) => d._id) }, status: 'pending', nextAttemptAt: { $lt: until } }, { $set: { nextAttemptAt: until } },
+      { orderKey: from.orderKey, endpointId: from.endpointId, status: 'pending', seq: including ? { $gte: from.seq } : { $gt: from.seq }, nextAttemptAt: { $lt: until } },
+      { $set: { nextAttemptAt: until } },
     );
   }
 

@@ -80,9 +80,11 @@ export async function ensureWebhookIndexes(db: Db): Promise<void> {
   const { endpoints, deliveries } = webhookCollections(db);
   // Which endpoints want an event type (multikey).
   await endpoints.createIndex({ events: 1 });
-  // What is due; the head of each endpoint's per-account queue; an endpoint's history.
+  // What is due; the head of each endpoint's per-account queue (the account first: the
+  // embedded database answers from the index an equality on a field that leads one, and
+  // the account is the narrower); an endpoint's history.
   await deliveries.createIndex({ status: 1, nextAttemptAt: 1 });
-  await deliveries.createIndex({ endpointId: 1, orderKey: 1, seq: 1 });
+  await deliveries.createIndex({ orderKey: 1, endpointId: 1, seq: 1 });
   await deliveries.createIndex({ endpointId: 1, createdAt: -1 });
   await deliveries.createIndex({ eventId: 1 });
 }
