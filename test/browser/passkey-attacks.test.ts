@@ -20,6 +20,7 @@ import { useBrowser } from '../helpers/browser.ts';
 import { Agent, formOn } from '../helpers/agent.ts';
 import { discover, openSignIn, publicClient, RP_CALLBACK, startAuthorization, submitSignIn } from '../helpers/rp.ts';
 import type * as oidc from 'openid-client';
+import { isoCBOR } from '@simplewebauthn/server/helpers';
 
 const client = publicClient();
 const EVIL_RP = { id: 'evil.example', origin: 'https://evil.example', name: 'x' };
@@ -280,6 +281,88 @@ describe('passkey answers sent where they do not belong', function () {
     expect((await passkeys().findOne({ userId: owner.userId }).lean())!.lastUsedAt, 'not used by a refused answer').to.equal(stored!.lastUsedAt);
     const verified = await verifyPasskeySignIn(deps(), { binding: signInBinding, response: signIn.form.get('credential') });
     expect(verified).to.include({ ok: true, userId: owner.userId });
+    await session.context.close();
+  });
+
+  it('a registration answer changed where no signature covers it (attestation "none") is refused: user verification or presence not done, another RP ID, another format, a sign-in\'s client data', async () => {
+    const owner = await newPerson();
+    const session = await browserWithAuthenticator();
+    await portalInBrowser(session, owner);
+    const answer = await heldRegistration(session, 'Laptop');
+    const challenge = await openChallenge(`register:${await portalBinding(owner.userId)}`);
+    const { credential } = answer;
+    const response = credential.response;
+    const attestation = isoCBOR.decodeFirst<Map<string, unknown>>(Buffer.from(response.attestationObject!, 'base64url'));
+    expect(attestation.get('fmt')).to.equal('none');
+    /** The attestation object with `change` applied to a copy of its authenticator data (and `fmt` when given). */
+    const reencoded = (change: (authData: Buffer) => void, fmt?: string) => {
+      const copy = new Map(attestation);
+      const authData = Buffer.from(attestation.get('authData') as Uint8Array);
+      change(authData);
+      copy.set('authData', new Uint8Array(authData));
+      if (fmt) copy.set('fmt', fmt);
+      return Buffer.from(isoCBOR.encode(copy as never)).toString('base64url');
+    };
+    const clientData = JSON.parse(Buffer.from(response.clientDataJSON!, 'base64url').toString()) as Record<string, unknown>;
+    const changed: [string, unknown][] = [
+      ['user verification not done', { ...credential, response: { ...response, attestationObject: reencoded((d) => { d[32] = d[32]! & ~0x04; }) } }],
+      ['user presence not shown', { ...credential, response: { ...response, attestationObject: reencoded((d) => { d[32] = d[32]! & ~0x01; }) } }],
+      ['another RP ID hash', { ...credential, response: { ...response, attestationObject: reencoded((d) => { d[0] = d[0]! ^ 0xff; }) } }],
+      ['a format it has no statement for', { ...credential, response: { ...response, attestationObject: reencoded(() => {}, 'packed') } }],
+      ['a sign-in\'s client data type', { ...credential, response: { ...response, clientDataJSON: Buffer.from(JSON.stringify({ ...clientData, type: 'webauthn.get' })).toString('base64url') } }],
+    ];
+    // Re-encoding alone changes nothing: the untouched re-encoding is what the server accepts below.
+    expect(reencoded(() => {})).to.equal(response.attestationObject);
+    for (const [what, tampered] of changed) {
+      await reopen(challenge);
+      const refused = await sendAs(session.context, answer.action, withCredential(answer.form, tampered));
+      expect(refused.status, `${what}: ${refused.body.slice(0, 200)}`).to.equal(400);
+      expect(refused.body, what).to.contain('Passkey not added');
+      expect(await passkeys().countDocuments({ userId: owner.userId }), what).to.equal(0);
+    }
+    await reopen(challenge);
+    const accepted = await sendAs(session.context, answer.action, answer.form);
+    expect(accepted.status, accepted.body.slice(0, 300)).to.equal(303);
+    expect(await passkeys().countDocuments({ userId: owner.userId })).to.equal(1);
+    await session.context.close();
+  });
+
+  it('a passkey made in one sign-in\'s setup answers only that setup: not another sign-in\'s, not the portal; in its own it completes the sign-in', async () => {
+    const person = await newPerson();
+    await server.deps.users.updateOne({ _id: person.userId }, { $set: { mustEnrolSecondFactor: true } });
+    const session = await browserWithAuthenticator();
+    const authorization = await startAuthorization(config);
+    await session.page.goto(authorization.url.href);
+    await session.page.getByLabel('Email').fill(person.email);
+    await session.page.getByLabel('Password').fill(person.password);
+    await session.page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await session.page.getByRole('heading', { name: 'Set up two-step verification' }).waitFor();
+    const held = await hold(session.page, /\/interaction\/[^/]+\/enrol\/passkey$/);
+    await session.page.getByRole('button', { name: 'Create a passkey' }).click();
+    const answer = await held.answer;
+
+    // Another sign-in of the same person, at its setup with a challenge of its own.
+    const other = new Agent();
+    const enrol = await submitSignIn(other, await openSignIn(other, await startAuthorization(config)), person.email, person.password);
+    const enrolForm = formOn(enrol.body, /\/enrol\/passkey$/);
+    expect((await other.request(url(`${enrolForm.action}/options`), { form: { _csrf: enrolForm.fields._csrf! } })).status).to.equal(200);
+    const elsewhere = await other.request(url(enrolForm.action), { form: { _csrf: enrolForm.fields._csrf!, credential: answer.form.get('credential')! } });
+    expect(elsewhere.status).to.equal(400);
+    expect(elsewhere.body).to.contain('The passkey could not be added');
+    // The portal (a session of the same person would need the setup first; the domain is asked directly).
+    const inPortal = await registerPasskey(deps(), { userId: person.userId, binding: 'portal:not-this-one', response: answer.form.get('credential'), name: 'x' });
+    expect(inPortal).to.deep.equal({ ok: false, reason: 'invalid' });
+    expect(await passkeys().countDocuments({ userId: person.userId })).to.equal(0);
+    expect((await server.deps.users.findById(person.userId).lean())!.mustEnrolSecondFactor).to.equal(true);
+
+    const done = await sendAs(session.context, answer.action, answer.form);
+    expect(signedIn(done), `${done.status} ${done.body.slice(0, 300)}`).to.equal(true);
+    expect(await passkeys().countDocuments({ userId: person.userId })).to.equal(1);
+    expect((await server.deps.users.findById(person.userId).lean())!.mustEnrolSecondFactor).to.equal(false);
+    // Once.
+    const again = await sendAs(session.context, answer.action, answer.form);
+    expect(again.status).to.be.within(400, 499);
+    expect(await passkeys().countDocuments({ userId: person.userId })).to.equal(1);
     await session.context.close();
   });
 
