@@ -5,6 +5,7 @@ import type { Db } from 'mongodb';
 import type { JsonWebKey } from 'node:crypto';
 import { adapterFactory } from './adapter.ts';
 import { ACR, ACR_VALUES_SUPPORTED } from './authentication.ts';
+import { LOCALES } from '../i18n/locales.ts';
 import { FIRST_PARTY, REQUIRE_MFA } from './clients.ts';
 import { OPERATOR_SCOPES, SCOPE_CLAIMS, SCOPES, findAccountIn } from './account.ts';
 import type { UserModel } from '../db/models/user.ts';
@@ -83,6 +84,8 @@ export function createProvider(options: ProviderOptions): Provider {
     claims: { ...SCOPE_CLAIMS, openid: [...SCOPE_CLAIMS.openid, 'acr', 'amr', 'auth_time'], sid: null } as unknown as Configuration['claims'],
     // What a sign-in can be (authentication.ts); the ID token carries the acr and amr of the one done.
     acrValues: ACR_VALUES_SUPPORTED,
+    // The languages of our pages (i18n/locales.ts); an app's ui_locales chooses among them.
+    discovery: { claim_types_supported: ['normal'], ui_locales_supported: [...LOCALES] },
     scopes: [...SCOPES],
     responseTypes: ['code'],
     // A client registered without `scope` may ask for every scope but the operator's

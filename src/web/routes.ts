@@ -13,6 +13,7 @@ import { formBody } from './middleware/form-body.ts';
 import type { Csrf } from './middleware/csrf.ts';
 import { PAGES } from './paths.ts';
 import { ASSETS, live, metrics, ready, serveAsset } from './site.ts';
+import { switchLanguage } from './locale.ts';
 import { showStep, withInteraction } from './interactions/interaction.ts';
 import { showSignIn, submitLogin } from './interactions/login.ts';
 import { submitSecondFactor } from './interactions/second-factor.ts';
@@ -68,6 +69,8 @@ function site(deps: AppDeps): Router {
   router.get('/healthz/ready', (ctx) => ready(ctx, deps));
   router.get('/metrics', (ctx) => metrics(ctx, deps));
   router.get('/', (ctx) => ctx.redirect('/.well-known/openid-configuration'));
+  // The footer's language switcher (every page): remembers the pick, goes back.
+  router.post('/language', formBody, (ctx) => switchLanguage(ctx, { secure: deps.config.secure }));
   return router;
 }
 

@@ -142,6 +142,8 @@ export function portalAuth(deps: AppDeps) {
       }, 401);
     }
     ctx.state.portal = portal;
+    // The account's language, after the person's own pick and before the browser's (web/locale.ts).
+    ctx.state.accountLocale = portal.user.locale;
     await next();
   };
 

@@ -5,6 +5,8 @@ import { errors } from 'oidc-provider';
 import type { AppDeps } from '../../deps.ts';
 import { HttpError } from '../http-error.ts';
 import { isFirstParty } from '../../oidc/provider.ts';
+import { translator } from '../../i18n/messages.ts';
+import { localeOf } from '../locale.ts';
 
 export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -42,7 +44,7 @@ export async function finish(ctx: Context, provider: Provider, result: Record<st
 /** The name of the app this sign-in is for (withInteraction loads its client), for the step's page. */
 export function appNameOf(ctx: Context): string {
   const client = ctx.state.client as { clientName?: string; clientId: string } | undefined;
-  return client?.clientName ?? client?.clientId ?? 'the app';
+  return client?.clientName ?? client?.clientId ?? translator(localeOf(ctx))('common.theApp');
 }
 
 /** A step of the interaction: loads it (and its client, for the page), never cached. */
@@ -51,6 +53,8 @@ export function withInteraction(deps: AppDeps, step: (ctx: Context, interaction:
     ctx.set('Cache-Control', 'no-store');
     const interaction = await loadInteraction(ctx, deps.provider);
     ctx.state.client = await deps.provider.Client.find(interaction.params.client_id as string);
+    // The app's ui_locales come first for this sign-in's pages (web/locale.ts).
+    ctx.state.uiLocales = interaction.params.ui_locales;
     await step(ctx, interaction);
   };
 }

@@ -13,23 +13,26 @@ import { passwordLogin } from '../../oidc/authentication.ts';
 import { text, parseForm, echo, requestContext } from '../forms.ts';
 import { startForcedChange } from './change-password.ts';
 import { requiresMfa } from '../../oidc/provider.ts';
+import { translator } from '../../i18n/messages.ts';
+import { localeOf } from '../locale.ts';
 import { pendingSecondFactor, showSecondFactor, startSecondFactor } from './second-factor.ts';
 import { showEnrolment, startEnrolment } from './enrol.ts';
 import { mustUseSecondFactor } from '../../accounts/mfa-policy.ts';
 import { isTrustedBrowser } from '../../accounts/trusted-browsers.ts';
 import { ACR } from '../../oidc/authentication.ts';
 
-const SIGN_IN_FAILED = 'Email or password is incorrect, or the account is temporarily locked after too many attempts.';
-const TEMPORARY_EXPIRED = 'Your temporary password has expired. Use "Forgot your password?" to get a link to choose a new one.';
+// Messages are catalog keys (locales/*/signin.json); the page translates them.
+const SIGN_IN_FAILED = 'signin.error.failed';
+const TEMPORARY_EXPIRED = 'signin.error.temporaryExpired';
 
 const NOTICES: Record<string, string> = {
-  password_changed: 'Your password was changed. Sign in with your new password.',
-  email_verified: 'Your email address is confirmed. Sign in to continue.',
+  password_changed: 'signin.notice.passwordChanged',
+  email_verified: 'signin.notice.emailVerified',
 };
 
 const loginForm = z.object({
-  email: text('Enter your email address.').trim().min(1, 'Enter your email address.').max(EMAIL_MAX, 'That email address is too long.'),
-  password: text('Enter your password.').min(1, 'Enter your password.').max(PASSWORD_MAX_BYTES, 'That password is too long.'),
+  email: text('signin.error.emailMissing').trim().min(1, 'signin.error.emailMissing').max(EMAIL_MAX, 'signin.error.emailTooLong'),
+  password: text('signin.error.passwordMissing').min(1, 'signin.error.passwordMissing').max(PASSWORD_MAX_BYTES, 'signin.error.passwordTooLong'),
 });
 
 /** GET of a sign-in: its second step (or the setup of a first factor) when the password was given already, else the password page. */
@@ -46,8 +49,9 @@ export async function showLogin(ctx: Context, deps: AppDeps, interaction: Intera
   const signedIn = interaction.session?.accountId
     ? await deps.users.findById(interaction.session.accountId, { email: 1 }).lean<{ email: string }>()
     : null;
+  const t = translator(localeOf(ctx));
   render(ctx, 'login', {
-    title: signedIn ? 'Confirm it’s you' : 'Sign in',
+    title: t(signedIn ? 'signin.reauth.title' : 'signin.title'),
     reauthenticate: Boolean(signedIn),
     uid: interaction.uid,
     appName: appNameOf(ctx),

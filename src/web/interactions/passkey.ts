@@ -21,7 +21,7 @@ import { showLogin } from './login.ts';
 import { pendingSecondFactor, showSecondFactor } from './second-factor.ts';
 import { startForcedChange } from './change-password.ts';
 
-const PASSKEY_FAILED = 'That passkey could not sign you in. Try again, or use another way to sign in.';
+const PASSKEY_FAILED = 'signin.error.passkey';
 const credentialForm = z.object({ credential: z.string({ error: 'No passkey was sent.' }).min(2, 'No passkey was sent.').max(12_000, 'That answer is too long.') });
 
 const bindingOf = (interaction: Interaction): Binding => `interaction:${interaction.uid}`;
