@@ -56,10 +56,26 @@ export function attributeKey(path: string, coreUrn: string): string {
   return lower.startsWith(prefix) ? lower.slice(prefix.length) : lower;
 }
 
+/**
+ * Conditions on different fields as one query object rather than an $and: the same
+ * meaning, and the embedded database pushes an indexed equality down only from the
+ * top level of a query.
+ */
+function allOf(parts: Array<Record<string, unknown>>): Record<string, unknown> {
+  const merged: Record<string, unknown> = {};
+  for (const part of parts) {
+    for (const [key, value] of Object.entries(part)) {
+      if (key in merged) return { $and: parts };
+      merged[key] = value;
+    }
+  }
+  return merged;
+}
+
 export function filterToQuery(filter: Filter, fields: FilterFields, coreUrn: string = URN.user, parent = ''): Record<string, unknown> {
   switch (filter.op) {
     case 'and':
-      return { $and: filter.filters.map((child) => filterToQuery(child, fields, coreUrn, parent)) };
+      return allOf(filter.filters.map((child) => filterToQuery(child, fields, coreUrn, parent)));
     case 'or':
       return { $or: filter.filters.map((child) => filterToQuery(child, fields, coreUrn, parent)) };
     case 'not':

@@ -197,9 +197,11 @@ export function userFields(resource: JsonObject, previous?: JsonObject): UserFie
 /** The SCIM groups of each account, from the group names its `groups` array holds. */
 async function groupsOf(deps: ScimDeps, users: readonly StoredUser[]): Promise<Map<string, Array<{ id: string; displayName: string }>>> {
   const names = [...new Set(users.flatMap((user) => (user.groups ?? []).map((name) => name.toLowerCase())))];
-  const found = names.length
-    ? await deps.groups.find({ displayNameNormalized: { $in: names } }, { _id: 1, displayName: 1, displayNameNormalized: 1 }).lean()
-    : [];
+  const projection = { _id: 1, displayName: 1, displayNameNormalized: 1 };
+  // A few names one by one (an indexed equality everywhere; the embedded database pushes down no $in).
+  const found = names.length > 32
+    ? await deps.groups.find({ displayNameNormalized: { $in: names } }, projection).lean()
+    : (await Promise.all(names.map((name) => deps.groups.findOne({ displayNameNormalized: name }, projection).lean()))).filter((group) => group !== null);
   const byName = new Map(found.map((group) => [group.displayNameNormalized, { id: group._id, displayName: group.displayName }]));
   return new Map(users.map((user) => [user._id, (user.groups ?? []).map((name) => byName.get(name.toLowerCase())).filter((group) => group !== undefined)]));
 }

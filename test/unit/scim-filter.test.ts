@@ -36,8 +36,11 @@ describe('SCIM filters as MongoDB queries', () => {
     expect(users('active eq true')).to.deep.equal({ status: { $in: ['active', 'invited', 'unverified'] } });
     expect(users('externalId pr')).to.deep.equal({ externalId: { $gt: '' } });
     expect(users('userName sw "a" and (externalId eq "1" or externalId eq "2")')).to.deep.equal({
-      $and: [{ emailNormalized: { $regex: '^a' } }, { $or: [{ externalId: '1' }, { externalId: '2' }] }],
+      emailNormalized: { $regex: '^a' }, $or: [{ externalId: '1' }, { externalId: '2' }],
     });
+    // Conditions on different fields are one object; on the same field (or two $or) an $and.
+    expect(users('active eq true and userName eq "a@b.c"')).to.deep.equal({ status: { $in: ['active', 'invited', 'unverified'] }, emailNormalized: 'a@b.c' });
+    expect(users('userName sw "a" and userName co "b"')).to.deep.equal({ $and: [{ emailNormalized: { $regex: '^a' } }, { emailNormalized: { $regex: 'b' } }] });
     expect(groups('displayName eq "Engineering"')).to.deep.equal({ displayNameNormalized: 'engineering' });
     expect(groups('members[value eq "u-1"]')).to.deep.equal({ members: 'u-1' });
     expect(groups('members.value eq "u-1"')).to.deep.equal({ members: 'u-1' });

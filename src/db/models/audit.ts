@@ -33,6 +33,8 @@ const auditSchema = new Schema<AuditRecord>(
 auditSchema.index({ userId: 1, at: -1 });
 auditSchema.index({ event: 1, at: -1 });
 auditSchema.index({ at: -1 });
+// Deleting an account rewrites what it did as an operator (accounts/deletion.ts) without reading the whole trail.
+auditSchema.index({ actor: 1 });
 
 export type AuditModel = Model<AuditRecord>;
 
