@@ -366,13 +366,21 @@ describe('passkey answers sent where they do not belong', function () {
     await session.context.close();
   });
 
-  it('a sign-in answer signs in once: sent again to the same sign-in after it succeeded, or after a new challenge there, it is refused', async () => {
+  it('a sign-in answer signs in once, within its time: late, or sent again to the same sign-in after it succeeded, or after a new challenge there, it is refused', async () => {
     const session = await browserWithAuthenticator();
     const owner = await personWithPasskey(session);
     const answer = await heldSignIn(session);
     const audit = auditModel(server.database.connection);
     const succeeded = () => audit.countDocuments({ userId: owner.userId, event: 'signin.succeeded' });
     const before = await succeeded();
+
+    // Past its time, the challenge answers nothing (and is not used up by trying).
+    const challenge = await openChallenge(`sign_in:interaction:${answer.uid}`);
+    await challenges().updateOne({ _id: challenge._id }, { $set: { expiresAt: new Date(Date.now() - 1000) } });
+    const late = await sendAs(session.context, answer.action, answer.form);
+    expect(late.status).to.equal(401);
+    expect(late.body).to.contain('That passkey could not sign you in');
+    await reopen(challenge);
 
     const first = await sendAs(session.context, answer.action, answer.form);
     expect(signedIn(first), `${first.status} ${first.body.slice(0, 300)}`).to.equal(true);

@@ -14,6 +14,7 @@ import { createUser } from '../../src/accounts/users.ts';
 import { confirmTotpEnrolment, startTotpEnrolment, TOTP_SETTINGS } from '../../src/accounts/factors.ts';
 import { PORTAL_SESSIONS } from '../../src/accounts/revocation.ts';
 import { PENDING_SECOND_STEPS } from '../../src/accounts/second-step.ts';
+import { collectionName } from '../../src/oidc/adapter.ts';
 import { auditModel } from '../../src/db/models/audit.ts';
 import type { StoredPasskey } from '../../src/db/models/passkey.ts';
 import { LENIENT_THROTTLES, useTestServer } from '../helpers/server.ts';
@@ -179,6 +180,10 @@ describe('passkey and enrolment routes refuse bad input', function () {
       ['credential[$ne]=', form(csrf, 'credential[$ne]='), 400],
       ['credential as an object', form(csrf, 'credential[id]=abc&credential[type]=public-key'), 400],
       ['credential repeated', form(csrf, 'credential=a&credential=b'), 400],
+      ['credential[]', form(csrf, `credential[]=${encodeURIComponent(JSON.stringify(fakeAssertion()))}`), 400],
+      ['credential[0] and credential[1]', form(csrf, 'credential[0]=ab&credential[1]=cd'), 400],
+      ['__proto__[credential]', form(csrf, `__proto__[credential]=${encodeURIComponent(JSON.stringify(fakeAssertion()))}`), 400],
+      ['constructor[prototype][credential]', form(csrf, `constructor[prototype][credential]=${encodeURIComponent(JSON.stringify(fakeAssertion()))}`), 400],
       ['credential over 12 kB', form(csrf, credential(JSON.stringify(fakeAssertion({ id: 'a'.repeat(13_000) })))), 400],
       ['a form over 16 kB', form(csrf, credential('x'.repeat(17_000))), 413],
       ['no CSRF token', form(null, credential(JSON.stringify(fakeAssertion()))), 403],
@@ -217,6 +222,14 @@ describe('passkey and enrolment routes refuse bad input', function () {
       expect(noCsrfPage.status).to.equal(403);
       expect(noCsrfPage.body).to.contain('This form has expired').and.not.match(TRACE);
 
+      for (const uid of ['no-such-sign-in', 'a'.repeat(2000), '%00', '..%2F..%2Faccount', `${login.uid}%20`, `${login.uid.toUpperCase()}`]) {
+        for (const path of ['/passkey/options', '/passkey', '/enrol/passkey/options', '/enrol/passkey', '/enrol/totp']) {
+          const unknown = await agent.request(url(`/interaction/${uid}${path}`), { form: form(login.csrf, credential(JSON.stringify(fakeAssertion()))), headers: { accept: 'application/json' } });
+          expect(unknown.status, `${uid.slice(0, 20)}${path}`).to.be.oneOf([400, 404]);
+          expect(JSON.parse(unknown.body).status, `${uid.slice(0, 20)}${path}`).to.be.oneOf([400, 404]);
+          expect(unknown.body).to.not.match(TRACE);
+        }
+      }
       const unknown = await agent.request(url('/interaction/no-such-sign-in/passkey/options'), { form: form(login.csrf, ''), headers: { accept: 'application/json' } });
       expect(unknown.status).to.equal(400);
       expect(JSON.parse(unknown.body)).to.include({ status: 400, title: 'This sign-in has expired' });
@@ -393,6 +406,37 @@ describe('passkey and enrolment routes refuse bad input', function () {
       const code = new TOTP({ ...TOTP_SETTINGS, secret: Secret.fromBase32(key) }).generate();
       const done = await agent.follow(new URL(totpForm.action, page.url).href, { form: { ...totpForm.fields, code } }, RP_CALLBACK);
       expect(done.url.startsWith(RP_CALLBACK), done.body.slice(0, 300)).to.equal(true);
+    });
+  });
+
+  describe('expired', () => {
+    it('a sign-in that expired (the provider\'s interaction is gone) refuses options and answers: 400, nothing stored', async () => {
+      const agent = new Agent();
+      const login = await openLogin(agent);
+      expect((await agent.request(login.at('/passkey/options'), { form: form(login.csrf, '') })).status).to.equal(200);
+      const gone = await conn().collection(collectionName('Interaction')).updateOne({ _id: login.uid as never }, { $set: { expiresAt: new Date(Date.now() - 1000) } });
+      expect(gone.matchedCount, 'the interaction is stored under its uid').to.equal(1);
+      const before = await stored();
+      for (const path of ['/passkey/options', '/passkey', '/enrol/passkey/options', '/enrol/passkey', '/enrol/totp']) {
+        await expectRefusals(agent, login.at(path), [[path, form(login.csrf, `${credential(JSON.stringify(fakeAssertion()))}&enrolmentId=${randomUUID()}&code=123456`), 400]], /This sign-in has expired/);
+      }
+      expect(await stored()).to.deep.equal(before);
+    });
+
+    it('a setup owed past its time refuses its routes: 400 "sign in again", nothing stored', async () => {
+      const person = await newPerson('enrol-expired', { mustEnrolSecondFactor: true });
+      const agent = new Agent();
+      const step = await afterPassword(agent, person);
+      expect(step.page.body).to.contain('Set up two-step verification');
+      expect((await agent.request(step.at('/enrol/passkey/options'), { form: form(step.csrf, '') })).status).to.equal(200);
+      await conn().collection(PENDING_SECOND_STEPS).updateOne({ _id: step.uid as never }, { $set: { expiresAt: new Date(Date.now() - 1000) } });
+      const before = await stored();
+      const enrolments = await deps().enrolments.countDocuments({ userId: person.userId });
+      for (const path of ['/enrol/passkey/options', '/enrol/passkey', '/enrol/totp']) {
+        await expectRefusals(agent, step.at(path), [[path, form(step.csrf, `${credential(JSON.stringify(fakeAttestation()))}&enrolmentId=${randomUUID()}&code=123456`), 400]], /Sign in again/);
+      }
+      expect(await stored()).to.deep.equal(before);
+      expect(await deps().enrolments.countDocuments({ userId: person.userId })).to.equal(enrolments);
     });
   });
 
