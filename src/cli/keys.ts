@@ -1,6 +1,6 @@
 // Signing-key commands: keys:rotate, keys:list.
 import { InvalidArgumentError, type Command } from 'commander';
-import { action, examples, withServices } from './context.ts';
+import { CliError, action, examples, withServices } from './context.ts';
 
 const MAX_GRACE_DAYS = 3650;
 const DAY_MS = 24 * 60 * 60_000;
@@ -40,17 +40,19 @@ export function registerKeyCommands(program: Command): void {
       'KEY_ROTATION_DELAY_S from now, so relying parties that cache the JWKS already hold it. The keys',
       'it replaces stop signing then and stay published for the grace period (at least the ID token',
       'lifetime plus JWKS_MAX_AGE_S) so tokens they signed still verify; keys past their grace period are',
-      'deleted. No restart is needed.',
+      'deleted. No restart is needed. The private keys are sealed with DATA_KEYS: give it the DATA_KEYS',
+      'the servers have (it refuses when the stored keys do not decrypt with them).',
     ].join(' ') + '\n\n' + [
       'With --compromised the new keys sign at once and every previous key is deleted at once: tokens',
       'they signed stop verifying, and relying parties that cached the JWKS fail to verify new ID tokens',
-      'until they fetch it again (most do so on an unknown kid).',
+      'until they fetch it again (most do so on an unknown kid). It reads no stored key, so it also replaces',
+      'keys whose DATA_KEYS were lost.',
     ].join(' '))
     .option('--grace-days <days>', 'how long a replaced key stays published after it stops signing', parseGraceDays, 2)
     .option('--compromised', 'the current keys leaked: sign with the new keys now and delete every previous key now')
     .addHelpText('after', examples('latchkey keys:rotate', 'latchkey keys:rotate --grace-days 7', 'latchkey keys:rotate --compromised'))
     .action(action(async (options: { graceDays: number; compromised?: boolean }) => {
-      const { rotateSigningKeys } = await import('../oidc/keys.ts');
+      const { rotateSigningKeys, UnreadableSigningKeyError } = await import('../oidc/keys.ts');
       const { rotation, config } = await withServices(async ({ config, services }) => {
         // Below this a token signed just before the switch could meet a JWKS without its key.
         const minimumGraceMs = (config.policy.lifetimes.idTokenMinutes * 60 + config.signingKeys.jwksMaxAgeS) * 1000;
@@ -58,6 +60,9 @@ export function registerKeyCommands(program: Command): void {
           delayMs: config.signingKeys.rotationDelayMs,
           graceMs: Math.max(options.graceDays * DAY_MS, minimumGraceMs),
           compromised: options.compromised,
+        }).catch((error: unknown) => {
+          // Other DATA_KEYS than the servers': keys sealed with them would never sign. Nothing was added.
+          throw error instanceof UnreadableSigningKeyError ? new CliError(error.message) : error;
         });
         return { rotation, config };
       });

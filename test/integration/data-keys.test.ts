@@ -3,7 +3,8 @@
 // apps enrolled under one key; the server restarted with a new first key and the old
 // one after it; the command, twice at once (each value written once) and again
 // (nothing to do); then the old key removed, and a sign-in with a code from the
-// authenticator app still works (and a webhook's signing secret still decrypts).
+// authenticator app still works (and a webhook's signing secret still decrypts, and
+// the server starts: its signing keys were re-sealed too).
 // A value no configured key decrypts is left alone.
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
@@ -76,7 +77,8 @@ describe('data-keys:reencrypt after a DATA_KEYS rotation', function () {
     const webhookDeps = { collections: first.deps.webhooks.collections, vault: first.deps.factors.vault, production: false };
     const webhook = await createEndpoint(webhookDeps, { url: 'http://127.0.0.1:9/hook', events: [WEBHOOK_EVENT_TYPES[0]!] }, 'cli');
     await stop();
-    const stored = 14;
+    // 12 authenticator apps, 1 being set up, 1 webhook secret, and the 2 token signing keys the first start sealed.
+    const stored = 16;
     const oldVault = new DataVault([OLD_KEY]);
     for (const doc of [...await factors().find({ kind: 'totp' }).toArray(), ...await enrolments().find().toArray()]) {
       expect(oldVault.needsReencryption(doc.secret), 'under the old key').to.equal(false);
@@ -89,7 +91,7 @@ describe('data-keys:reencrypt after a DATA_KEYS rotation', function () {
       expect(run.code, run.stderr).to.equal(0);
       expect(totals(run).failed).to.equal(0);
       expect(run.stdout).to.match(/^authenticator apps: \d+ re-encrypted/m).and.match(/^authenticator apps being set up: \d+ re-encrypted/m)
-        .and.match(/^webhook signing secrets: \d+ re-encrypted/m);
+        .and.match(/^webhook signing secrets: \d+ re-encrypted/m).and.match(/^token signing keys: \d+ re-encrypted/m);
       // Never a secret, in any form.
       for (const person of [...people, { secret: pendingEnrolment.secretBase32 }, webhook]) expect(run.stdout + run.stderr).to.not.contain(person.secret);
       expect(run.stdout + run.stderr).to.not.contain(OLD_KEY).and.not.contain(NEW_KEY);
