@@ -82,6 +82,7 @@ export async function deleteAccount(deps: DeletionDeps, userId: string, context:
   const events = deps.db.collection<{ userId: string | null; actor: string }>(AUDIT_COLLECTION);
   await events.updateMany({ userId }, { $set: { userId: pseudonym } });
   await events.updateMany({ actor: `admin:${userId}` }, { $set: { actor: `admin:${pseudonym}` } });
-  await deps.audit.record('account.deleted', pseudonym, context, { sessions: access.sessions, grants: access.grants });
+  // The real id goes to followers (webhooks tell receivers which account went), never into the trail.
+  await deps.audit.record('account.deleted', pseudonym, context, { sessions: access.sessions, grants: access.grants }, { accountId: userId });
   return { pseudonym, ...access };
 }

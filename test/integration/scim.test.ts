@@ -333,8 +333,14 @@ describe('SCIM 2.0', function () {
       await server.database.connection.collection('lockouts').insertOne({ _id: `account:${id}` as never, userId: id });
       const before = await audit().countDocuments({ userId: id });
       expect(before).to.be.greaterThan(0);
+      const followed: Array<{ event: string; userId: string | null; accountId: string | null }> = [];
+      server.deps.audit.follow(async (records) => void followed.push(...records));
 
       expectOk(await scim(`/Users/${id}`, { method: 'DELETE' }), 204);
+      // Followers (webhooks) learn which account went; the trail keeps only the pseudonym.
+      const told = followed.find((record) => record.event === 'account.deleted');
+      expect(told).to.include({ accountId: id });
+      expect(told!.userId).to.match(/^deleted:/);
       expectError(await scim(`/Users/${id}`), 404);
       expectError(await scim(`/Users/${id}`, { method: 'DELETE' }), 404);
       expect(await users().countDocuments({ _id: id })).to.equal(0);
