@@ -235,6 +235,10 @@ async function change(deps: ScimDeps, id: string, ifMatch: string | null, contex
     const old = new Set(before.members);
     const kept = new Set(after.members);
     await checkMembers(deps, after.members.filter((member) => !old.has(member)));
+    // Directories repeat themselves (adding a member twice, the same name again): nothing to store, audit or version.
+    const unchanged = after.displayName === before.displayName && after.externalId === before.externalId
+      && after.members.length === before.members.length && after.members.every((member) => old.has(member));
+    if (unchanged) return await getGroup(deps, id, options);
     try {
       await deps.groups.updateOne({ _id: id, leaseId }, {
         $set: {

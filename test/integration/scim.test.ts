@@ -425,6 +425,11 @@ describe('SCIM 2.0', function () {
       // Entra ID: add members, then remove one by filter.
       expectOk(await scim(`/Groups/${id}`, { method: 'PATCH', body: patch({ op: 'Add', path: 'members', value: [{ value: b }, { value: c }] }) }), 200);
       expect(await groupsOf(b)).to.deep.equal(['Engineering']);
+      // Adding a member again changes nothing, not even the version.
+      const version = (await scim(`/Groups/${id}`)).headers.get('etag');
+      const again = await scim(`/Groups/${id}`, { method: 'PATCH', body: patch({ op: 'Add', path: 'members', value: [{ value: b }] }) });
+      expectOk(again, 200);
+      expect(again.headers.get('etag')).to.equal(version);
       expectOk(await scim(`/Groups/${id}`, { method: 'PATCH', body: patch({ op: 'Remove', path: `members[value eq "${a}"]` }) }), 200);
       expect(await groupsOf(a)).to.deep.equal([]);
       // Okta style: remove with a value list.
