@@ -440,6 +440,32 @@ describe('passkey answers sent where they do not belong', function () {
     await session.context.close();
   });
 
+  it('a passkey signs nobody in once its account is disabled or the passkey removed, even with its answer already made', async () => {
+    const session = await browserWithAuthenticator();
+    const owner = await personWithPasskey(session);
+    const audit = auditModel(server.database.connection);
+    const succeeded = () => audit.countDocuments({ userId: owner.userId, event: 'signin.succeeded' });
+    const signInsBefore = await succeeded(); // the portal's, with the password
+
+    const whileActive = await heldSignIn(session);
+    await server.deps.users.updateOne({ _id: owner.userId }, { $set: { status: 'disabled' } });
+    const disabled = await sendAs(session.context, whileActive.action, whileActive.form);
+    expect(disabled.status).to.equal(401);
+    expect(disabled.location).to.equal(null);
+    expect(await audit.countDocuments({ userId: owner.userId, event: 'signin.failed', 'details.reason': 'inactive' })).to.equal(1);
+    await server.deps.users.updateOne({ _id: owner.userId }, { $set: { status: 'active' } });
+    await session.context.clearCookies();
+
+    const beforeRemoval = await heldSignIn(session);
+    await passkeys().deleteMany({ userId: owner.userId });
+    const removed = await sendAs(session.context, beforeRemoval.action, beforeRemoval.form);
+    expect(removed.status).to.equal(401);
+    expect(removed.body).to.contain('That passkey could not sign you in');
+    expect(await challenges().countDocuments({ _id: `sign_in:interaction:${beforeRemoval.uid}` }), 'an unknown passkey uses up no challenge').to.equal(1);
+    expect(await succeeded()).to.equal(signInsBefore);
+    await session.context.close();
+  });
+
   it('one answer sent several times at once signs in exactly once (the challenge is taken once)', async () => {
     const session = await browserWithAuthenticator();
     const owner = await personWithPasskey(session);
