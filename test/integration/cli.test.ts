@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { accountSubject } from '../../src/accounts/lockout.ts';
 import { emailKey } from '../../src/accounts/email.ts';
 import { loadSigningKeys } from '../../src/oidc/keys.ts';
+import { DataVault, dataKeysFor } from '../../src/secrets.ts';
 import type { LockoutState } from '../../src/db/models/lockout.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/server.ts';
 import { cliEnvironment, runCli, type Run } from '../helpers/cli.ts';
@@ -247,7 +248,8 @@ describe('latchkey CLI', function () {
 
   describe('keys:rotate', () => {
     it('adds a key per algorithm, retires the current ones and removes those past the grace period', async () => {
-      await loadSigningKeys(database.connection.db!);
+      // The same data keys the CLI processes use (kept in its DATA_DIR): the keys are sealed with them.
+      await loadSigningKeys(database.connection.db!, new DataVault(dataKeysFor({ dataKeys: env.DATA_KEYS?.split(','), dataDir: env.DATA_DIR! })));
       const before = await keys().find({ retiredAt: null }).map((k) => k._id as unknown as string).toArray();
       expect(before).to.have.length(2);
       await keys().insertOne({ _id: 'long-retired' as never, alg: 'RS256', jwk: {}, createdAt: new Date(Date.now() - 30 * DAY), retiredAt: new Date(Date.now() - 10 * DAY) });
