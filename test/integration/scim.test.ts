@@ -7,7 +7,6 @@ import type { ClientMetadata } from 'oidc-provider';
 import type { ParsedMail } from 'mailparser';
 import { createUser } from '../../src/accounts/users.ts';
 import { normalizeEmail } from '../../src/accounts/email.ts';
-import { searchTermsFor } from '../../src/accounts/users.ts';
 import { callApi, type Answer, type CallInit } from '../helpers/api.ts';
 import { useTestServer } from '../helpers/server.ts';
 import { discover, publicClient, signIn } from '../helpers/rp.ts';
@@ -494,18 +493,26 @@ describe('SCIM 2.0', function () {
   });
 
   describe('paging and filtering', () => {
-    it('pages through 1,000 users with startIndex and count, and filters with sw, co, pr, and, or', async function () {
-      const now = new Date();
-      const docs = Array.from({ length: 1000 }, (_, i) => {
-        const email = `bulk-${String(i).padStart(4, '0')}@paging.example`;
-        return {
-          _id: `bulk-${i}`, email, emailNormalized: email, emailVerified: true, name: `Bulk ${i}`, locale: null, phoneNumber: null, phoneNumberVerified: false,
-          address: null, groups: [], notes: '', searchTerms: searchTermsFor(email, `Bulk ${i}`), passwordHash: null, passwordHistory: [], passwordChangedAt: null,
-          mustChangePassword: false, temporaryPasswordExpiresAt: null, mustEnrolSecondFactor: false, roles: [], status: 'active', statusBeforeDisable: null,
-          externalId: `bulk-ext-${i}`, scim: null, createdAt: now, updatedAt: now,
-        };
-      });
-      await users().insertMany(docs as never[]);
+    it('provisions 1,000 users, pages through them with startIndex and count, and filters with sw, co, pr, and, or', async function () {
+      // Provisioned as a directory's first sync does: 1,000 creates, 25 at a time (no invitations: sendInvitation false).
+      const PROVISIONING = 'urn:latchkey:params:scim:schemas:extension:provisioning:2.0:User';
+      const ids: string[] = [];
+      for (let batch = 0; batch < 1000; batch += 25) {
+        const created = await Promise.all(Array.from({ length: 25 }, (_, j) => {
+          const i = batch + j;
+          return scim('/Users', {
+            method: 'POST',
+            body: {
+              schemas: [USER, PROVISIONING], userName: `bulk-${String(i).padStart(4, '0')}@paging.example`, externalId: `bulk-ext-${i}`,
+              displayName: `Bulk ${i}`, [PROVISIONING]: { sendInvitation: false },
+            },
+          });
+        }));
+        for (const [j, answer] of created.entries()) {
+          expectOk(answer, 201);
+          ids[batch + j] = answer.json.id;
+        }
+      }
       const filter = encodeURIComponent('userName sw "bulk-"');
       const seen = new Set<string>();
       for (let startIndex = 1; startIndex <= 1000; startIndex += 200) {
@@ -514,7 +521,8 @@ describe('SCIM 2.0', function () {
         expect(page.json).to.deep.include({ totalResults: 1000, startIndex, itemsPerPage: 200 });
         for (const resource of page.json.Resources) seen.add(resource.id);
       }
-      expect(seen.size).to.equal(1000);
+      // Every user once, in userName order.
+      expect([...seen]).to.deep.equal(ids);
       const last = await scim(`/Users?filter=${filter}&startIndex=991&count=50`);
       expect(last.json).to.deep.include({ totalResults: 1000, itemsPerPage: 10 });
       const countOnly = await scim(`/Users?filter=${filter}&count=0`);
@@ -523,7 +531,7 @@ describe('SCIM 2.0', function () {
       expect(capped.json.itemsPerPage).to.equal(200);
 
       const either = await scim(`/Users?filter=${encodeURIComponent('externalId eq "bulk-ext-7" or userName eq "BULK-0008@paging.example"')}`);
-      expect(either.json.Resources.map((r: { id: string }) => r.id).sort()).to.deep.equal(['bulk-7', 'bulk-8']);
+      expect(either.json.Resources.map((r: { id: string }) => r.id)).to.deep.equal([ids[7], ids[8]]);
       const both = await scim(`/Users?filter=${encodeURIComponent('userName co "-099" and externalId pr')}`);
       expect(both.json.totalResults).to.equal(10);
       const searched = await scim('/Users/.search', {
@@ -538,7 +546,7 @@ describe('SCIM 2.0', function () {
       expectError(await scim('/Users/.search', { method: 'POST', body: { schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], count: '5' } }), 400, 'invalidValue');
       expectError(await scim('/Users/.search'), 405);
       const withUrn = await scim(`/Users?filter=${encodeURIComponent(`${USER}:userName eq "bulk-0001@paging.example"`)}&attributes=userName`);
-      expect(withUrn.json.Resources).to.deep.equal([{ schemas: [USER], id: 'bulk-1', userName: 'bulk-0001@paging.example', meta: withUrn.json.Resources[0].meta }]);
+      expect(withUrn.json.Resources).to.deep.equal([{ schemas: [USER], id: ids[1], userName: 'bulk-0001@paging.example', meta: withUrn.json.Resources[0].meta }]);
     });
   });
 
