@@ -8,7 +8,7 @@ import type { ParsedMail } from 'mailparser';
 import { createUser } from '../../src/accounts/users.ts';
 import { normalizeEmail } from '../../src/accounts/email.ts';
 import { callApi, type Answer, type CallInit } from '../helpers/api.ts';
-import { useTestServer } from '../helpers/server.ts';
+import { startTestServer, useTestServer } from '../helpers/server.ts';
 import { discover, publicClient, signIn } from '../helpers/rp.ts';
 import { Agent } from '../helpers/agent.ts';
 import { generateRecoveryCodes } from '../../src/accounts/factors.ts';
@@ -475,6 +475,26 @@ describe('SCIM 2.0', function () {
       expect(await groupsOf(b)).to.deep.equal([]);
       expect(await groupsOf(c)).to.deep.equal(['Renamed']);
       expect(await groups().findOne({ _id: id as never })).to.include({ lockedUntil: null, leaseId: null, pending: null });
+    });
+
+    it('two instances on one database: concurrent membership changes through both lose nothing', async () => {
+      // A second instance sharing the database and the data directory (its DATA_KEYS), as a cluster's members do.
+      const other = await startTestServer({ database: server.database, clients: [directory], env: { DATA_DIR: server.deps.config.dataDir } });
+      try {
+        const people = await Promise.all(Array.from({ length: 6 }, (_, i) => member(`two${i}`)));
+        const { json: { id } } = await scim('/Groups', { method: 'POST', body: { schemas: [GROUP], displayName: 'Two Instances', members: [{ value: people[0] }] } });
+        const answers = await Promise.all(people.map((person, i) => callApi(i % 2 ? other.url : server.url, `/scim/v2/Groups/${id}`, {
+          method: 'PATCH', token, type: 'application/scim+json',
+          body: i === 0 ? patch({ op: 'remove', path: `members[value eq "${person}"]` }) : patch({ op: 'add', path: 'members', value: [{ value: person }] }),
+        })));
+        for (const answer of answers) expectOk(answer, 200);
+        const group = await groups().findOne({ _id: id });
+        expect([...group!.members].sort()).to.deep.equal(people.slice(1).sort());
+        expect(await groupsOf(people[0]!)).to.deep.equal([]);
+        for (const person of people.slice(1)) expect(await groupsOf(person)).to.deep.equal(['Two Instances']);
+      } finally {
+        await other.stop();
+      }
     });
 
     it('concurrent PATCHes of one group lose no member and leave every account in step', async () => {
