@@ -11,11 +11,14 @@ export class ScimError extends Error {
   override name = 'ScimError';
   readonly status: number;
   readonly scimType: ScimType | null;
+  /** Response headers that belong to the answer (WWW-Authenticate, Allow, Retry-After). */
+  readonly headers: Readonly<Record<string, string>>;
 
-  constructor(status: number, scimType: ScimType | null, detail: string) {
+  constructor(status: number, scimType: ScimType | null, detail: string, headers: Record<string, string> = {}) {
     super(detail);
     this.status = status;
     this.scimType = scimType;
+    this.headers = headers;
   }
 }
 

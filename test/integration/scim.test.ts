@@ -100,7 +100,10 @@ describe('SCIM 2.0', function () {
       expect(user.json.attributes.map((a: { name: string }) => a.name)).to.include.members(['id', 'externalId', 'userName', 'name', 'active', 'emails', 'groups']);
       expectError(await scim('/Schemas/urn:nothing'), 404);
       expectError(await scim('/Nowhere'), 404);
-      expectError(await scim('/ServiceProviderConfig', { method: 'POST', body: {} }), 405);
+      const notAllowed = await scim('/ServiceProviderConfig', { method: 'POST', body: {} });
+      expectError(notAllowed, 405);
+      expect(notAllowed.headers.get('allow')).to.equal('GET');
+      expect((await scim('/Users/x', { method: 'POST', body: {} })).headers.get('allow')).to.equal('GET, PUT, PATCH, DELETE');
       expectError(await scim('/Bulk', { method: 'POST', body: {} }), 501);
     });
 

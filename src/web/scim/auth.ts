@@ -19,19 +19,13 @@ export const SCIM_SCOPE = 'scim';
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]{1,512}=*) *$/i;
 
 /** A 401 or 403 with its RFC 6750 challenge. */
-export class ScimAuthError extends ScimError {
-  readonly challenge: string;
-  constructor(status: 401 | 403, detail: string, challenge: string) {
-    super(status, null, detail);
-    this.challenge = challenge;
-  }
-}
+const authError = (status: 401 | 403, detail: string, challenge: string) => new ScimError(status, null, detail, { 'WWW-Authenticate': challenge });
 
 const challenge = (issuer: string, params: Record<string, string> = {}) =>
   [`Bearer realm="${issuer}"`, ...Object.entries(params).map(([key, value]) => `${key}="${value.replace(/["\\]/g, '')}"`)].join(', ');
 
-const invalidToken = (issuer: string, detail: string) => new ScimAuthError(401, detail, challenge(issuer, { error: 'invalid_token', error_description: detail }));
-const forbidden = (issuer: string, detail: string) => new ScimAuthError(403, detail, challenge(issuer, { error: 'insufficient_scope', scope: SCIM_SCOPE, error_description: detail }));
+const invalidToken = (issuer: string, detail: string) => authError(401, detail, challenge(issuer, { error: 'invalid_token', error_description: detail }));
+const forbidden = (issuer: string, detail: string) => authError(403, detail, challenge(issuer, { error: 'insufficient_scope', scope: SCIM_SCOPE, error_description: detail }));
 
 const registeredScopes = (client: Client) => new Set((client.scope ?? '').split(' ').filter(Boolean));
 
@@ -45,7 +39,7 @@ export async function requireScimClient(ctx: Context, deps: AppDeps): Promise<Sc
   const { issuer } = deps.config;
   const header = ctx.get('authorization');
   if (!header || !/^Bearer(\s|$)/i.test(header)) {
-    throw new ScimAuthError(401, 'Send a client credentials access token with the scim scope: Authorization: Bearer <token>.', challenge(issuer));
+    throw authError(401, 'Send a client credentials access token with the scim scope: Authorization: Bearer <token>.', challenge(issuer));
   }
   const value = BEARER.exec(header)?.[1];
   if (!value) throw invalidToken(issuer, 'The Authorization header is not a well-formed bearer token.');

@@ -9,6 +9,7 @@ import { bodyParser } from '@koa/bodyparser';
 import type { Context, Middleware } from 'koa';
 import type { AppDeps } from '../../deps.ts';
 import { groupModel } from '../../db/models/group.ts';
+import { isDatabaseUnavailable } from '../../db/connection.ts';
 import { asScimError, badRequest, notFound, ScimError } from '../../scim/errors.ts';
 import {
   MAX_BODY_BYTES, RESOURCE_KINDS, SCHEMAS, URN, resourceTypeDocument, schemaDocument, serviceProviderConfig,
@@ -20,25 +21,31 @@ import { createGroup, deleteGroup, getGroup, listGroups, patchGroup, replaceGrou
 import { projectAttributes, readProjection, type Projection } from '../../scim/projection.ts';
 import { readSearchRequest, type ListRequest } from '../../scim/search.ts';
 import type { JsonObject } from '../../scim/resource.ts';
-import { requireScimClient, ScimAuthError, type ScimClient } from './auth.ts';
+import { requireScimClient, type ScimClient } from './auth.ts';
 
 export const SCIM_PATH = '/scim/v2';
 const SCIM_TYPE = 'application/scim+json; charset=utf-8';
 
-/** Every failure as a SCIM error (RFC 7644 §3.12); an unexpected one is logged and answered 500 without detail. */
+const DATABASE_UNAVAILABLE = new ScimError(503, null, 'The database cannot be reached right now; try again in a minute.', { 'Retry-After': '30' });
+
+/**
+ * Every failure as a SCIM error (RFC 7644 §3.12): the domain's refusals by their table
+ * (scim/errors.ts), a database that is away as a 503, anything else logged and answered
+ * 500 without detail.
+ */
 function scimErrors(deps: AppDeps): Middleware {
   return async (ctx, next) => {
     try {
       await next();
     } catch (caught) {
-      const error = asScimError(caught);
+      const error = isDatabaseUnavailable(caught) ? DATABASE_UNAVAILABLE : asScimError(caught);
       const known = error instanceof ScimError;
-      if (!known) deps.log.error({ err: error, reqId: ctx.state.requestId, path: ctx.path }, 'SCIM request failed');
+      if (error === DATABASE_UNAVAILABLE) deps.log.warn({ reqId: ctx.state.requestId, path: ctx.path, err: (caught as Error).message }, 'database unavailable');
+      else if (!known) deps.log.error({ err: error, reqId: ctx.state.requestId, path: ctx.path }, 'SCIM request failed');
       const status = known ? error.status : 500;
       ctx.status = status;
       ctx.set('Cache-Control', 'no-store');
-      if (error instanceof ScimAuthError) ctx.set('WWW-Authenticate', error.challenge);
-      if (status === 405 && (error as ScimError & { allow?: string }).allow) ctx.set('Allow', (error as ScimError & { allow: string }).allow);
+      if (known) ctx.set(error.headers as Record<string, string>);
       ctx.type = SCIM_TYPE;
       ctx.body = {
         schemas: [URN.error],
@@ -133,7 +140,7 @@ export function scimRoutes(deps: AppDeps): Router {
       allow.push(method);
     }
     router.all(`${SCIM_PATH}${route}`, errors, () => {
-      throw Object.assign(new ScimError(405, null, `This endpoint accepts ${allow.join(', ')} only.`), { allow: allow.join(', ') });
+      throw new ScimError(405, null, `This endpoint accepts ${allow.join(', ')} only.`, { Allow: allow.join(', ') });
     });
   };
   const send = (ctx: Context, { projection }: Call, status: number, result: Versioned) => {
