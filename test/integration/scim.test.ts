@@ -621,6 +621,56 @@ describe('SCIM 2.0', function () {
       expectOk(await scim('/Users', { method: 'POST', body: newUser(email), type: 'application/json' }), 201);
     });
 
+    it('answers seeded random resources, PATCHes and filters without a 5xx, and never grants a role', async () => {
+      const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
+      let state = seed >>> 0;
+      const next = () => {
+        state = (state + 0x6d2b79f5) >>> 0;
+        let t = state;
+        t = Math.imul(t ^ (t >>> 15), t | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+      };
+      const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
+      const KEYS = ['schemas', 'userName', 'name', 'givenName', 'displayName', 'emails', 'value', 'type', 'primary', 'active', 'password', 'members',
+        'Operations', 'op', 'path', 'externalId', 'groups', 'roles', '$ne', '$set', '__proto__', 'constructor', ENTERPRISE, 'manager', 'meta', 'id'];
+      const TEXT = ['', 'x', 'a@b.c', 'True', 'replace', 'add', 'remove', 'members[value eq "x"]', 'emails[type eq "work"].value', 'name.givenName',
+        USER, GROUP, PATCH, ENTERPRISE, `${ENTERPRISE}:manager`, 'admin', '\u0000', '😀', 'x'.repeat(3000), '"', '[', ']', '.', 'userName eq'];
+      const value = (depth: number): unknown => {
+        const shape = Math.floor(next() * (depth > 3 ? 4 : 7));
+        if (shape === 0) return pick(TEXT);
+        if (shape === 1) return pick([true, false, null, 0, -1, 1e308]);
+        if (shape === 2) return `${pick(TEXT)}${Math.floor(next() * 1e6)}@example.com`;
+        if (shape === 3) return pick(TEXT);
+        if (shape === 4) return Array.from({ length: Math.floor(next() * 4) }, () => value(depth + 1));
+        return Object.fromEntries(Array.from({ length: Math.floor(next() * 5) }, () => [pick(KEYS), value(depth + 1)]));
+      };
+      const FILTER = ['userName', 'externalId', 'active', 'emails', 'members', 'displayName', 'eq', 'sw', 'co', 'pr', 'and', 'or', 'not', '(', ')', '[', ']', '"x"', 'true', '.', ':'];
+      const { json: { id: userId } } = await scim('/Users', { method: 'POST', body: newUser(unique('fuzz')) });
+      const { json: { id: groupId } } = await scim('/Groups', { method: 'POST', body: { schemas: [GROUP], displayName: `Fuzz ${seed}` } });
+      for (let round = 0; round < 40; round++) {
+        const resource = { ...(next() < 0.7 ? { schemas: pick([[USER], [GROUP], [PATCH], [USER, ENTERPRISE]]) } : {}), ...(value(0) as object) };
+        const operations = { schemas: [PATCH], Operations: Array.from({ length: 1 + Math.floor(next() * 3) }, () => ({ op: pick(['add', 'Replace', 'remove', 'x']), path: value(3), value: value(1) })) };
+        const filter = Array.from({ length: 1 + Math.floor(next() * 6) }, () => pick(FILTER)).join(' ');
+        const answers = await Promise.all([
+          scim('/Users', { method: 'POST', body: resource }),
+          scim(`/Users/${userId}`, { method: 'PUT', body: resource }),
+          scim(`/Users/${userId}`, { method: 'PATCH', body: next() < 0.5 ? operations : resource }),
+          scim('/Groups', { method: 'POST', body: resource }),
+          scim(`/Groups/${groupId}`, { method: 'PATCH', body: operations }),
+          scim(`/Users?filter=${encodeURIComponent(filter)}&count=1`),
+          scim(`/Groups?filter=${encodeURIComponent(filter)}&count=1`),
+        ]);
+        for (const answer of answers) {
+          expect(answer.status, `seed ${seed}, round ${round}: ${answer.text.slice(0, 300)}`).to.be.below(500);
+          expect(answer.headers.get('content-type')).to.match(/^application\/scim\+json/);
+        }
+      }
+      // Roles come only from operators: the only accounts with one are the administrators these tests made.
+      const withRoles = await users().find({ roles: { $ne: [] } }).toArray();
+      for (const user of withRoles) expect(user.email, JSON.stringify(user.roles)).to.match(/^scim-(guarded-)?admin-/);
+    });
+
     it('refuses bad PATCH requests: schemas, ops, paths, read-only attributes, values', async () => {
       const { json: { id } } = await scim('/Users', { method: 'POST', body: newUser(unique('badpatch')) });
       const cases: Array<[unknown, number, string]> = [
