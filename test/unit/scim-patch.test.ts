@@ -124,3 +124,20 @@ describe('SCIM attributes and excludedAttributes', () => {
     expect(refusal(() => readProjection({ attributes: ['a', 'b'] })).scimType).to.equal('invalidValue');
   });
 });
+
+describe('the SCIM domain (src/scim)', () => {
+  it('is free of HTTP: no Koa, no web layer, no wiring', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const { join, resolve } = await import('node:path');
+    const dir = resolve(import.meta.dirname, '../../src/scim');
+    const offences: string[] = [];
+    for (const file of readdirSync(dir).filter((name) => name.endsWith('.ts'))) {
+      const text = readFileSync(join(dir, file), 'utf8');
+      for (const match of text.matchAll(/^\s*import\s[^;]*?from\s+'([^']+)'/gm)) {
+        const source = match[1]!;
+        if (/^(koa|@koa\/|koa-)/.test(source) || source.includes('/web/') || source.endsWith('/deps.ts')) offences.push(`${file} imports ${source}`);
+      }
+    }
+    expect(offences).to.deep.equal([]);
+  });
+});
