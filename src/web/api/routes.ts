@@ -57,7 +57,11 @@ export function apiRoutes(deps: AppDeps): Router {
     for (const endpoint of endpoints) {
       router.register(path, methods(endpoint.method), [errors, (ctx) => runEndpoint(endpoint, ctx, deps)] as Middleware[]);
     }
-    // Registered after the endpoints, so it only runs for the other methods: 405 with Allow (OPTIONS: 204 with Allow).
+  }
+  // Registered after every endpoint, so they only run for the other methods: 405 with Allow (OPTIONS: 204 with
+  // Allow). After all of them, not path by path: /factors/:factorId (DELETE) must not answer 405 for a POST
+  // that /factors/require-enrolment takes.
+  for (const [path, endpoints] of byPath) {
     const allow = endpoints.flatMap((endpoint) => methods(endpoint.method)).join(', ');
     router.all(path, errors, (ctx) => {
       if (ctx.method === 'OPTIONS') {
