@@ -15,7 +15,9 @@ import { filterToQuery, parseFilter, type FilterFields } from './filter.ts';
 import { applyPatch, readPatchRequest } from './patch.ts';
 import { isObject, readResource, type JsonObject } from './resource.ts';
 import { GROUP_RESOURCE, URN } from './schemas.ts';
-import { etagMatches, LIST_TIME_LIMIT_MS, listResponse, pageOf, tooSlow, type ListParams, type ScimDeps, type Versioned } from './users.ts';
+import type { ScimDeps } from './context.ts';
+import { LIST_TIME_LIMIT_MS, listResponse, pageOf, tooSlow, type ListParams } from './lists.ts';
+import { counterEtag, etagMatches, type Versioned } from './versions.ts';
 
 export const GROUP_FILTER_FIELDS: FilterFields = {
   id: { field: '_id', kind: 'caseExactString', ops: ['eq'] },
@@ -60,7 +62,7 @@ export interface GroupOptions {
 }
 
 export async function groupResource(deps: ScimDeps, group: StoredGroup, options: GroupOptions = {}): Promise<Versioned> {
-  const etag = `W/"${group.version}"`;
+  const etag = counterEtag(group.version);
   const resource: JsonObject = { schemas: [URN.group], id: group._id };
   if (group.externalId) resource.externalId = group.externalId;
   resource.displayName = group.displayName;
@@ -283,7 +285,7 @@ export async function deleteGroup(deps: ScimDeps, id: string, ifMatch: string | 
   if (!held) throw notFound('No such group.');
   const { group, leaseId } = held;
   try {
-    if (ifMatch && !etagMatches(ifMatch, `W/"${group.version}"`)) throw preconditionFailed();
+    if (ifMatch && !etagMatches(ifMatch, counterEtag(group.version))) throw preconditionFailed();
     await syncAccounts(deps, { displayName: group.displayName, externalId: group.externalId, members: group.members }, null);
     await deps.groups.deleteOne({ _id: id, leaseId });
     await deps.admin.audit.record('group.deleted', null, context, { groupId: id, displayName: group.displayName, members: group.members.length });

@@ -4,7 +4,7 @@
 import { badRequest } from './errors.ts';
 import { readProjection, type Projection } from './projection.ts';
 import { isObject } from './resource.ts';
-import type { ListParams } from './users.ts';
+import type { ListParams } from './lists.ts';
 
 export const SEARCH_REQUEST = 'urn:ietf:params:scim:api:messages:2.0:SearchRequest';
 

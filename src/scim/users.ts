@@ -5,12 +5,10 @@
 // password given is temporary (changed at the first sign-in), active: false
 // disables and signs out everywhere, delete is account deletion. The client is
 // the actor of every audit record (context.actor = client:<id>).
-import { createHash } from 'node:crypto';
 import type { User } from '../db/models/user.ts';
-import type { GroupModel } from '../db/models/group.ts';
 import type { RequestContext } from '../accounts/audit.ts';
 import {
-  ADMIN_ROLE, adminCreateAccount, adminSendReset, adminSetTemporaryPassword, isAdmin, setDisabled, type AdminDeps,
+  ADMIN_ROLE, adminCreateAccount, adminSendReset, adminSetTemporaryPassword, isAdmin, setDisabled,
 } from '../accounts/admin.ts';
 import { createUser, searchTermsFor } from '../accounts/users.ts';
 import { emailSchema, normalizeEmail } from '../accounts/email.ts';
@@ -20,23 +18,10 @@ import { badRequest, notFound, preconditionFailed, ScimError, uniqueness } from 
 import { filterToQuery, parseFilter, type FilterFields } from './filter.ts';
 import { applyPatch, readPatchRequest } from './patch.ts';
 import { isObject, readResource, type Json, type JsonObject } from './resource.ts';
-import { MAX_RESULTS, URN, USER_RESOURCE } from './schemas.ts';
-
-export interface ScimDeps {
-  admin: AdminDeps;
-  groups: GroupModel;
-  /** The base URL of the SCIM endpoints (…/scim/v2), for meta.location and $ref. */
-  baseUrl: string;
-}
-
-/** A resource with its version, for the ETag header. */
-export interface Versioned {
-  resource: JsonObject;
-  etag: string;
-}
-
-/** List queries that take longer than this (a `co` scan) are refused rather than left running. */
-export const LIST_TIME_LIMIT_MS = 5000;
+import { URN, USER_RESOURCE } from './schemas.ts';
+import type { ScimDeps } from './context.ts';
+import { LIST_TIME_LIMIT_MS, listResponse, pageOf, tooSlow, type ListParams } from './lists.ts';
+import { etagMatches, etagOf, type Versioned } from './versions.ts';
 
 const NOT_DISABLED = ['active', 'invited', 'unverified'];
 
@@ -51,12 +36,6 @@ export const USER_FILTER_FIELDS: FilterFields = {
 };
 
 type StoredUser = User & { createdAt?: Date; updatedAt?: Date };
-
-/** The version of a representation: a hash of everything but meta, so a change from any surface changes it. */
-export function etagOf(resource: JsonObject): string {
-  const { meta: _meta, ...rest } = resource;
-  return `W/"${createHash('sha256').update(JSON.stringify(rest)).digest('base64url').slice(0, 22)}"`;
-}
 
 const compact = (object: Record<string, Json | undefined>): JsonObject =>
   Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined && value !== null && value !== '')) as JsonObject;
@@ -217,29 +196,6 @@ export async function getUser(deps: ScimDeps, id: string): Promise<Versioned> {
   return (await load(deps, id)).current;
 }
 
-export interface ListParams {
-  filter?: string;
-  startIndex?: number;
-  count?: number;
-}
-
-/** startIndex is 1-based; below 1 means 1. count below 0 means 0; above MAX_RESULTS is cut to it (RFC 7644 §3.4.2.4). */
-export function pageOf(params: ListParams): { skip: number; limit: number; startIndex: number } {
-  const startIndex = Math.max(1, Math.floor(params.startIndex ?? 1));
-  const limit = Math.min(MAX_RESULTS, Math.max(0, Math.floor(params.count ?? MAX_RESULTS)));
-  return { skip: startIndex - 1, limit, startIndex };
-}
-
-export function listResponse(resources: JsonObject[], total: number, startIndex: number): JsonObject {
-  return { schemas: [URN.list], totalResults: total, startIndex, itemsPerPage: resources.length, Resources: resources };
-}
-
-/** A list query's time limit reached: the filter asks for more than we scan. */
-export function tooSlow(error: unknown): never {
-  if ((error as { code?: number }).code === 50) throw badRequest('tooMany', 'The filter takes too long to answer; filter with eq or sw instead of co.');
-  throw error;
-}
-
 export async function listUsers(deps: ScimDeps, params: ListParams): Promise<JsonObject> {
   const query = params.filter ? filterToQuery(parseFilter(params.filter), USER_FILTER_FIELDS, URN.user) : {};
   const { skip, limit, startIndex } = pageOf(params);
@@ -346,13 +302,6 @@ function checkPassword(deps: ScimDeps, fields: UserFields): void {
   if (!fields.password) throw badRequest('invalidValue', 'password must not be empty.');
   const issues = deps.admin.policy.check(fields.password, { email: fields.email, name: fields.name });
   if (issues.length) throw badRequest('invalidValue', `password: ${issues.map((issue) => issue.message).join(' ')}`);
-}
-
-/** If-Match: `*` or a list of ETags, weak or strong (a weak comparison: RFC 9110 §13.1.1 uses strong, but ours are all weak). */
-export function etagMatches(ifMatch: string, etag: string): boolean {
-  if (ifMatch.trim() === '*') return true;
-  const bare = (tag: string) => tag.trim().replace(/^W\//, '');
-  return ifMatch.split(',').some((tag) => bare(tag) === bare(etag));
 }
 
 /** Read-only and write-only attributes left out of a representation before it is patched or replaced. */

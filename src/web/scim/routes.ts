@@ -14,9 +14,9 @@ import { asScimError, badRequest, notFound, ScimError } from '../../scim/errors.
 import {
   MAX_BODY_BYTES, RESOURCE_KINDS, SCHEMAS, URN, resourceTypeDocument, schemaDocument, serviceProviderConfig,
 } from '../../scim/schemas.ts';
-import {
-  createScimUser, deleteScimUser, getUser, listUsers, patchScimUser, replaceScimUser, type ScimDeps, type Versioned,
-} from '../../scim/users.ts';
+import { createScimUser, deleteScimUser, getUser, listUsers, patchScimUser, replaceScimUser } from '../../scim/users.ts';
+import type { ScimDeps } from '../../scim/context.ts';
+import type { Versioned } from '../../scim/versions.ts';
 import { createGroup, deleteGroup, getGroup, listGroups, patchGroup, replaceGroup } from '../../scim/groups.ts';
 import { projectAttributes, readProjection, type Projection } from '../../scim/projection.ts';
 import { readSearchRequest, type ListRequest } from '../../scim/search.ts';
