@@ -1,10 +1,15 @@
 // The provider's own pages (protocol errors, logout confirmation, signed out),
-// rendered with our templates.
+// rendered with our templates in the request's language (locales/*/steps.json,
+// errors.json). A protocol error's description is the provider's English, shown as
+// a detail for the app's developers beside a sentence the person can read.
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Context } from 'koa';
 import { renderHtml } from './render.ts';
 import { isDatabaseUnavailable } from '../db/connection.ts';
 import { DATABASE_UNAVAILABLE } from './middleware/database-gate.ts';
+import { errorText } from './middleware/errors.ts';
+import { translator } from '../i18n/messages.ts';
+import { localeOf } from './locale.ts';
 
 const asKoa = (ctx: KoaContextWithOIDC) => ctx as unknown as Context;
 
@@ -21,13 +26,15 @@ export const providerPages = {
       // The same answer as our own pages give while the database is away.
       ctx.status = DATABASE_UNAVAILABLE.status;
       ctx.set(DATABASE_UNAVAILABLE.headers);
-      ctx.body = renderHtml(asKoa(ctx), 'error', { title: DATABASE_UNAVAILABLE.title, message: DATABASE_UNAVAILABLE.message });
+      ctx.body = renderHtml(asKoa(ctx), 'error', { title: errorText(asKoa(ctx), DATABASE_UNAVAILABLE.title), message: errorText(asKoa(ctx), DATABASE_UNAVAILABLE.message) });
       return;
     }
+    const t = translator(localeOf(asKoa(ctx)));
     ctx.body = renderHtml(asKoa(ctx), 'error', {
-      title: 'This sign-in could not continue',
-      message: out.error_description ?? 'The request was not valid.',
+      title: t('errors.provider.title'),
+      message: t('errors.provider.message'),
       code: out.error,
+      details: out.error_description,
       app: clientOf(ctx),
     });
   },
@@ -36,12 +43,12 @@ export const providerPages = {
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
     // `form` is the provider's hidden form (with its xsrf token); the buttons submit it.
-    ctx.body = renderHtml(asKoa(ctx), 'logout', { title: 'Sign out', form, app: clientOf(ctx), host: ctx.host });
+    ctx.body = renderHtml(asKoa(ctx), 'logout', { title: translator(localeOf(asKoa(ctx)))('steps.logout.title'), form, app: clientOf(ctx), host: ctx.host });
   },
 
   async loggedOut(ctx: KoaContextWithOIDC): Promise<void> {
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = renderHtml(asKoa(ctx), 'logged-out', { title: 'Signed out', app: clientOf(ctx) });
+    ctx.body = renderHtml(asKoa(ctx), 'logged-out', { title: translator(localeOf(asKoa(ctx)))('steps.loggedOut.title'), app: clientOf(ctx) });
   },
 };

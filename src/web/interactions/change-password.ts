@@ -12,9 +12,12 @@ import { render } from '../render.ts';
 import { parseForm, requestContext, text } from '../forms.ts';
 import { finish, type Interaction } from './interaction.ts';
 import { loginResult, passwordLogin, type LoginResult } from '../../oidc/authentication.ts';
+import { translator } from '../../i18n/messages.ts';
+import { localeOf } from '../locale.ts';
 
 const COOKIE = 'lk_first_login';
-const changeForm = z.object({ password: text('Choose a new password.').min(1, 'Choose a new password.') });
+// Messages are catalog keys (locales/*/steps.json, errors.json); the page translates them.
+const changeForm = z.object({ password: text('steps.changePassword.error.missing').min(1, 'steps.changePassword.error.missing') });
 
 const cookiePath = (uid: string) => `/interaction/${uid}`;
 
@@ -33,7 +36,7 @@ export async function startForcedChange(ctx: Context, deps: AppDeps, interaction
 
 function showChange(ctx: Context, deps: AppDeps, interaction: Interaction, user: Pick<User, 'email'>, errors: Record<string, string>, status = 200): void {
   render(ctx, 'change-password', {
-    title: 'Choose a new password',
+    title: translator(localeOf(ctx))('steps.changePassword.title'),
     uid: interaction.uid,
     email: user.email,
     rules: deps.policy.describe(),
@@ -45,10 +48,10 @@ export async function submitForcedChange(ctx: Context, deps: AppDeps, interactio
   const token = ctx.cookies.get(COOKIE, { signed: true });
   const { state, link } = await deps.links.inspect(token, 'first_login');
   if (state !== 'valid' || link!.interactionUid !== interaction.uid) {
-    throw new HttpError(400, 'Sign in again', 'This page has expired. Go back to the app and sign in again with your temporary password.');
+    throw new HttpError(400, 'errors.step.signInAgain.title', 'errors.changePassword.expired');
   }
   const user = await deps.users.findById(link!.userId).lean<User>();
-  if (!user || user.status === 'disabled' || !user.mustChangePassword) throw new HttpError(400, 'Sign in again', 'Go back to the app and sign in again.');
+  if (!user || user.status === 'disabled' || !user.mustChangePassword) throw new HttpError(400, 'errors.step.signInAgain.title', 'errors.step.signInAgain');
 
   const form = parseForm(changeForm, ctx);
   if (!form.ok) return showChange(ctx, deps, interaction, user, form.errors, 400);
@@ -57,7 +60,7 @@ export async function submitForcedChange(ctx: Context, deps: AppDeps, interactio
   if (issues.length) return showChange(ctx, deps, interaction, user, { password: issues.map((i) => i.message).join(' ') }, 400);
 
   if (!(await deps.links.consume(token, 'first_login'))) {
-    throw new HttpError(400, 'Sign in again', 'This page was already used. Go back to the app and sign in again.');
+    throw new HttpError(400, 'errors.step.signInAgain.title', 'errors.changePassword.used');
   }
   await storePassword(deps.passwords, user, form.data.password);
   ctx.cookies.set(COOKIE, null, { signed: true, path: cookiePath(interaction.uid) });

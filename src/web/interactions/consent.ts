@@ -4,8 +4,10 @@ import type { AppDeps } from '../../deps.ts';
 import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
 import { finish, type Interaction } from './interaction.ts';
+import { translator } from '../../i18n/messages.ts';
+import { localeOf } from '../locale.ts';
 
-/** What each scope lets an app do, in a person's words (consent and connected-apps pages). */
+/** What each scope lets an app do, in a person's words (the portal's connected-apps page; English). */
 export const SCOPE_TEXT: Record<string, string> = {
   openid: 'Know who you are',
   email: 'See your email address',
@@ -18,23 +20,28 @@ export const SCOPE_TEXT: Record<string, string> = {
   offline_access: 'Stay signed in when you are not using it',
 };
 
+/** The same on the consent page, as catalog keys (locales/<lang>/steps.json): every language. */
+const SCOPE_KEYS: Record<string, string> = Object.fromEntries(Object.keys(SCOPE_TEXT).map((scope) => [scope, `steps.consent.scope.${scope}`]));
+
 export function showConsent(ctx: Context, interaction: Interaction): void {
+  const t = translator(localeOf(ctx));
   const client = ctx.state.client as { clientName?: string; clientId: string; clientUri?: string };
   const details = interaction.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
   render(ctx, 'consent', {
-    title: 'Allow access',
+    title: t('steps.consent.title'),
     uid: interaction.uid,
     appName: client.clientName ?? client.clientId,
     appUri: client.clientUri,
-    scopes: (details.missingOIDCScope ?? []).map((scope) => SCOPE_TEXT[scope] ?? scope),
+    // A scope we have no words for shows by its name.
+    scopes: (details.missingOIDCScope ?? []).map((scope) => (Object.hasOwn(SCOPE_KEYS, scope) ? t(SCOPE_KEYS[scope]!) : scope)),
   });
 }
 
 export async function submitConsent(ctx: Context, deps: AppDeps, interaction: Interaction): Promise<void> {
-  if (interaction.prompt.name !== 'consent') throw new HttpError(400, 'Nothing to confirm', 'This step is already done. Go back to the app and start again.');
+  if (interaction.prompt.name !== 'consent') throw new HttpError(400, 'errors.consent.nothing.title', 'errors.step.done');
   const { provider } = deps;
   const accountId = interaction.session?.accountId;
-  if (!accountId) throw new HttpError(400, 'This sign-in has expired', 'Go back to the app and start again.');
+  if (!accountId) throw new HttpError(400, 'errors.interaction.expired.title', 'errors.step.startAgain');
   const details = interaction.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
 
   const grant = interaction.grantId

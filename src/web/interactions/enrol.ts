@@ -20,20 +20,23 @@ import { parseForm, requestContext, text } from '../forms.ts';
 import { appNameOf, consumeSignInThrottle, finish, type Interaction } from './interaction.ts';
 import { pendingSecondFactor } from './second-factor.ts';
 import { startForcedChange } from './change-password.ts';
+import { translator } from '../../i18n/messages.ts';
+import { localeOf } from '../locale.ts';
 
+// Messages are catalog keys (locales/*/steps.json, errors.json); the page translates them.
 const codeForm = z.object({
-  enrolmentId: z.string({ error: 'This setup could not be read.' }).regex(/^[\w-]{1,100}$/, 'This setup could not be read.'),
-  code: text('Enter the 6-digit code from your app.').trim().min(1, 'Enter the 6-digit code from your app.').max(32, 'That code is too long.'),
+  enrolmentId: z.string({ error: 'steps.enrol.error.unreadable' }).regex(/^[\w-]{1,100}$/, 'steps.enrol.error.unreadable'),
+  code: text('steps.enrol.error.codeMissing').trim().min(1, 'steps.enrol.error.codeMissing').max(32, 'steps.error.codeTooLong'),
 });
-const passkeyForm = z.object({ credential: z.string({ error: 'No passkey was sent.' }).min(2, 'No passkey was sent.').max(12_000, 'No passkey was sent.') });
+const passkeyForm = z.object({ credential: z.string({ error: 'steps.enrol.error.noPasskey' }).min(2, 'steps.enrol.error.noPasskey').max(12_000, 'steps.enrol.error.noPasskey') });
 
 const CODE_FAILED: Record<Exclude<ConfirmEnrolmentResult, { ok: true }>['reason'], string> = {
-  wrong_code: 'That code is not right. Enter the code your app shows now.',
-  expired: 'This setup expired. Scan the new QR code below.',
-  too_many_attempts: 'Too many wrong codes for this setup. Scan the new QR code below.',
-  not_found: 'This setup is no longer open. Scan the new QR code below.',
+  wrong_code: 'steps.enrol.error.wrongCode',
+  expired: 'steps.enrol.error.expired',
+  too_many_attempts: 'steps.enrol.error.tooManyAttempts',
+  not_found: 'steps.enrol.error.notFound',
 };
-const PASSKEY_FAILED = 'The passkey could not be added. Try again, or use an authenticator app.';
+const PASSKEY_FAILED = 'steps.enrol.error.passkey';
 
 const bindingOf = (interaction: Interaction): Binding => `interaction:${interaction.uid}`;
 
@@ -50,12 +53,14 @@ export async function showEnrolment(ctx: Context, deps: AppDeps, interaction: In
   if (!user) throw signInAgain();
   // A new secret each time the page is shown: the old one was never confirmed (startTotpEnrolment drops it).
   const enrolment = await startTotpEnrolment(deps.factors, accountId, { issuer: new URL(deps.config.issuer).host, account: user.email });
+  const t = translator(localeOf(ctx));
+  const qrLabel = t('steps.enrol.app.qrLabel').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   render(ctx, 'enrol', {
-    title: 'Set up two-step verification',
+    title: t('steps.enrol.title'),
     uid: interaction.uid,
     appName: appNameOf(ctx),
     enrolmentId: enrolment.enrolmentId,
-    qrSvg: enrolment.qrSvg.replace(/^<svg /, '<svg role="img" aria-label="QR code to scan with your authenticator app" width="200" height="200" '),
+    qrSvg: enrolment.qrSvg.replace(/^<svg /, `<svg role="img" aria-label="${qrLabel}" width="200" height="200" `),
     otpauthUri: enrolment.otpauthUri,
     secretGroups: enrolment.secretBase32.match(/.{1,4}/g)!.join(' '),
     minutes: ENROLMENT_MS / 60_000,
@@ -63,7 +68,7 @@ export async function showEnrolment(ctx: Context, deps: AppDeps, interaction: In
   }, status);
 }
 
-const signInAgain = () => new HttpError(400, 'Sign in again', 'This step has expired. Go back to the app and sign in again.');
+const signInAgain = () => new HttpError(400, 'errors.step.signInAgain.title', 'errors.step.expired');
 
 /** The pending enrolment of this sign-in and its account, or a "sign in again" page. */
 async function enrolling(deps: AppDeps, interaction: Interaction): Promise<{ step: PendingSecondStep; user: User }> {
@@ -111,7 +116,7 @@ export async function submitEnrolPasskey(ctx: Context, deps: AppDeps, interactio
 
 async function complete(ctx: Context, deps: AppDeps, interaction: Interaction, user: User, login: LoginResult, method: 'totp' | 'passkey'): Promise<void> {
   // Used once: the step cannot be replayed into another finish.
-  if (!(await completeSecondStep(deps.db, interaction.uid))) throw new HttpError(400, 'Sign in again', 'This step was already used. Go back to the app and sign in again.');
+  if (!(await completeSecondStep(deps.db, interaction.uid))) throw new HttpError(400, 'errors.step.signInAgain.title', 'errors.step.used');
   await deps.audit.record('signin.succeeded', user._id, requestContext(ctx), { secondFactor: method, enrolled: true });
   const device = readDevice(ctx);
   writeDevice(ctx, device?.userId === user._id ? device : { userId: user._id, deviceId: randomUUID() }, {

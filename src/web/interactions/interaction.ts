@@ -27,11 +27,8 @@ export async function loadInteraction(ctx: Context, provider: Provider): Promise
 }
 
 function expired(): HttpError {
-  return new HttpError(
-    400,
-    'This sign-in has expired',
-    'Sign-in pages stay valid for a limited time, and only in the browser that opened them. Go back to the app you came from and start again.',
-  );
+  // Sign-in pages stay valid for a limited time, and only in the browser that opened them.
+  return new HttpError(400, 'errors.interaction.expired.title', 'errors.interaction.expired.message');
 }
 
 /** Hands the result to the provider and follows it back into the authorization flow. */
@@ -81,8 +78,8 @@ type Step = (ctx: Context, interaction: Interaction) => Promise<void> | void;
 export async function consumeSignInThrottle(ctx: Context, deps: AppDeps, email: string): Promise<void> {
   const throttle = await deps.throttle.consume(ctx.ip, email);
   if (!throttle.allowed) {
-    throw new HttpError(429, 'Too many attempts', `Too many sign-in attempts. Wait ${Math.ceil(throttle.retryAfterSeconds / 60)} minute(s) and try again.`, {
+    throw new HttpError(429, 'errors.interaction.throttled.title', 'errors.interaction.throttled.message', {
       'Retry-After': String(throttle.retryAfterSeconds),
-    });
+    }, { minutes: Math.ceil(throttle.retryAfterSeconds / 60) });
   }
 }

@@ -20,10 +20,13 @@ import { render } from '../render.ts';
 import { parseForm, requestContext, text } from '../forms.ts';
 import { appNameOf, consumeSignInThrottle, finish, type Interaction } from './interaction.ts';
 import { startForcedChange } from './change-password.ts';
+import { translator } from '../../i18n/messages.ts';
+import { localeOf } from '../locale.ts';
 
-const CODE_FAILED = 'That code is not right, or the account is temporarily locked after too many attempts.';
+// Messages are catalog keys (locales/*/steps.json, errors.json); the pages translate them.
+const CODE_FAILED = 'steps.secondFactor.error.failed';
 const codeForm = z.object({
-  code: text('Enter the code.').trim().min(1, 'Enter the code.').max(32, 'That code is too long.'),
+  code: text('steps.secondFactor.error.codeMissing').trim().min(1, 'steps.secondFactor.error.codeMissing').max(32, 'steps.error.codeTooLong'),
   // "Don't ask again on this browser": only where the policy offers it (mfa.trustBrowserDays).
   trust: z.literal('yes').optional().catch(undefined),
 });
@@ -45,7 +48,7 @@ export async function showSecondFactor(ctx: Context, deps: AppDeps, interaction:
   const step = await pendingSecondFactor(deps, interaction.uid);
   const methods = step ? await secondStepMethods(deps.factors, step.accountId) : { code: true, passkey: false, recoveryCode: true };
   render(ctx, 'second-factor', {
-    title: 'Two-step verification',
+    title: translator(localeOf(ctx))('steps.secondFactor.title'),
     uid: interaction.uid,
     appName: appNameOf(ctx),
     methods,
@@ -57,12 +60,12 @@ export async function showSecondFactor(ctx: Context, deps: AppDeps, interaction:
 export async function submitSecondFactor(ctx: Context, deps: AppDeps, interaction: Interaction): Promise<void> {
   const step = interaction.prompt.name === 'login' ? await pendingSecondFactor(deps, interaction.uid) : null;
   // An account setting up its first factor has none to verify (enrol.ts takes that step).
-  if (!step || step.kind === 'enrol') throw new HttpError(400, 'Sign in again', 'This step has expired. Go back to the app and sign in again.');
+  if (!step || step.kind === 'enrol') throw new HttpError(400, 'errors.step.signInAgain.title', 'errors.step.expired');
   const form = parseForm(codeForm, ctx);
   if (!form.ok) return showSecondFactor(ctx, deps, interaction, form.errors, 400);
 
   const user = await deps.users.findById(step.accountId).lean<User>();
-  if (!user || user.status !== 'active') throw new HttpError(400, 'Sign in again', 'Go back to the app and sign in again.');
+  if (!user || user.status !== 'active') throw new HttpError(400, 'errors.step.signInAgain.title', 'errors.step.signInAgain');
   // Guessing codes is guessing a sign-in: the same throttle.
   await consumeSignInThrottle(ctx, deps, user.email);
 
@@ -72,7 +75,7 @@ export async function submitSecondFactor(ctx: Context, deps: AppDeps, interactio
 
   // Used once: the step cannot be replayed into another finish.
   if (!(await completeSecondStep(deps.db, interaction.uid))) {
-    throw new HttpError(400, 'Sign in again', 'This step was already used. Go back to the app and sign in again.');
+    throw new HttpError(400, 'errors.step.signInAgain.title', 'errors.step.used');
   }
   await deps.audit.record('signin.succeeded', user._id, requestContext(ctx), { secondFactor: result.method, trustedDevice: device?.userId === user._id });
   const thisDevice = device?.userId === user._id ? device : { userId: user._id, deviceId: randomUUID() };
