@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from 'mongodb';
 import type { User, UserModel } from '../db/models/user.ts';
 import { GROUP_COLLECTION } from '../db/models/group.ts';
+import { TRUSTED_BROWSERS } from '../db/models/trusted-browser.ts';
 import type { AuditTrail, RequestContext } from './audit.ts';
 import { ADMIN_ROLE, isAdmin } from './admin.ts';
 import { AccountError } from './errors.ts';
@@ -33,6 +34,7 @@ const ACCOUNT_RECORDS: ReadonlyArray<{ collection: string; field: string }> = [
   { collection: 'factors', field: 'userId' },
   { collection: 'factor_enrolments', field: 'userId' },
   { collection: 'passkeys', field: 'userId' },
+  { collection: TRUSTED_BROWSERS, field: 'userId' },
   { collection: 'webauthn_challenges', field: 'userId' },
   { collection: 'one_time_links', field: 'userId' },
   { collection: 'lockouts', field: 'userId' },

@@ -373,6 +373,8 @@ describe('SCIM 2.0', function () {
       const person = await createUser(server.deps, { email, password, name: 'Leaving Soon' });
       const { tokens } = await signIn(appConfig, new Agent(), email, password, { scope: 'openid email offline_access' });
       await generateRecoveryCodes(server.deps.factors, person._id);
+      await server.database.connection.collection('trusted_browsers').insertOne({ _id: `${person._id}:device` as never, userId: person._id, deviceId: 'device', createdAt: new Date(), expiresAt: new Date(Date.now() + 86_400_000) });
+      await server.database.connection.collection('passkeys').insertOne({ _id: `passkey-${person._id}` as never, userId: person._id });
       // As if this person had acted as an administrator on someone else.
       const actId = `scim-act-${++counter}`;
       await audit().insertOne({ _id: actId as never, at: new Date(), event: 'account.updated', userId: 'someone-else', actor: `admin:${person._id}`, ip: null, userAgent: null, details: {}, expiresAt: new Date(Date.now() + 86_400_000) });
@@ -384,7 +386,7 @@ describe('SCIM 2.0', function () {
       expect(userinfo).to.be.instanceOf(Error);
       const refreshed = await oidc.refreshTokenGrant(appConfig, tokens.refresh_token!).catch((e: Error) => e);
       expect(refreshed).to.be.instanceOf(Error);
-      for (const collection of ['factors', 'factor_enrolments', 'portal_sessions']) {
+      for (const collection of ['factors', 'factor_enrolments', 'portal_sessions', 'trusted_browsers', 'passkeys']) {
         expect(await server.database.connection.collection(collection).countDocuments({ $or: [{ userId: person._id }, { accountId: person._id }] }), collection).to.equal(0);
       }
       for (const collection of ['oidc_session', 'oidc_grant', 'oidc_access_token', 'oidc_refresh_token']) {
