@@ -6,48 +6,50 @@ import type { AppDeps } from '../../deps.ts';
 import type { AuditRecord } from '../../db/models/audit.ts';
 import type { AuditEvent } from '../../accounts/audit.ts';
 import { clientName } from './apps.ts';
+import { translateHtml, translator, type Translate } from '../../i18n/messages.ts';
+import { localeOf } from '../locale.ts';
 import { formatDateTime, portalOf, renderPortal } from './page.ts';
 
-/** A Record over every audit event: an event added to the trail must be worded here. */
+/** A Record over every audit event: an event added to the trail must be worded here (locales/<lang>/portal.json). */
 const EVENT_TEXT: Record<AuditEvent, string> = {
-  'signin.succeeded': 'Signed in',
-  'signin.failed': 'Failed sign-in attempt',
-  'account.locked': 'Account locked after too many failed attempts',
-  'account.unlocked': 'Account unlocked',
-  'password.reset_requested': 'Password reset link requested',
-  'password.reset': 'Password reset with an emailed link',
-  'password.changed': 'Password changed',
-  'password.temporary_set': 'Temporary password set',
-  'invite.sent': 'Invitation sent',
-  'invite.accepted': 'Invitation accepted and password chosen',
-  'signup.created': 'Account created',
-  'email.verified': 'Email address confirmed',
-  'grant.revoked': 'App access removed',
-  'signout.everywhere': 'Signed out everywhere',
-  'account.created': 'Account created',
-  'account.updated': 'Account details changed',
-  'account.disabled': 'Account disabled',
-  'account.enabled': 'Account enabled',
-  'profile.updated': 'Profile updated',
-  'factor.added': 'Authenticator app added',
-  'factor.removed': 'Second factor removed',
-  'factor.verified': 'Signed in with a second factor',
-  'recovery_codes.generated': 'New recovery codes created',
-  'browser.trusted': 'A browser trusted to skip two-step verification',
-  'browsers.forgotten': 'Trusted browsers forgotten',
-  'account.deleted': 'Account deleted',
-  'group.created': 'Group created',
-  'group.updated': 'Group changed',
-  'group.deleted': 'Group deleted',
-  'factor.enrolment_required': 'Asked to set up two-step verification at the next sign-in',
+  'signin.succeeded': 'portal.event.signin.succeeded',
+  'signin.failed': 'portal.event.signin.failed',
+  'account.locked': 'portal.event.account.locked',
+  'account.unlocked': 'portal.event.account.unlocked',
+  'password.reset_requested': 'portal.event.password.reset_requested',
+  'password.reset': 'portal.event.password.reset',
+  'password.changed': 'portal.event.password.changed',
+  'password.temporary_set': 'portal.event.password.temporary_set',
+  'invite.sent': 'portal.event.invite.sent',
+  'invite.accepted': 'portal.event.invite.accepted',
+  'signup.created': 'portal.event.signup.created',
+  'email.verified': 'portal.event.email.verified',
+  'grant.revoked': 'portal.event.grant.revoked',
+  'signout.everywhere': 'portal.event.signout.everywhere',
+  'account.created': 'portal.event.account.created',
+  'account.updated': 'portal.event.account.updated',
+  'account.disabled': 'portal.event.account.disabled',
+  'account.enabled': 'portal.event.account.enabled',
+  'profile.updated': 'portal.event.profile.updated',
+  'factor.added': 'portal.event.factor.added',
+  'factor.removed': 'portal.event.factor.removed',
+  'factor.verified': 'portal.event.factor.verified',
+  'recovery_codes.generated': 'portal.event.recovery_codes.generated',
+  'browser.trusted': 'portal.event.browser.trusted',
+  'browsers.forgotten': 'portal.event.browsers.forgotten',
+  'account.deleted': 'portal.event.account.deleted',
+  'group.created': 'portal.event.group.created',
+  'group.updated': 'portal.event.group.updated',
+  'group.deleted': 'portal.event.group.deleted',
+  'factor.enrolment_required': 'portal.event.factor.enrolment_required',
 };
 
 /** Who acted, when not the person: operators are never named. */
-const BY: Record<string, string> = { admin: 'by an administrator', cli: 'by an administrator' };
+const BY: Record<string, string> = { admin: 'portal.activity.byAdmin', cli: 'portal.activity.byAdmin' };
 
-/** "Firefox on Windows"; an unknown agent is cut short. */
-export function shortUserAgent(userAgent: string | null): string {
-  if (!userAgent) return 'Unknown device';
+/** "Firefox on Windows" (in the page's language with `t`); an unknown agent is cut short. */
+export function shortUserAgent(userAgent: string | null, t?: Translate): string {
+  if (!userAgent) return t ? t('portal.unknownDevice') : 'Unknown device';
   const browser = [
     [/Edg(e|A|iOS)?\//, 'Edge'], [/OPR\/|Opera/, 'Opera'], [/Firefox\/|FxiOS\//, 'Firefox'],
     [/Chrome\/|CriOS\//, 'Chrome'], [/Safari\//, 'Safari'], [/curl\//, 'curl'],
@@ -56,37 +58,41 @@ export function shortUserAgent(userAgent: string | null): string {
     [/iPhone|iPad|iPod/, 'iOS'], [/Android/, 'Android'], [/Windows/, 'Windows'], [/Mac OS X|Macintosh/, 'macOS'],
     [/CrOS/, 'ChromeOS'], [/Linux/, 'Linux'],
   ].find(([pattern]) => (pattern as RegExp).test(userAgent))?.[1] as string | undefined;
-  if (browser && os) return `${browser} on ${os}`;
+  if (browser && os) return t ? t('portal.device', { browser, os }) : `${browser} on ${os}`;
   if (browser ?? os) return (browser ?? os)!;
   return userAgent.length > 40 ? `${userAgent.slice(0, 40)}…` : userAgent;
 }
 
-async function eventText(deps: AppDeps, record: AuditRecord, names: Map<string, Promise<string>>): Promise<string> {
-  let text = EVENT_TEXT[record.event as AuditEvent] ?? 'Account activity';
+async function eventText(deps: AppDeps, t: Translate, record: AuditRecord, names: Map<string, Promise<string>>): Promise<string> {
+  let text = t(EVENT_TEXT[record.event as AuditEvent] ?? 'portal.activity.other');
   const { details } = record;
-  if (record.event === 'signin.failed' && details.during === 'password_change') text = 'Wrong current password while changing the password';
+  if (record.event === 'signin.failed' && details.during === 'password_change') text = t('portal.activity.wrongCurrent');
   if (record.event === 'grant.revoked' && typeof details.clientId === 'string') {
     const clientId = details.clientId;
     if (!names.has(clientId)) names.set(clientId, clientName(deps, clientId));
-    text = `App access removed: ${await names.get(clientId)}`;
+    text = t('portal.activity.appRevoked', { app: await names.get(clientId) });
   }
   const actor = record.actor.split(':')[0]!;
-  return actor !== 'self' && BY[actor] ? `${text} ${BY[actor]}` : text;
+  return actor !== 'self' && BY[actor] ? t(BY[actor], { event: text }) : text;
 }
 
 export async function showActivity(ctx: Context, deps: AppDeps): Promise<void> {
   const { user } = portalOf(ctx);
+  const locale = localeOf(ctx);
+  const t = translator(locale);
   const records = await deps.audit.list({ userId: user._id, limit: 50 });
   const names = new Map<string, Promise<string>>();
   const events = [];
   for (const record of records) {
     events.push({
-      at: formatDateTime(new Date(record.at)),
+      at: formatDateTime(new Date(record.at), locale),
       iso: new Date(record.at).toISOString(),
-      text: await eventText(deps, record, names),
+      text: await eventText(deps, t, record, names),
       ip: record.ip ?? '—',
-      device: shortUserAgent(record.userAgent),
+      device: shortUserAgent(record.userAgent, t),
     });
   }
-  renderPortal(ctx, 'activity', 'activity', { title: 'Recent activity', events });
+  // The lead links "change your password" inside its sentence, wherever the language puts it.
+  const lead = translateHtml(locale, 'portal.activity.lead', { link: ((chunks: string[]) => `<a href="/account/password">${chunks.join('')}</a>`) as never });
+  renderPortal(ctx, 'activity', 'activity', { title: 'portal.activity.title', events, lead });
 }

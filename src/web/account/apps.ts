@@ -7,10 +7,11 @@ import { listConnectedApps, revokeConnectedApp, type ConnectedApp } from '../../
 import { PORTAL_CLIENT_ID } from '../../oidc/clients.ts';
 import { HttpError } from '../http-error.ts';
 import { parseForm, requestContext } from '../forms.ts';
-import { formatDate, portalOf, renderPortal, scopeText, seeOther } from './page.ts';
+import { localeOf } from '../locale.ts';
+import { formatDate, portalOf, portalT, renderPortal, scopeTextIn, seeOther } from './page.ts';
 
 const revokeForm = z.object({
-  grantId: z.string({ error: 'Choose an app.' }).regex(/^[\w-]{1,128}$/, 'Choose an app.'),
+  grantId: z.string({ error: 'portal.apps.error.choose' }).regex(/^[\w-]{1,128}$/, 'portal.apps.error.choose'),
 });
 
 /** A client's name as people know it; its id when it has none or is gone. */
@@ -31,6 +32,8 @@ async function appsOf(deps: AppDeps, userId: string): Promise<Map<string, Connec
 
 export async function showApps(ctx: Context, deps: AppDeps): Promise<void> {
   const { user } = portalOf(ctx);
+  const locale = localeOf(ctx);
+  const t = portalT(ctx);
   const apps = [];
   for (const [clientId, grants] of await appsOf(deps, user._id)) {
     const scopes = [...new Set(grants.flatMap((grant) => grant.scopes))];
@@ -39,20 +42,21 @@ export async function showApps(ctx: Context, deps: AppDeps): Promise<void> {
     apps.push({
       name: await clientName(deps, clientId),
       grantId: grants[0]!.grantId,
-      scopes: scopes.map(scopeText),
-      grantedAt: first ? formatDate(first) : null,
+      scopes: scopes.map(scopeTextIn(t)),
+      grantedAt: first ? formatDate(first, locale) : null,
     });
   }
-  renderPortal(ctx, 'apps', 'apps', { title: 'Connected apps', apps });
+  renderPortal(ctx, 'apps', 'apps', { title: 'portal.apps.title', apps });
 }
 
 export async function submitRevoke(ctx: Context, deps: AppDeps): Promise<void> {
   const { user } = portalOf(ctx);
+  const t = portalT(ctx);
   const form = parseForm(revokeForm, ctx);
-  if (!form.ok) throw new HttpError(400, 'Request not understood', 'Choose an app to remove from the list of connected apps.');
+  if (!form.ok) throw new HttpError(400, t('portal.error.badRequestTitle'), t('portal.apps.error.unreadable'));
   const apps = await appsOf(deps, user._id);
   const target = [...apps.values()].find((grants) => grants.some((grant) => grant.grantId === form.data.grantId));
-  if (!target) throw new HttpError(404, 'App not found', 'This app is not connected to your account. It may have been removed already.');
+  if (!target) throw new HttpError(404, t('portal.apps.error.notFoundTitle'), t('portal.apps.error.notFound'));
   const context = requestContext(ctx);
   for (const grant of target) await revokeConnectedApp(deps, user._id, grant.grantId, context);
   seeOther(ctx, '/account/apps', 'app_revoked');

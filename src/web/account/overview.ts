@@ -7,7 +7,7 @@ import { portalOf, renderPortal } from './page.ts';
 
 export function showOverview(ctx: Context): void {
   const { user } = portalOf(ctx);
-  renderPortal(ctx, 'overview', 'overview', { title: 'Your account', name: user.name, email: user.email });
+  renderPortal(ctx, 'overview', 'overview', { title: 'portal.overview.title', name: user.name, email: user.email });
 }
 
 /** Every session, grant and token of the account, this portal session included. */

@@ -1,25 +1,29 @@
 // What every portal page shares: the signed-in person, the nav, the notice a
-// successful POST leaves behind (post/redirect/get), and words for codes.
+// successful POST leaves behind (post/redirect/get), words for codes, and dates in
+// the page's language. Every text is a key of locales/<lang>/portal.json.
 import type { Context } from 'koa';
 import { SCOPE_TEXT } from '../interactions/consent.ts';
 import { render } from '../render.ts';
+import { localeOf } from '../locale.ts';
+import { isMessageKey, translator, type Translate } from '../../i18n/messages.ts';
+import type { Locale } from '../../i18n/locales.ts';
 import type { Portal } from './session.ts';
 
 export type Section = 'overview' | 'profile' | 'password' | 'security' | 'apps' | 'activity';
 
 const NOTICES: Record<string, string> = {
-  profile_saved: 'Your profile was saved.',
-  password_changed: 'Your password was changed.',
-  password_changed_signed_out: 'Your password was changed, and your other devices were signed out.',
-  app_revoked: 'The app’s access was removed. It will ask you to sign in again.',
-  totp_added: 'Your authenticator app is set up. Sign-ins will ask for a code from it.',
-  totp_replaced: 'Your new authenticator app is set up and replaces the previous one.',
-  totp_removed: 'Your authenticator app was removed. Sign-ins no longer ask for a code.',
-  recovery_codes_removed: 'Your recovery codes were removed; none of them works any more.',
-  passkey_added: 'Your passkey is ready. You can sign in with it alone, and sign-ins with your password ask for it.',
-  passkey_renamed: 'Your passkey was renamed.',
-  passkey_removed: 'The passkey was removed. It no longer signs you in.',
-  browsers_forgotten: 'Your browsers are no longer trusted: each asks for the second step at its next sign-in.',
+  profile_saved: 'portal.notice.profileSaved',
+  password_changed: 'portal.notice.passwordChanged',
+  password_changed_signed_out: 'portal.notice.passwordChangedSignedOut',
+  app_revoked: 'portal.notice.appRevoked',
+  totp_added: 'portal.notice.totpAdded',
+  totp_replaced: 'portal.notice.totpReplaced',
+  totp_removed: 'portal.notice.totpRemoved',
+  recovery_codes_removed: 'portal.notice.recoveryCodesRemoved',
+  passkey_added: 'portal.notice.passkeyAdded',
+  passkey_renamed: 'portal.notice.passkeyRenamed',
+  passkey_removed: 'portal.notice.passkeyRemoved',
+  browsers_forgotten: 'portal.notice.browsersForgotten',
 };
 
 /** Set by requireSession on every portal route. */
@@ -27,13 +31,46 @@ export function portalOf(ctx: Context): Portal {
   return ctx.state.portal as Portal;
 }
 
+/** The translator of this request's language (the person's pick, the account's locale, the browser's). */
+export const portalT = (ctx: Context): Translate => translator(localeOf(ctx));
+
+/**
+ * Messages from code that speaks English (shared form helpers, the profile schema of
+ * the domain) as keys of the portal's catalog, so a page shows them in its language.
+ * A message that is neither a key nor known here is shown as it is.
+ */
+const KNOWN_ERRORS: Record<string, string> = {
+  'This field could not be read.': 'portal.error.unreadable',
+  'The form could not be read.': 'portal.error.formUnreadable',
+  'Enter your name.': 'portal.profile.error.name',
+  'Use a language tag such as en, en-GB or pt-BR.': 'portal.profile.error.locale',
+  'Use the international format, such as +44 20 7946 0958.': 'portal.profile.error.phone',
+  'This account no longer exists.': 'portal.profile.error.gone',
+};
+
+export function localizeErrors(ctx: Context, errors: Record<string, string>): Record<string, string> {
+  const t = portalT(ctx);
+  return Object.fromEntries(Object.entries(errors).map(([field, message]) => {
+    if (isMessageKey(message)) return [field, message];
+    if (KNOWN_ERRORS[message]) return [field, KNOWN_ERRORS[message]];
+    const max = /^Use at most (\d+) characters\.$/.exec(message);
+    if (max) return [field, t('portal.error.maxLength', { max: Number(max[1]) })];
+    return [field, message];
+  }));
+}
+
 export function renderPortal(ctx: Context, view: string, section: Section, locals: Record<string, unknown> = {}, status = 200): void {
   const { user } = portalOf(ctx);
+  const t = portalT(ctx);
+  const title = locals.title;
   render(ctx, `account/${view}`, {
     section,
     person: { name: user.name || user.email, email: user.email },
     notice: status === 200 ? NOTICES[String(ctx.query.notice)] ?? null : null,
     ...locals,
+    // Titles, errors: keys of the catalog, in the page's language.
+    title: isMessageKey(title) ? t(title) : title,
+    ...(locals.errors ? { errors: localizeErrors(ctx, locals.errors as Record<string, string>) } : {}),
   }, status);
 }
 
@@ -43,16 +80,23 @@ export function seeOther(ctx: Context, path: string, notice?: keyof typeof NOTIC
   ctx.redirect(notice ? `${path}?notice=${notice}` : path);
 }
 
-/** The scopes an app holds, in the consent page's words. */
-
+/** The scopes an app holds, in the consent page's words (English: the admin console). */
 export const scopeText = (scope: string): string => SCOPE_TEXT[scope] ?? scope;
 
-/** Dates as people read them, in UTC like our emails. */
-export function formatDate(date: Date): string {
-  return date.toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
+/** The same in the page's language (the portal's catalog); a scope without words is shown as it is. */
+export const scopeTextIn = (t: Translate) => (scope: string): string => (isMessageKey(`portal.scope.${scope}`) ? t(`portal.scope.${scope}`) : scope);
+
+/** The Intl locale for dates: English pages keep the day-month-year order they always had. */
+const dateLocale = (locale: Locale | 'en-GB'): string => (locale === 'en' ? 'en-GB' : locale);
+
+/** Dates as people read them, in UTC like our emails, in the page's language (English by default). */
+export function formatDate(date: Date, locale: Locale | 'en-GB' = 'en-GB'): string {
+  return date.toLocaleDateString(dateLocale(locale), { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
 }
 
-export function formatDateTime(date: Date): string {
-  const time = date.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', hour12: false, timeZone: 'UTC' });
-  return `${formatDate(date)}, ${time} UTC`;
+/** Date and time, in UTC and saying so ("2 Dec 2026, 16:05 UTC"). */
+export function formatDateTime(date: Date, locale: Locale | 'en-GB' = 'en-GB'): string {
+  return new Intl.DateTimeFormat(dateLocale(locale), {
+    day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: 'UTC', timeZoneName: 'short',
+  }).format(date);
 }

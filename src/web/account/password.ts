@@ -7,24 +7,26 @@ import { changePassword } from '../../accounts/change-password.ts';
 import { PASSWORD_MAX_BYTES } from '../../accounts/passwords.ts';
 import { HttpError } from '../http-error.ts';
 import { parseForm, requestContext, text } from '../forms.ts';
-import { formatDate, portalOf, renderPortal, seeOther } from './page.ts';
+import { localeOf } from '../locale.ts';
+import { formatDate, portalOf, portalT, renderPortal, seeOther } from './page.ts';
 
-const WRONG_CURRENT = 'That is not your current password, or the account is temporarily locked after too many attempts.';
+// Messages are keys of locales/<lang>/portal.json.
+const WRONG_CURRENT = 'portal.password.error.wrongCurrent';
 
 const passwordForm = z.object({
-  currentPassword: text('Enter your current password.').min(1, 'Enter your current password.').max(PASSWORD_MAX_BYTES, 'That password is too long.'),
-  password: text('Choose a new password.').min(1, 'Choose a new password.'),
+  currentPassword: text('portal.password.error.currentMissing').min(1, 'portal.password.error.currentMissing').max(PASSWORD_MAX_BYTES, 'portal.password.error.tooLong'),
+  password: text('portal.password.error.newMissing').min(1, 'portal.password.error.newMissing'),
   // A checkbox: "yes" when ticked, absent when not.
-  signOutOthers: z.literal('yes', { error: 'This field could not be read.' }).optional(),
+  signOutOthers: z.literal('yes', { error: 'portal.error.unreadable' }).optional(),
 });
 
 function showForm(ctx: Context, deps: AppDeps, options: { signOutOthers?: boolean; errors?: Record<string, string>; status?: number } = {}): void {
   const { user } = portalOf(ctx);
   renderPortal(ctx, 'password', 'password', {
-    title: 'Change your password',
+    title: 'portal.password.title',
     email: user.email,
     rules: deps.policy.describe(),
-    changedAt: user.passwordChangedAt ? formatDate(new Date(user.passwordChangedAt)) : null,
+    changedAt: user.passwordChangedAt ? formatDate(new Date(user.passwordChangedAt), localeOf(ctx)) : null,
     signOutOthers: options.signOutOthers ?? true,
     errors: options.errors ?? {},
   }, options.status);
@@ -43,7 +45,8 @@ export async function submitPassword(ctx: Context, deps: AppDeps): Promise<void>
 
   const throttle = await deps.throttle.consume(ctx.ip, user.email);
   if (!throttle.allowed) {
-    throw new HttpError(429, 'Too many attempts', `Too many attempts. Wait ${Math.ceil(throttle.retryAfterSeconds / 60)} minute(s) and try again.`, {
+    const t = portalT(ctx);
+    throw new HttpError(429, t('portal.password.tooManyTitle'), t('portal.password.tooMany', { minutes: Math.ceil(throttle.retryAfterSeconds / 60) }), {
       'Retry-After': String(throttle.retryAfterSeconds),
     });
   }
@@ -59,6 +62,6 @@ export async function submitPassword(ctx: Context, deps: AppDeps): Promise<void>
   const errors: Record<string, string> = {};
   if (result.reason === 'wrong_current_password' || result.reason === 'locked') errors.currentPassword = WRONG_CURRENT;
   else if (result.reason === 'policy') errors.password = result.issues.map((issue) => issue.message).join(' ');
-  else errors.form = 'The password of this account cannot be changed here.';
+  else errors.form = 'portal.password.error.cannotChange';
   showForm(ctx, deps, { signOutOthers: signOutOthers === 'yes', errors, status: 400 });
 }

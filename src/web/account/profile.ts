@@ -8,16 +8,17 @@ import { updateProfile } from '../../accounts/profile.ts';
 import { parseForm, requestContext, text } from '../forms.ts';
 import { portalOf, renderPortal, seeOther } from './page.ts';
 
-const UNREADABLE = 'This field could not be read.';
+// Messages are keys of locales/<lang>/portal.json; the domain's (profileSchema) are mapped by renderPortal.
+const UNREADABLE = 'portal.error.unreadable';
 const optional = z.string({ error: UNREADABLE }).optional();
-const LOCALE_HINT = 'Use a language tag such as en, en-GB or pt-BR.';
+const LOCALE_HINT = 'portal.profile.error.locale';
 
 const ADDRESS_FIELDS = ['street_address', 'locality', 'region', 'postal_code', 'country'] as const;
 type AddressField = (typeof ADDRESS_FIELDS)[number];
 
 /** The form's shape only: strings where strings belong (the body limit bounds their size); profileSchema checks the values. */
 const profileForm = z.object({
-  name: text('Enter your name.'),
+  name: text('portal.profile.error.name'),
   locale: optional,
   phoneNumber: optional,
   address: z.strictObject({
@@ -26,7 +27,7 @@ const profileForm = z.object({
     region: optional,
     postal_code: optional,
     country: optional,
-  }, { error: 'The address could not be read.' }).optional(),
+  }, { error: 'portal.profile.error.address' }).optional(),
 });
 
 interface ProfileValues {
@@ -63,7 +64,7 @@ function sentValues(ctx: Context): ProfileValues {
 function showForm(ctx: Context, values: ProfileValues, errors: Record<string, string> = {}, status = 200): void {
   const { user } = portalOf(ctx);
   renderPortal(ctx, 'profile', 'profile', {
-    title: 'Your profile',
+    title: 'portal.profile.title',
     values,
     phoneVerified: Boolean(user.phoneNumber && user.phoneNumberVerified),
     errors,

@@ -27,7 +27,9 @@ import { forgetTrustedBrowsers, trustedBrowserCount } from '../../accounts/trust
 import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
 import { parseForm, requestContext, text } from '../forms.ts';
-import { formatDate, formatDateTime, portalOf, renderPortal, seeOther } from './page.ts';
+import { isMessageKey, translator, type MessageValues, type Translate } from '../../i18n/messages.ts';
+import { localeOf } from '../locale.ts';
+import { formatDate, formatDateTime, portalOf, portalT, renderPortal, seeOther } from './page.ts';
 import { freshSignInPath } from './session.ts';
 
 /**
@@ -38,34 +40,36 @@ import { freshSignInPath } from './session.ts';
 export const confirmSignInMs = (recentMs: number) => recentMs + ENROLMENT_MS;
 
 const PAGE = '/account/security';
+const escapeAttribute = (value: string) => value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const id = (message: string) => z.string({ error: message }).regex(/^[\w-]{1,100}$/, message);
 
+// Messages are keys of locales/<lang>/portal.json (values, where a message has them, given where it is shown).
 const confirmForm = z.object({
-  enrolmentId: id('This setup could not be read.'),
-  code: text('Enter the 6-digit code from your app.').trim().min(1, 'Enter the 6-digit code from your app.').max(32, 'That code is too long.'),
+  enrolmentId: id('portal.totp.error.setupUnreadable'),
+  code: text('portal.totp.error.codeMissing').trim().min(1, 'portal.totp.error.codeMissing').max(32, 'portal.totp.error.codeTooLong'),
 });
-const removeForm = z.object({ factorId: id('Choose what to remove.'), confirm: z.literal('yes').optional().catch(undefined) });
+const removeForm = z.object({ factorId: id('portal.removeFactor.error.choose'), confirm: z.literal('yes').optional().catch(undefined) });
 const passkeyForm = z.object({
-  name: z.string({ error: 'Give the passkey a name.' }).max(PASSKEY_NAME_MAX * 4, 'That name is too long.').optional(),
-  credential: z.string({ error: 'No passkey was sent.' }).min(2, 'No passkey was sent.').max(12_000, 'No passkey was sent.'),
+  name: z.string({ error: 'portal.passkey.error.nameMissing' }).max(PASSKEY_NAME_MAX * 4, 'portal.passkey.error.nameTooLong').optional(),
+  credential: z.string({ error: 'portal.passkey.error.notSent' }).min(2, 'portal.passkey.error.notSent').max(12_000, 'portal.passkey.error.notSent'),
 });
 const renameForm = z.object({
-  factorId: id('Choose a passkey.'),
-  name: text('Give the passkey a name.').trim().min(1, 'Give the passkey a name.').max(PASSKEY_NAME_MAX, `Use at most ${PASSKEY_NAME_MAX} characters.`),
+  factorId: id('portal.passkey.error.choose'),
+  name: text('portal.passkey.error.nameMissing').trim().min(1, 'portal.passkey.error.nameMissing').max(PASSKEY_NAME_MAX, 'portal.passkey.error.nameMax'),
 });
 
 const REGISTER_FAILED: Record<Exclude<RegisterPasskeyResult, { ok: true }>['reason'], string> = {
-  malformed: 'Your browser did not send a passkey. Try again.',
-  invalid: 'That passkey could not be added (it was not for this page, the request expired, or it was already used). Try again.',
-  already_registered: 'That passkey is already registered.',
-  too_many: 'You have as many passkeys as an account can hold. Remove one you no longer use first.',
+  malformed: 'portal.passkey.error.malformed',
+  invalid: 'portal.passkey.error.invalid',
+  already_registered: 'portal.passkey.error.alreadyRegistered',
+  too_many: 'portal.passkey.error.tooMany',
 };
 
 const CONFIRM_FAILED: Record<Exclude<ConfirmEnrolmentResult, { ok: true }>['reason'], string> = {
-  wrong_code: 'That code is not right. Enter the code your app shows now.',
-  expired: `This setup expired: the first code must be entered within ${ENROLMENT_MS / 60_000} minutes. Start again and scan the new QR code.`,
-  too_many_attempts: 'Too many wrong codes for this setup. Start again and scan the new QR code.',
-  not_found: 'This setup is no longer open (it was finished, or started again elsewhere). Start again if you still want to add an app.',
+  wrong_code: 'portal.totp.error.wrongCode',
+  expired: 'portal.totp.error.expired',
+  too_many_attempts: 'portal.totp.error.tooManyAttempts',
+  not_found: 'portal.totp.error.notFound',
 };
 
 /**
@@ -79,32 +83,34 @@ export function recentSignIn(maxAgeMs: number): Middleware {
     if (authTime && Date.now() - authTime.getTime() <= maxAgeMs) return next();
     ctx.set('Cache-Control', 'no-store');
     if (ctx.method === 'GET' || ctx.method === 'HEAD') return ctx.redirect(freshSignInPath(ctx.originalUrl));
+    const t = translator(localeOf(ctx));
     render(ctx, 'account/message', {
-      title: 'Confirm it’s you',
-      message: 'Changing how you sign in needs a recent sign-in, so nothing was changed. Enter your password again, then retry.',
-      link: { href: freshSignInPath(PAGE), text: 'Sign in again' },
+      title: t('portal.session.recentTitle'),
+      message: t('portal.session.recent'),
+      link: { href: freshSignInPath(PAGE), text: t('portal.session.signInAgain') },
     }, 401);
   };
 }
 
 export async function showSecurity(ctx: Context, deps: AppDeps): Promise<void> {
   const { user } = portalOf(ctx);
+  const locale = localeOf(ctx);
   const factors = await factorsOf(deps.factors, user._id);
   const describe = (kind: 'totp' | 'recovery_codes') => {
     const factor = factors.find((f) => f.kind === kind);
     return factor && {
       id: factor.id,
-      added: formatDate(factor.createdAt),
-      lastUsed: factor.lastUsedAt ? formatDateTime(factor.lastUsedAt) : null,
+      added: formatDate(factor.createdAt, locale),
+      lastUsed: factor.lastUsedAt ? formatDateTime(factor.lastUsedAt, locale) : null,
       remaining: factor.remainingCodes,
       count: factor.codeCount,
     };
   };
   const passkeys = (await passkeysOf(deps.factors, user._id)).map((p) => ({
-    id: p.id, name: p.name, synced: p.synced, added: formatDate(p.createdAt), lastUsed: p.lastUsedAt ? formatDateTime(p.lastUsedAt) : null,
+    id: p.id, name: p.name, synced: p.synced, added: formatDate(p.createdAt, locale), lastUsed: p.lastUsedAt ? formatDateTime(p.lastUsedAt, locale) : null,
   }));
   renderPortal(ctx, 'security', 'security', {
-    title: 'Two-step verification', totp: describe('totp') ?? null, recovery: describe('recovery_codes') ?? null, passkeys, errors: {},
+    title: 'portal.security.title', totp: describe('totp') ?? null, recovery: describe('recovery_codes') ?? null, passkeys, errors: {},
     trustDays: deps.config.policy.mfa.trustBrowserDays,
     trustedBrowsers: await trustedBrowserCount(deps.factors, user._id),
   });
@@ -128,32 +134,42 @@ export async function passkeyRegistration(ctx: Context, deps: AppDeps): Promise<
 /** The browser's new passkey, with its name: stored, or the page again saying why not. */
 export async function submitPasskey(ctx: Context, deps: AppDeps): Promise<void> {
   const { user, session } = portalOf(ctx);
+  const t = portalT(ctx);
   const form = parseForm(passkeyForm, ctx);
   const result: RegisterPasskeyResult = form.ok
     ? await registerPasskey(deps.factors, {
       userId: user._id, binding: `portal:${session._id}`, response: form.data.credential,
-      name: passkeyName(form.data.name, defaultPasskeyName(ctx.get('user-agent'))), context: requestContext(ctx),
+      name: passkeyName(form.data.name, defaultPasskeyName(ctx.get('user-agent'), t)), context: requestContext(ctx),
     })
     : { ok: false, reason: 'malformed' };
   if (result.ok) return seeOther(ctx, PAGE, 'passkey_added');
-  throw new HttpError(result.reason === 'too_many' ? 409 : 400, 'Passkey not added', REGISTER_FAILED[result.reason]);
+  throw new HttpError(result.reason === 'too_many' ? 409 : 400, t('portal.passkey.error.notAddedTitle'), t(REGISTER_FAILED[result.reason]));
 }
 
 export async function submitRenamePasskey(ctx: Context, deps: AppDeps): Promise<void> {
   const { user } = portalOf(ctx);
+  const t = portalT(ctx);
   const form = parseForm(renameForm, ctx);
-  if (!form.ok) throw new HttpError(400, 'Passkey not renamed', Object.values(form.errors)[0] ?? 'Give the passkey a name.');
+  if (!form.ok) {
+    const message = Object.values(form.errors)[0] ?? 'portal.passkey.error.nameMissing';
+    throw new HttpError(400, t('portal.passkey.error.notRenamedTitle'), sayError(t, message, { max: PASSKEY_NAME_MAX }));
+  }
   if (!(await renamePasskey(deps.factors, user._id, form.data.factorId, form.data.name))) {
-    throw new HttpError(404, 'Not found', 'Your account has no such passkey. It may have been removed already.');
+    throw new HttpError(404, t('portal.error.notFoundTitle'), t('portal.passkey.error.notFound'));
   }
   seeOther(ctx, PAGE, 'passkey_renamed');
 }
 
-/** "Chrome on macOS": a name to start from, which the person can change. */
-function defaultPasskeyName(userAgent: string): string {
+/** A form error for an error page: a key of the catalog translated, anything else (shared helpers' English) as it is. */
+function sayError(t: Translate, message: string, values?: MessageValues): string {
+  return isMessageKey(message) ? t(message, values) : message;
+}
+
+/** "Chrome on macOS", in the page's language: a name to start from, which the person can change. */
+function defaultPasskeyName(userAgent: string, t: Translate): string {
   const browser = /Edg\//.test(userAgent) ? 'Edge' : /Firefox\//.test(userAgent) ? 'Firefox' : /Chrom(e|ium)\//.test(userAgent) ? 'Chrome' : /Safari\//.test(userAgent) ? 'Safari' : null;
   const system = /Android/.test(userAgent) ? 'Android' : /iPhone|iPad/.test(userAgent) ? 'iOS' : /Mac OS X/.test(userAgent) ? 'macOS' : /Windows/.test(userAgent) ? 'Windows' : /Linux/.test(userAgent) ? 'Linux' : null;
-  return browser && system ? `${browser} on ${system}` : browser ?? system ?? 'Passkey';
+  return browser && system ? t('portal.device', { browser, os: system }) : browser ?? system ?? t('portal.passkey');
 }
 
 /** Starts an enrolment and shows its QR code and secret (this once), with the field for the first code. */
@@ -161,10 +177,10 @@ export async function submitStartTotp(ctx: Context, deps: AppDeps): Promise<void
   const { user } = portalOf(ctx);
   const enrolment = await startTotpEnrolment(deps.factors, user._id, { issuer: new URL(deps.config.issuer).host, account: user.email });
   renderPortal(ctx, 'security-totp', 'security', {
-    title: 'Set up an authenticator app',
+    title: 'portal.totp.title',
     enrolmentId: enrolment.enrolmentId,
     // Our own SVG (qrcode, from the otpauth URI); named for screen readers and given a size.
-    qrSvg: enrolment.qrSvg.replace(/^<svg /, '<svg role="img" aria-label="QR code to scan with your authenticator app" width="220" height="220" '),
+    qrSvg: enrolment.qrSvg.replace(/^<svg /, `<svg role="img" aria-label="${escapeAttribute(portalT(ctx)('portal.totp.qrLabel'))}" width="220" height="220" `),
     otpauthUri: enrolment.otpauthUri,
     secretGroups: enrolment.secretBase32.match(/.{1,4}/g)!.join(' '),
     minutes: ENROLMENT_MS / 60_000,
@@ -174,39 +190,44 @@ export async function submitStartTotp(ctx: Context, deps: AppDeps): Promise<void
 
 export async function submitConfirmTotp(ctx: Context, deps: AppDeps): Promise<void> {
   const { user } = portalOf(ctx);
+  const t = portalT(ctx);
   const form = parseForm(confirmForm, ctx);
-  if (!form.ok && form.errors.enrolmentId) throw new HttpError(400, 'Request not understood', 'This setup could not be read. Start again from your security page.');
+  if (!form.ok && form.errors.enrolmentId) throw new HttpError(400, t('portal.totp.error.unreadableTitle'), t('portal.totp.error.unreadable'));
   const codeForm = (errors: Record<string, string>, enrolmentId: string | null) =>
-    renderPortal(ctx, 'security-totp', 'security', { title: 'Set up an authenticator app', enrolmentId, errors }, 400);
+    renderPortal(ctx, 'security-totp', 'security', { title: 'portal.totp.title', enrolmentId, errors }, 400);
   if (!form.ok) return codeForm(form.errors, String((ctx.request.body as Record<string, unknown>).enrolmentId));
 
   const result = await confirmTotpEnrolment(deps.factors, user._id, form.data.enrolmentId, form.data.code, requestContext(ctx));
   if (result.ok) return seeOther(ctx, PAGE, result.replaced ? 'totp_replaced' : 'totp_added');
   // A wrong code: the field again. Anything else ends this setup: start again.
   if (result.reason === 'wrong_code') return codeForm({ code: CONFIRM_FAILED.wrong_code }, form.data.enrolmentId);
-  return codeForm({ form: CONFIRM_FAILED[result.reason] }, null);
+  // The expiry names its minutes: translated here, where the value is known.
+  const reason = CONFIRM_FAILED[result.reason];
+  return codeForm({ form: result.reason === 'expired' ? t(reason, { minutes: ENROLMENT_MS / 60_000 }) : reason }, null);
 }
 
 /** Ten new recovery codes, shown on this response only. */
 export async function submitRecoveryCodes(ctx: Context, deps: AppDeps): Promise<void> {
   const { user } = portalOf(ctx);
   const { codes } = await generateRecoveryCodes(deps.factors, user._id, requestContext(ctx));
-  renderPortal(ctx, 'security-recovery-codes', 'security', { title: 'Your recovery codes', codes });
+  renderPortal(ctx, 'security-recovery-codes', 'security', { title: 'portal.codes.title', codes });
 }
 
 export async function submitRemove(ctx: Context, deps: AppDeps): Promise<void> {
   const { user } = portalOf(ctx);
+  const t = portalT(ctx);
   const form = parseForm(removeForm, ctx);
-  if (!form.ok) throw new HttpError(400, 'Request not understood', 'Choose what to remove from your security page.');
+  if (!form.ok) throw new HttpError(400, t('portal.error.badRequestTitle'), t('portal.removeFactor.error.unreadable'));
   const factor = (await factorsOf(deps.factors, user._id)).find((f) => f.id === form.data.factorId);
-  if (!factor) throw new HttpError(404, 'Not found', 'Your account has no such sign-in method. It may have been removed already.');
-  const described = factor.kind === 'passkey' ? `the passkey “${factor.name}”` : factor.kind === 'totp' ? 'your authenticator app' : 'your recovery codes';
+  if (!factor) throw new HttpError(404, t('portal.error.notFoundTitle'), t('portal.removeFactor.error.notFound'));
   // Asked once more first: removing a way to sign in is not undone by a click.
   if (form.data.confirm !== 'yes') {
-    return renderPortal(ctx, 'security-remove', 'security', { title: 'Remove a sign-in method', factorId: factor.id, described });
+    return renderPortal(ctx, 'security-remove', 'security', {
+      title: 'portal.removeFactor.title', factorId: factor.id, kind: factor.kind === 'recovery_codes' ? 'recovery' : factor.kind, name: factor.name ?? '',
+    });
   }
   if (!(await removeFactor(deps.factors, user._id, factor.id, requestContext(ctx)))) {
-    throw new HttpError(404, 'Not found', 'Your account has no such sign-in method. It may have been removed already.');
+    throw new HttpError(404, t('portal.error.notFoundTitle'), t('portal.removeFactor.error.notFound'));
   }
   seeOther(ctx, PAGE, factor.kind === 'totp' ? 'totp_removed' : factor.kind === 'passkey' ? 'passkey_removed' : 'recovery_codes_removed');
 }

@@ -12,6 +12,8 @@ import { PORTAL_SESSIONS } from '../../accounts/revocation.ts';
 import { PORTAL_CLIENT_ID } from '../../oidc/clients.ts';
 import { ACR } from '../../oidc/authentication.ts';
 import { render } from '../render.ts';
+import { localeOf } from '../locale.ts';
+import { translator } from '../../i18n/messages.ts';
 
 /** The portal session cookie: the random id, never stored as is. */
 export const SESSION_COOKIE = 'lk_account';
@@ -135,10 +137,11 @@ export function portalAuth(deps: AppDeps) {
         return ctx.redirect(`/account/login?return=${encodeURIComponent(safeReturn(ctx.originalUrl))}`);
       }
       const back = RETURN_AFTER_POST[ctx.path] ?? '/account';
+      const t = translator(localeOf(ctx));
       return render(ctx, 'account/message', {
-        title: 'You are signed out',
-        message: 'Your session on your account pages has ended, so nothing was changed. Sign in again and retry.',
-        link: { href: `/account/login?return=${encodeURIComponent(back)}`, text: 'Sign in again' },
+        title: t('portal.session.signedOutTitle'),
+        message: t('portal.session.expiredSession'),
+        link: { href: `/account/login?return=${encodeURIComponent(back)}`, text: t('portal.session.signInAgain') },
       }, 401);
     }
     ctx.state.portal = portal;
@@ -182,9 +185,9 @@ export function portalAuth(deps: AppDeps) {
     ctx.cookies.set(LOGIN_COOKIE, null, cookieOptions);
     if (!saved) {
       return render(ctx, 'account/message', {
-        title: 'This sign-in has expired',
-        message: 'Signing in to your account pages must finish within a few minutes, in the browser that started it.',
-        link: signInAgain(),
+        title: translator(localeOf(ctx))('portal.session.expiredTitle'),
+        message: translator(localeOf(ctx))('portal.session.expired'),
+        link: signInAgain(ctx),
       }, 400);
     }
     const tokens = await exchangeCode(ctx, saved);
@@ -192,14 +195,17 @@ export function portalAuth(deps: AppDeps) {
     const sub = tokens.claims()!.sub;
     const user = await deps.users.findById(sub).lean<User>();
     if (!user || user.status !== 'active') {
-      return render(ctx, 'account/message', { title: 'Account unavailable', message: 'This account cannot use the account pages.' }, 403);
+      const t = translator(localeOf(ctx));
+      return render(ctx, 'account/message', { title: t('portal.session.unavailableTitle'), message: t('portal.session.unavailable') }, 403);
     }
     await openSession(ctx, sub, tokens);
     ctx.set('Cache-Control', 'no-store');
     ctx.redirect(saved.returnTo);
   }
 
-  const signInAgain = (returnTo = '/account') => ({ href: `/account/login?return=${encodeURIComponent(returnTo)}`, text: 'Sign in again' });
+  const signInAgain = (ctx: Context, returnTo = '/account') => ({
+    href: `/account/login?return=${encodeURIComponent(returnTo)}`, text: translator(localeOf(ctx))('portal.session.signInAgain'),
+  });
 
   /** The tokens for the code in this callback, or nothing (with a page saying why) when the sign-in did not complete. */
   async function exchangeCode(ctx: Context, saved: SavedLogin): Promise<Tokens | null> {
@@ -215,10 +221,11 @@ export function portalAuth(deps: AppDeps) {
       const code = (error as { error?: string; code?: string }).error ?? (error as { code?: string }).code;
       log.info({ reqId: ctx.state.requestId, reason: code ?? (error as Error).name }, 'portal sign-in did not complete');
       const cancelled = code === 'access_denied';
+      const t = translator(localeOf(ctx));
       render(ctx, 'account/message', {
-        title: cancelled ? 'Sign-in cancelled' : 'The sign-in did not complete',
-        message: cancelled ? 'You cancelled signing in to your account pages.' : 'Something went wrong while signing you in. Please try again.',
-        link: signInAgain(saved.returnTo),
+        title: t(cancelled ? 'portal.session.cancelledTitle' : 'portal.session.failedTitle'),
+        message: t(cancelled ? 'portal.session.cancelled' : 'portal.session.failed'),
+        link: signInAgain(ctx, saved.returnTo),
       }, 400);
       return null;
     }
@@ -278,10 +285,11 @@ export function freshSignInPath(returnTo: string): string {
 }
 
 export function signedOut(ctx: Context): void {
+  const t = translator(localeOf(ctx));
   render(ctx, 'account/message', {
-    title: 'You are signed out',
-    message: 'You can close this window, or sign in again to manage your account.',
-    link: { href: '/account/login', text: 'Sign in again' },
+    title: t('portal.session.signedOutTitle'),
+    message: t('portal.session.signedOut'),
+    link: { href: '/account/login', text: t('portal.session.signInAgain') },
   });
 }
 
