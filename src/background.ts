@@ -58,15 +58,16 @@ export class BackgroundTasks {
   }
 }
 
-/** "1 hour", "7 days": for emails and pages. */
-export function describeDuration(ms: number): string {
-  const units: Array<[number, string]> = [[86_400_000, 'day'], [3_600_000, 'hour'], [60_000, 'minute']];
+/**
+ * "1 hour", "7 days" (de "1 Stunde", ja "7 日", ar "ساعة"): for emails and pages, in
+ * `locale`, by ICU's unit formatting (Intl.NumberFormat, long units), so each language
+ * gets its own plural forms. The largest whole unit of day, hour, minute; otherwise minutes.
+ */
+export function describeDuration(ms: number, locale = 'en'): string {
+  const units: Array<[number, 'day' | 'hour' | 'minute']> = [[86_400_000, 'day'], [3_600_000, 'hour'], [60_000, 'minute']];
+  const say = (n: number, unit: 'day' | 'hour' | 'minute') => new Intl.NumberFormat(locale, { style: 'unit', unit, unitDisplay: 'long' }).format(n);
   for (const [size, name] of units) {
-    if (ms >= size && ms % size === 0) {
-      const n = ms / size;
-      return `${n} ${name}${n === 1 ? '' : 's'}`;
-    }
+    if (ms >= size && ms % size === 0) return say(ms / size, name);
   }
-  const minutes = Math.max(1, Math.round(ms / 60_000));
-  return `${minutes} minute${minutes === 1 ? '' : 's'}`;
+  return say(Math.max(1, Math.round(ms / 60_000)), 'minute');
 }

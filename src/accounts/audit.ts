@@ -28,6 +28,8 @@ export interface RequestContext {
   userAgent?: string | null;
   /** Defaults to "self" (the person acting on their own account). */
   actor?: string;
+  /** The language of the request (its page), for emails to an account without a locale of its own. Not stored. */
+  locale?: string | null;
 }
 
 const SECRET_KEYS = /pass|token|secret|cookie|hash/i;

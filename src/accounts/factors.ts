@@ -25,6 +25,7 @@ import type { ChallengeModel, PasskeyModel } from '../db/models/passkey.ts';
 import type { TrustedBrowserModel } from '../db/models/trusted-browser.ts';
 import type { User, UserModel } from '../db/models/user.ts';
 import type { Mailer } from '../mail/mailer.ts';
+import { mailLocale } from '../mail/messages.ts';
 import type { DataVault } from '../secrets.ts';
 import type { AuditTrail, RequestContext } from './audit.ts';
 import { AccountError } from './errors.ts';
@@ -124,18 +125,6 @@ export interface FactorSummary {
 }
 
 /** What a notice email calls each kind. */
-const FACTOR_NAMES: Record<FactorType, string> = {
-  totp: 'an authenticator app',
-  recovery_codes: 'recovery codes',
-  passkey: 'a passkey',
-};
-
-/** "an authenticator app, a passkey and recovery codes". */
-const describeKinds = (kinds: FactorType[]) => {
-  const names = [...new Set(kinds)].map((kind) => (kind === 'passkey' && kinds.filter((k) => k === 'passkey').length > 1 ? 'passkeys' : FACTOR_NAMES[kind]));
-  return names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)}` : names[0] ?? '';
-};
-
 const isId = (value: unknown): value is string => typeof value === 'string' && value.length > 0 && value.length <= 100;
 /** What binds an authenticator's encrypted secret to its account (DataVault associated data). */
 export const totpAssociatedData = (userId: string) => `totp:${userId}`;
@@ -146,9 +135,10 @@ async function findUser(deps: FactorDeps, userId: unknown): Promise<User> {
   return user;
 }
 
-function notify(deps: FactorDeps, user: User, message: 'factor_added' | 'factor_removed' | 'recovery_codes_generated', factorName: string, context: RequestContext): void {
+/** Emails the notice of a change to `kinds` (named in the recipient's language by the message). */
+function notify(deps: FactorDeps, user: User, message: 'factor_added' | 'factor_removed' | 'recovery_codes_generated', kinds: FactorType[], context: RequestContext, passkeyName?: string): void {
   deps.mailer.send(message, {
-    to: user.email, name: user.name || undefined, when: new Date(), ip: context.ip ?? undefined, factorName,
+    to: user.email, locale: mailLocale(user.locale, context.locale), name: user.name || undefined, when: new Date(), ip: context.ip ?? undefined, factors: kinds, passkeyName,
     link: deps.urls.forgotPassword(),
   });
 }
@@ -230,7 +220,7 @@ export async function confirmTotpEnrolment(
   });
   await deps.users.updateOne({ _id: userId, mustEnrolSecondFactor: true }, { $set: { mustEnrolSecondFactor: false } });
   await deps.audit.record('factor.added', userId, context, { kind: 'totp', factorId: factor, replaced });
-  notify(deps, user, 'factor_added', FACTOR_NAMES.totp, context);
+  notify(deps, user, 'factor_added', ['totp'], context);
   return { ok: true, factorId: factor, replaced };
 }
 
@@ -316,7 +306,7 @@ export async function generateRecoveryCodes(deps: FactorDeps, userId: string, co
     unusedCodes: [...codes].map(hashRecoveryCode), codeCount: codes.size,
   });
   await deps.audit.record('recovery_codes.generated', user._id, context, { factorId: factor, count: codes.size, replaced });
-  notify(deps, user, 'recovery_codes_generated', FACTOR_NAMES.recovery_codes, context);
+  notify(deps, user, 'recovery_codes_generated', ['recovery_codes'], context);
   return { codes: [...codes].map(groupCode), factorId: factor };
 }
 
@@ -382,10 +372,10 @@ export async function verifySecondFactor(
   });
   if (result.method === 'recovery_code') {
     // The person may have lost their app or passkey, or someone has a code: tell them either way.
-    const user = await deps.users.findById(userId, { email: 1, name: 1 }).lean<Pick<User, 'email' | 'name'>>();
+    const user = await deps.users.findById(userId, { email: 1, name: 1, locale: 1 }).lean<Pick<User, 'email' | 'name' | 'locale'>>();
     if (user) {
       deps.mailer.send('recovery_code_used', {
-        to: user.email, name: user.name || undefined, when: new Date(), ip: context?.ip ?? undefined,
+        to: user.email, locale: mailLocale(user.locale, context?.locale), name: user.name || undefined, when: new Date(), ip: context?.ip ?? undefined,
         remaining: result.remainingRecoveryCodes ?? 0, link: deps.urls.forgotPassword(),
       });
     }
@@ -442,8 +432,7 @@ export async function removeFactor(deps: FactorDeps, userId: string, factorId: s
   if (!removed) return false;
   await deps.audit.record('factor.removed', userId, context, { kind: removed.kind, factorId });
   const user = await deps.users.findById(userId).lean<User>();
-  const described = removed.kind === 'passkey' ? `a passkey ("${removed.name}")` : FACTOR_NAMES[removed.kind];
-  if (user) notify(deps, user, 'factor_removed', described, context);
+  if (user) notify(deps, user, 'factor_removed', [removed.kind], context, removed.kind === 'passkey' ? removed.name : undefined);
   return true;
 }
 
@@ -463,6 +452,6 @@ export async function removeAllFactors(deps: FactorDeps, userId: string, context
     removedKinds.push(factor.kind);
     await deps.audit.record('factor.removed', user._id, context, { kind: factor.kind, factorId: factor._id, all: true });
   }
-  if (removedKinds.length) notify(deps, user, 'factor_removed', describeKinds(removedKinds), context);
+  if (removedKinds.length) notify(deps, user, 'factor_removed', removedKinds, context);
   return removedKinds.length;
 }

@@ -1,7 +1,8 @@
 // The password flows that run through an emailed link: invitations (first
 // password), resets (forgot password) and email verification (self sign-up).
-import { describeDuration, type BackgroundTasks } from '../background.ts';
+import type { BackgroundTasks } from '../background.ts';
 import type { Mailer } from '../mail/mailer.ts';
+import { mailLocale } from '../mail/messages.ts';
 import type { Db } from 'mongodb';
 import type { User, UserModel } from '../db/models/user.ts';
 import type { LinkPurpose, LinkState, OneTimeLinks, StoredLink } from './links.ts';
@@ -40,14 +41,16 @@ export interface EmailUrls {
   forgotPassword(): string;
 }
 
-async function sendLink(deps: PasswordFlowDeps, user: User, purpose: EmailedLinkPurpose, meta: { interactionUid?: string | null; clientId?: string | null; appName?: string }): Promise<void> {
+// meta.locale: the language of the request that caused it, for an account without a locale of its own.
+async function sendLink(deps: PasswordFlowDeps, user: User, purpose: EmailedLinkPurpose, meta: { interactionUid?: string | null; clientId?: string | null; appName?: string; locale?: string | null }): Promise<void> {
   const { token } = await deps.links.issue(user._id, purpose, meta);
   const message = purpose === 'invite' ? 'invite' : purpose === 'reset' ? 'password_reset' : 'verify_email';
   deps.mailer.send(message, {
     to: user.email,
+    locale: mailLocale(user.locale, meta.locale),
     name: user.name || undefined,
     link: deps.urls.link(purpose, token),
-    expiresIn: describeDuration(deps.lifetimeMs(purpose)),
+    expiresInMs: deps.lifetimeMs(purpose),
     appName: meta.appName,
   }, {
     // An email given up on leaves no valid link behind, so bulk re-runs send it again.
@@ -60,7 +63,7 @@ export async function inviteUser(deps: PasswordFlowDeps, input: { email: string;
   const user = await createUser(deps, { email: input.email, name: input.name });
   await deps.users.updateOne({ _id: user._id }, { $set: { status: 'invited' } });
   const invited = { ...user, status: 'invited' as const };
-  await sendLink(deps, invited, 'invite', { clientId: input.clientId, appName: input.appName });
+  await sendLink(deps, invited, 'invite', { clientId: input.clientId, appName: input.appName, locale: context.locale });
   await deps.audit.record('invite.sent', user._id, context, { clientId: input.clientId ?? null });
   return invited;
 }
@@ -68,13 +71,13 @@ export async function inviteUser(deps: PasswordFlowDeps, input: { email: string;
 /** Sends a fresh invitation to an account that has not chosen a password yet. */
 export async function resendInvitation(deps: PasswordFlowDeps, user: User, meta: { clientId?: string | null; appName?: string } = {}, context: RequestContext = {}): Promise<void> {
   if (user.status !== 'invited') throw new AccountError('not_invited', `${user.email} has already chosen a password.`);
-  await sendLink(deps, user, 'invite', meta);
+  await sendLink(deps, user, 'invite', { ...meta, locale: context.locale });
   await deps.audit.record('invite.sent', user._id, context, { resent: true });
 }
 
 /** A reset link by email, sent now (an operator's action; the forgot-password page uses requestPasswordReset). */
 export async function sendPasswordReset(deps: PasswordFlowDeps, user: User, context: RequestContext = {}): Promise<void> {
-  await sendLink(deps, user, 'reset', {});
+  await sendLink(deps, user, 'reset', { locale: context.locale });
   await deps.audit.record('password.reset_requested', user._id, context);
 }
 
@@ -101,9 +104,9 @@ export function requestPasswordReset(deps: PasswordFlowDeps, email: string, meta
     const user = await findUserByEmail(deps.users, email);
     if (!user || user.status === 'disabled') return;
     // Someone who never chose a password gets their invitation again; an unconfirmed sign-up its verification.
-    if (user.status === 'invited') return sendLink(deps, user, 'invite', {});
-    if (user.status === 'unverified') return sendLink(deps, user, 'verify_email', meta);
-    await sendLink(deps, user, 'reset', meta);
+    if (user.status === 'invited') return sendLink(deps, user, 'invite', { locale: context.locale });
+    if (user.status === 'unverified') return sendLink(deps, user, 'verify_email', { ...meta, locale: context.locale });
+    await sendLink(deps, user, 'reset', { ...meta, locale: context.locale });
     await deps.audit.record('password.reset_requested', user._id, context);
   }, { after: when.after, spreadMs: ENUMERATION_SPREAD_MS });
 }
@@ -152,7 +155,7 @@ export async function setPasswordWithLink(deps: PasswordFlowDeps, purpose: 'invi
   });
   if (purpose === 'reset') {
     deps.mailer.send('password_changed', {
-      to: user.email, name: user.name || undefined, when: new Date(), ip: context.ip ?? undefined,
+      to: user.email, locale: mailLocale(user.locale, context.locale), name: user.name || undefined, when: new Date(), ip: context.ip ?? undefined,
       link: deps.urls.forgotPassword(),
     });
   }
@@ -184,12 +187,12 @@ export async function signUp(
   }
   deps.tasks.run('signup', async () => {
     if (created) {
-      await sendLink(deps, created, 'verify_email', { interactionUid: input.interactionUid });
+      await sendLink(deps, created, 'verify_email', { interactionUid: input.interactionUid, locale: context.locale });
       await deps.audit.record('signup.created', created._id, context);
       return;
     }
     const owner = await findUserByEmail(deps.users, input.email);
-    if (owner) deps.mailer.send('signup_existing_account', { to: owner.email, name: owner.name || undefined, link: deps.urls.forgotPassword() });
+    if (owner) deps.mailer.send('signup_existing_account', { to: owner.email, locale: mailLocale(owner.locale, context.locale), name: owner.name || undefined, link: deps.urls.forgotPassword() });
   }, { after: when.after, spreadMs: ENUMERATION_SPREAD_MS });
   return { ok: true };
 }

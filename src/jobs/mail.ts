@@ -192,8 +192,10 @@ export async function sendJobMail(run: MailRun): Promise<MailState> {
       if (wait > 0) await sleep(wait);
       nextAt = Math.max(nextAt, Date.now()) + gap;
       try {
-        if (purpose === 'invite') await resendInvitation(deps, user, {}, run.context);
-        else await sendPasswordReset(deps, user, run.context);
+        // Each in the account's own language, else the default (not the language of whoever started the run).
+        const context = { ...run.context, locale: null };
+        if (purpose === 'invite') await resendInvitation(deps, user, {}, context);
+        else await sendPasswordReset(deps, user, context);
         tally.sent++;
       } catch (error) {
         if (!(error instanceof AccountError)) throw error;

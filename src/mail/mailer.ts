@@ -196,8 +196,12 @@ export class Mailer {
       return;
     }
     // Only the known fields are kept: nothing else a caller passes sits in the queue.
-    const { name: person, link, expiresIn, appName, when, ip, factorName, remaining } = data;
-    this.#queue.push({ name, data: { to, name: person, link, expiresIn, appName, when, ip, factorName, remaining }, attempts: 0, onFailed: options.onFailed });
+    const { locale, name: person, link, expiresInMs, appName, when, ip, factors, passkeyName, remaining } = data;
+    this.#queue.push({
+      name,
+      data: { to, locale, name: person, link, expiresInMs, appName, when, ip, factors: Array.isArray(factors) ? [...factors] : undefined, passkeyName, remaining },
+      attempts: 0, onFailed: options.onFailed,
+    });
     this.#schedulePump();
   }
 

@@ -9,28 +9,53 @@
 // - Only the fields of MessageData reach a template: whatever else a caller
 //   passes (a user record, a password) is dropped, so no message can show a
 //   password or a hash.
-// - To add a message: add an entry to CATALOGUE and the two templates.
+// - Every text is a message of locales/<language>/email.json (keys "email."), in
+//   the recipient's language (data.locale; see mailLocale): subject, both bodies,
+//   dates, durations, counts and the names of second factors.
+// - To add a message: add an entry to CATALOGUE, its texts to email.json in every
+//   language, and the two templates.
+import { describeDuration } from '../background.ts';
+import { chooseLocale, DEFAULT_LOCALE, directionOf, type Locale } from '../i18n/locales.ts';
+import { translateHtml, translator, type MessageValues } from '../i18n/messages.ts';
 import { template } from '../views.ts';
+
+/** The kinds of second factor a notice can name. */
+export type FactorKind = 'totp' | 'passkey' | 'recovery_codes';
 
 export interface MessageData {
   /** The single recipient address. */
   to: string;
+  /**
+   * The recipient's language (a BCP 47 tag): the account's locale, else the language
+   * of the page that caused the message (see mailLocale). Our closest language, else English.
+   */
+  locale?: string | null;
   /** The person's name, for the greeting. */
   name?: string;
   /** Absolute URL under the issuer: the one-time link, or the page the message points to. */
   link?: string;
-  /** How long the link stays valid, in words ("1 hour", "7 days"); see describeDuration in src/background.ts. */
-  expiresIn?: string;
+  /** How long the link stays valid, in milliseconds; the message says it in words ("1 hour", "7 Tage"). */
+  expiresInMs?: number;
   /** The app the person is being invited to, when not the product itself. */
   appName?: string;
   /** When the event happened (password_changed); the message formats it. Default: when the message is built. */
   when?: Date;
   /** The IP address the event came from (password_changed, the factor notices). */
   ip?: string;
-  /** What was added or removed, in words (factor_added, factor_removed): "an authenticator app". */
-  factorName?: string;
+  /** What was added or removed (factor_added, factor_removed, recovery_codes_generated), named in the message's language. */
+  factors?: FactorKind[];
+  /** The passkey's own name, when `factors` is one passkey. */
+  passkeyName?: string;
   /** How many are left (recovery_code_used: unused recovery codes). */
   remaining?: number;
+}
+
+/**
+ * The language of a message to someone: their account's locale when it is one of ours
+ * (or close to one), else the language of the request that caused it, else English.
+ */
+export function mailLocale(accountLocale: unknown, requestLocale?: unknown): Locale {
+  return chooseLocale({ account: accountLocale, acceptLanguage: [requestLocale] });
 }
 
 export interface BuildOptions {
@@ -44,16 +69,20 @@ export interface BuiltMessage {
   subject: string;
   html: string;
   text: string;
+  /** The language it was written in. */
+  locale: Locale;
 }
 
-type DataField = Exclude<keyof MessageData, 'to'>;
+type DataField = 'link' | 'expiresIn' | 'factorName' | 'remaining';
 
 interface MessageSpec {
-  subject(locals: Locals): string;
+  /** The catalog key of the subject (the values are the message's: product, email, ...). */
+  subject: string;
   /** Fields the message cannot do without; building fails when one is missing. */
   required: readonly DataField[];
 }
 
+/** What a template gets. `t` and `tHtml` fill in the message's values (product, email, when, ip, factor, count, ...). */
 interface Locals {
   subject: string;
   email: string;
@@ -69,47 +98,55 @@ interface Locals {
   ip?: string;
   factorName?: string;
   remaining?: number;
+  lang: Locale;
+  dir: 'ltr' | 'rtl';
+  /** Between two sentences of one paragraph: a space, none in Japanese. */
+  sentenceGap: string;
+  /** A message as plain text (escaped by pug's = and #{}; printed as is by the text bodies' !{}). */
+  t: (key: string, values?: MessageValues) => string;
+  /** A message with <b>…</b> as HTML (values escaped), for `!=` in the HTML bodies. */
+  tHtml: (key: string, values?: MessageValues) => string;
 }
 
 const CATALOGUE = {
   invite: {
-    subject: (l) => `You're invited to ${l.product}`,
+    subject: 'email.invite.subject',
     required: ['link', 'expiresIn'],
   },
   password_reset: {
-    subject: (l) => `Reset your ${l.productName} password`,
+    subject: 'email.password_reset.subject',
     required: ['link', 'expiresIn'],
   },
   verify_email: {
-    subject: (l) => `Confirm your email address for ${l.productName}`,
+    subject: 'email.verify_email.subject',
     required: ['link', 'expiresIn'],
   },
   password_changed: {
-    subject: (l) => `Your ${l.productName} password was changed`,
+    subject: 'email.password_changed.subject',
     // The link goes to the forgot-password page.
     required: ['link'],
   },
   // Notices of changes to the second factors. The link goes to the forgot-password page:
   // whoever made a change they did not make knows the password.
   factor_added: {
-    subject: (l) => `A second factor was added to your ${l.productName} account`,
+    subject: 'email.factor_added.subject',
     required: ['link', 'factorName'],
   },
   factor_removed: {
-    subject: (l) => `A second factor was removed from your ${l.productName} account`,
+    subject: 'email.factor_removed.subject',
     required: ['link', 'factorName'],
   },
   recovery_codes_generated: {
-    subject: (l) => `New recovery codes for your ${l.productName} account`,
+    subject: 'email.recovery_codes_generated.subject',
     required: ['link'],
   },
   // A recovery code stood in for the second factor: the person may have lost it.
   recovery_code_used: {
-    subject: (l) => `A recovery code was used to sign in to your ${l.productName} account`,
+    subject: 'email.recovery_code_used.subject',
     required: ['link', 'remaining'],
   },
   signup_existing_account: {
-    subject: (l) => `You already have a ${l.productName} account`,
+    subject: 'email.signup_existing_account.subject',
     // The link goes to the forgot-password page.
     required: ['link'],
   },
@@ -149,15 +186,39 @@ export function isLinkUnderIssuer(link: string, issuer: string): boolean {
   return link === base || link.startsWith(`${base}/`) || link.startsWith(`${base}?`);
 }
 
+const FACTOR_KEYS: Record<FactorKind, string> = {
+  totp: 'email.factor.totp',
+  passkey: 'email.factor.passkey',
+  recovery_codes: 'email.factor.recoveryCodes',
+};
+
+/** "an authenticator app, a passkey and recovery codes" (several passkeys: "passkeys"), in `locale`. */
+export function describeFactors(locale: Locale, kinds: unknown, passkeyName?: string): string | undefined {
+  if (!Array.isArray(kinds)) return undefined;
+  const known = kinds.filter((kind): kind is FactorKind => typeof kind === 'string' && Object.hasOwn(FACTOR_KEYS, kind)).slice(0, 100);
+  if (!known.length) return undefined;
+  const t = translator(locale);
+  const passkeys = known.filter((kind) => kind === 'passkey').length;
+  const names = [...new Set(known)].map((kind) => {
+    if (kind !== 'passkey') return t(FACTOR_KEYS[kind]);
+    if (passkeys > 1) return t('email.factor.passkeys');
+    return passkeyName ? t('email.factor.passkeyNamed', { name: passkeyName }) : t(FACTOR_KEYS.passkey);
+  });
+  // English as written in Britain: no comma before "and".
+  return new Intl.ListFormat(locale === 'en' ? 'en-GB' : locale, { type: 'conjunction' }).format(names);
+}
+
 /** Renders one message. Throws on an unknown name, a missing field or a link outside the issuer. */
 export function buildMessage(name: MessageName, data: MessageData, options: BuildOptions): BuiltMessage {
   if (!isMessageName(name)) throw new Error(`unknown email message "${String(name)}"`);
   const spec: MessageSpec = CATALOGUE[name];
+  const lang = mailLocale(data.locale);
   const productName = optionalText(options.productName) ?? 'Latchkey';
   const issuer = options.issuer.replace(/\/+$/, '');
   const appName = optionalText(data.appName);
-  const locals: Locals = {
-    subject: '',
+  const expiresInMs = data.expiresInMs;
+  const remaining = Number.isSafeInteger(data.remaining) && data.remaining! >= 0 ? data.remaining : undefined;
+  const base = {
     email: oneLine(data.to),
     productName,
     product: appName ?? productName,
@@ -165,26 +226,38 @@ export function buildMessage(name: MessageName, data: MessageData, options: Buil
     issuerHost: new URL(issuer).host,
     name: optionalText(data.name),
     link: optionalText(data.link),
-    expiresIn: optionalText(data.expiresIn),
+    expiresIn: typeof expiresInMs === 'number' && Number.isFinite(expiresInMs) && expiresInMs > 0 ? describeDuration(expiresInMs, lang) : undefined,
     appName,
-    when: data.when ? formatWhen(new Date(data.when)) : undefined,
+    when: data.when ? formatWhen(new Date(data.when), lang) : undefined,
     ip: optionalText(data.ip),
-    factorName: optionalText(data.factorName),
-    remaining: Number.isSafeInteger(data.remaining) && data.remaining! >= 0 ? data.remaining : undefined,
+    factorName: describeFactors(lang, data.factors, optionalText(data.passkeyName)),
+    remaining,
   };
   for (const field of spec.required) {
-    if (locals[field] === undefined) throw new Error(`email message "${name}" needs data.${field}`);
+    if (base[field] === undefined) throw new Error(`email message "${name}" needs data.${field === 'expiresIn' ? 'expiresInMs' : field === 'factorName' ? 'factors' : field}`);
   }
-  if (locals.link !== undefined && !isLinkUnderIssuer(locals.link, issuer)) {
+  if (base.link !== undefined && !isLinkUnderIssuer(base.link, issuer)) {
     // The link itself is not repeated here: it may carry a token and errors get logged.
     throw new Error(`email message "${name}": data.link must be an absolute URL under the issuer ${issuer}`);
   }
-  if (name === 'password_changed' || name === 'factor_added' || name === 'factor_removed' || name === 'recovery_codes_generated' || name === 'recovery_code_used') locals.when ??= formatWhen(new Date());
-  locals.subject = oneLine(spec.subject(locals));
+  if (name === 'password_changed' || name === 'factor_added' || name === 'factor_removed' || name === 'recovery_codes_generated' || name === 'recovery_code_used') base.when ??= formatWhen(new Date(), lang);
+
+  // The values every message of the catalog may use.
+  const values: MessageValues = {
+    product: base.product, productName, appName, email: base.email, name: base.name, host: base.issuerHost,
+    when: base.when, ip: base.ip, factor: base.factorName, count: remaining, duration: base.expiresIn,
+  };
+  const translate = translator(lang);
+  // In plain text, a message's <b>…</b> is just its words.
+  const plain = { b: (chunks: unknown[]) => chunks.join('') } as unknown as MessageValues;
+  const t = (key: string, extra: MessageValues = {}) => translate(key, { ...plain, ...values, ...extra });
+  const tHtml = (key: string, extra: MessageValues = {}) => translateHtml(lang, key, { ...values, ...extra });
+  const subject = oneLine(t(spec.subject));
+  const locals: Locals = { ...base, subject, lang, dir: directionOf(lang), sentenceGap: lang === 'ja' ? '' : ' ', t, tHtml };
 
   const html = emailTemplate(name)(locals);
   const text = normaliseText(emailTemplate(`${name}.text`)(locals));
-  return { subject: locals.subject, html, text };
+  return { subject, html, text, locale: lang };
 }
 
 /** Blank lines between paragraphs, no trailing spaces, one final newline. */
@@ -192,9 +265,18 @@ function normaliseText(text: string): string {
   return `${text.split('\n').map((line) => line.trimEnd()).join('\n').replace(/\n{3,}/g, '\n\n').trim()}\n`;
 }
 
-/** "Tue, 4 Mar 2025 at 14:05 UTC": unambiguous whatever the reader's locale. */
-export function formatWhen(date: Date): string {
-  const day = date.toLocaleDateString('en-GB', { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
-  const time = date.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', hour12: false, timeZone: 'UTC' });
-  return `${day} at ${time} UTC`;
+/**
+ * When something happened, unambiguous whatever the reader's time zone: in UTC, and said so.
+ * English keeps "Tue, 4 Mar 2025 at 14:05 UTC"; other languages get ICU's date and
+ * time in their own order and words ("Di., 4. März 2025, 14:05 UTC", "2025年3月4日(火) 14:05 UTC").
+ */
+export function formatWhen(date: Date, locale: Locale = DEFAULT_LOCALE): string {
+  if (locale === 'en') {
+    const day = date.toLocaleDateString('en-GB', { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
+    const time = date.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', hour12: false, timeZone: 'UTC' });
+    return `${day} at ${time} UTC`;
+  }
+  return new Intl.DateTimeFormat(locale, {
+    weekday: 'short', day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: 'UTC', timeZoneName: 'short',
+  }).format(date);
 }

@@ -3,6 +3,7 @@
 // with a message beside the field, never passed on.
 import { z } from 'zod';
 import type { Context } from 'koa';
+import { localeOf } from './locale.ts';
 
 /** A text field: a missing one asks for it; anything but a string is refused. */
 export const text = (missing: string) =>
@@ -31,6 +32,6 @@ export function echo(ctx: Context, field: string, max = 254): string {
 }
 
 /** Who and where, for the audit trail. */
-export function requestContext(ctx: Context, actor?: string): { ip: string; userAgent: string | null; actor?: string } {
-  return { ip: ctx.ip, userAgent: ctx.get('user-agent') || null, ...(actor ? { actor } : {}) };
+export function requestContext(ctx: Context, actor?: string): { ip: string; userAgent: string | null; actor?: string; locale: string } {
+  return { ip: ctx.ip, userAgent: ctx.get('user-agent') || null, ...(actor ? { actor } : {}), locale: localeOf(ctx) };
 }

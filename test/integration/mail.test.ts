@@ -10,7 +10,10 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { simpleParser } from 'mailparser';
 import { Mailer, type MailerOptions } from '../../src/mail/mailer.ts';
-import { buildMessage, MESSAGE_NAMES, type MessageData, type MessageName } from '../../src/mail/messages.ts';
+import { buildMessage, formatWhen, mailLocale, MESSAGE_NAMES, type MessageData, type MessageName } from '../../src/mail/messages.ts';
+import { describeDuration } from '../../src/background.ts';
+import { DEFAULT_LOCALE, directionOf, LOCALES } from '../../src/i18n/locales.ts';
+import { readCatalog } from '../../src/i18n/messages.ts';
 import { startSmtp, type ParsedMail, type TestSmtp } from '../helpers/smtp.ts';
 
 const ISSUER = 'http://localhost:4455';
@@ -43,13 +46,13 @@ function tokenLink(label: string): string {
 function dataFor(name: MessageName, to: string, link: string): MessageData {
   const base: MessageData = { to, name: 'Ada Lovelace', link };
   switch (name) {
-    case 'invite': return { ...base, expiresIn: '7 days', appName: 'Acme Notes' };
-    case 'password_reset': return { ...base, expiresIn: '1 hour' };
-    case 'verify_email': return { ...base, expiresIn: '24 hours' };
+    case 'invite': return { ...base, expiresInMs: 7 * 86_400_000, appName: 'Acme Notes' };
+    case 'password_reset': return { ...base, expiresInMs: 3_600_000 };
+    case 'verify_email': return { ...base, expiresInMs: 24 * 3_600_000 };
     case 'password_changed': return { ...base, when: new Date('2025-03-04T14:05:00Z'), ip: '203.0.113.7' };
     case 'signup_existing_account': return base;
     case 'factor_added':
-    case 'factor_removed': return { ...base, when: new Date('2025-03-04T14:05:00Z'), ip: '203.0.113.7', factorName: 'an authenticator app' };
+    case 'factor_removed': return { ...base, when: new Date('2025-03-04T14:05:00Z'), ip: '203.0.113.7', factors: ['totp'] };
     case 'recovery_codes_generated': return { ...base, when: new Date('2025-03-04T14:05:00Z'), ip: '203.0.113.7' };
     case 'recovery_code_used': return { ...base, when: new Date('2025-03-04T14:05:00Z'), ip: '203.0.113.7', remaining: 3 };
   }
@@ -166,6 +169,91 @@ describe('mail', () => {
     });
   });
 
+  describe('every message in every language', () => {
+    // The English catalog's wording: runs of three words or more outside placeholders, tags and plural syntax.
+    const englishPhrases = Object.entries(readCatalog(DEFAULT_LOCALE))
+      .filter(([key]) => key.startsWith('email.'))
+      .flatMap(([, message]) => message.replace(/\{\w+\}/g, '|').split(/[{}<>#|]/))
+      .map((fragment) => fragment.trim())
+      .filter((fragment) => !/\b(plural|select)\b/.test(fragment) && (fragment.match(/[A-Za-z']+/g) ?? []).length >= 3);
+    const WHEN = new Date('2025-03-04T14:05:00Z');
+
+    /** The data of `name` in its variants: everything given, and the optional parts left out. */
+    function variants(name: MessageName): MessageData[] {
+      const full = dataFor(name, 'ada@example.com', tokenLink(name));
+      const bare: MessageData = { ...full, name: undefined, ip: undefined, appName: undefined };
+      const more: MessageData[] = [];
+      if (name === 'recovery_code_used') for (const remaining of [0, 1, 2, 5, 11]) more.push({ ...full, remaining });
+      if (name === 'factor_added' || name === 'factor_removed') {
+        more.push({ ...full, factors: ['passkey'], passkeyName: 'Work laptop' });
+        more.push({ ...full, factors: ['totp', 'passkey', 'passkey', 'recovery_codes'] });
+      }
+      return [full, bare, ...more];
+    }
+
+    it('has a case in dataFor for every message name', () => {
+      for (const name of MESSAGE_NAMES) expect(dataFor(name, 'ada@example.com', tokenLink(name)), name).to.be.an('object');
+    });
+
+    for (const locale of LOCALES) {
+      it(`${locale}: every message builds, with no raw key, ${locale === 'en' ? '' : 'no English left, '}links under the issuer and the HTML's lang/dir`, () => {
+        for (const name of MESSAGE_NAMES) {
+          for (const data of variants(name)) {
+            const built = buildMessage(name, { ...data, locale }, { issuer: ISSUER });
+            const label = `${locale} ${name} ${JSON.stringify({ ip: data.ip, remaining: data.remaining, factors: data.factors })}`;
+            expect(built.locale, label).to.equal(locale);
+            for (const part of [built.subject, built.text, built.html]) expect(part, label).to.not.match(/\bemail\.[a-z]/);
+            expect(built.subject, label).to.not.equal('');
+            expect(built.text, label).to.not.match(/<[a-z/!][^>]*>/i);
+            expect(built.html, label).to.match(new RegExp(`^<!DOCTYPE html><html lang="${locale}" dir="${directionOf(locale)}">`));
+            expect(built.html, label).to.contain(`lang="${locale}" dir="${directionOf(locale)}" style=`);
+            // Every link, in both bodies, stays under the issuer.
+            const links = [...built.text.matchAll(/https?:\/\/[^\s<>"')\]]+/g), ...built.html.matchAll(/href="([^"]*)"/g)].map((m) => m[1] ?? m[0]);
+            expect(links.length, label).to.be.greaterThan(0);
+            for (const link of links) expect(link.replace(/&amp;/g, '&').startsWith(`${ISSUER}/`), `${label} ${link}`).to.equal(true);
+            if (locale === 'en') continue;
+            for (const part of [built.subject, built.text, built.html]) {
+              for (const phrase of englishPhrases) expect(part, `${label} still says "${phrase}"`).to.not.contain(phrase);
+            }
+            // Dates and durations in the recipient's language, never in English.
+            expect(built.text, label).to.not.contain(formatWhen(WHEN, 'en'));
+            if (data.when) expect(built.text, label).to.contain(formatWhen(WHEN, locale)).and.contain('UTC');
+            if (data.expiresInMs) expect(built.text, label).to.contain(describeDuration(data.expiresInMs, locale)).and.not.contain(describeDuration(data.expiresInMs, 'en'));
+          }
+        }
+      });
+    }
+
+    it("counts with the language's plural forms and names factors in the language", () => {
+      const used = (locale: string, remaining: number) => buildMessage('recovery_code_used', { ...dataFor('recovery_code_used', 'ada@example.com', tokenLink('x')), remaining, locale }, { issuer: ISSUER }).text;
+      expect(used('en', 0)).to.contain('No recovery codes are left.');
+      expect(used('en', 1)).to.contain('One recovery code is left.');
+      expect(used('en', 9)).to.contain('9 recovery codes are left.');
+      expect(used('de', 1)).to.contain('Es ist noch ein Wiederherstellungscode übrig.');
+      expect(used('de', 3)).to.contain('Es sind noch 3 Wiederherstellungscodes übrig.');
+      expect(used('ar', 2)).to.contain('تبقّى رمزا استرداد.');
+      expect(used('ar', 5)).to.contain('تبقّت 5 رموز استرداد.');
+      expect(used('ja', 4)).to.contain('リカバリーコードは残り 4 個です。');
+      const removed = (locale: string) => buildMessage('factor_removed', { ...dataFor('factor_removed', 'ada@example.com', tokenLink('x')), factors: ['totp', 'passkey', 'passkey', 'recovery_codes'], locale }, { issuer: ISSUER }).text;
+      expect(removed('en')).to.contain(': an authenticator app, passkeys and recovery codes.');
+      expect(removed('de')).to.contain(': eine Authenticator-App, Passkeys und Wiederherstellungscodes.');
+      expect(removed('es')).to.contain(': una app de autenticación, llaves de acceso y códigos de recuperación.');
+      const invite = (locale: string) => buildMessage('invite', { ...dataFor('invite', 'ada@example.com', tokenLink('x')), locale }, { issuer: ISSUER });
+      expect(invite('fr').text).to.contain('Ce lien expire dans 7\u00a0jours');
+      expect(invite('ja').subject).to.equal('Acme Notes への招待が届いています');
+    });
+
+    it("writes to the account's language first, then the page's, then English", () => {
+      expect(mailLocale('de', 'ja')).to.equal('de');
+      expect(mailLocale('de-AT', 'ja')).to.equal('de');
+      expect(mailLocale(null, 'ja')).to.equal('ja');
+      expect(mailLocale('', 'pt')).to.equal('pt-BR');
+      expect(mailLocale('zh', 'fr')).to.equal('fr'); // not one of ours: the page's
+      expect(mailLocale('not a tag', undefined)).to.equal('en');
+      expect(buildMessage('password_reset', { ...dataFor('password_reset', 'ada@example.com', tokenLink('x')), locale: 'xx-unknown' }, { issuer: ISSUER }).locale).to.equal('en');
+    });
+  });
+
   it('send returns at once; the message arrives later', async () => {
     const logs = memoryLogger();
     const m = mailer({ log: logs.log });
@@ -246,7 +334,7 @@ describe('mail', () => {
     const logs = memoryLogger();
     const m = mailer({ log: logs.log, retries: 3 });
     m.send('password_reset', dataFor('password_reset', 'no such person@example.com', tokenLink('bad')));
-    m.send('password_reset', { to: 'ok@example.com', link: 'https://evil.example/steal?token=TOKEN-evil', expiresIn: '1 hour' });
+    m.send('password_reset', { to: 'ok@example.com', link: 'https://evil.example/steal?token=TOKEN-evil', expiresInMs: 3_600_000 });
     await m.idle();
     expect(m.stats).to.deep.equal({ sent: 0, failed: 2, retried: 0 });
     const text = logs.all();
