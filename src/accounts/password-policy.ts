@@ -6,12 +6,38 @@ import { ZxcvbnFactory, type ZxcvbnResult } from '@zxcvbn-ts/core';
 import * as zxcvbnCommon from '@zxcvbn-ts/language-common';
 import * as zxcvbnEn from '@zxcvbn-ts/language-en';
 import type { Policy } from '../config.ts';
+import type { Translate } from '../i18n/messages.ts';
 import { PASSWORD_MAX_BYTES } from './passwords.ts';
 
 export type PasswordRules = Policy['passwordPolicy'];
 
+/**
+ * A rule the password breaks: a stable `code` with its `values` (numbers of the
+ * rule, zxcvbn's feedback as keys), and the English `message` the APIs, the CLI
+ * and SCIM return. Pages say it in the person's language with describeIssue().
+ */
 export interface PasswordIssue {
   code: string;
+  message: string;
+  values?: IssueValues;
+}
+
+export interface IssueValues {
+  /** too_short: the shortest length. */
+  min?: number;
+  /** too_long: the longest length in characters; absent when the password is too long in bytes. */
+  max?: number;
+  /** character_classes: classes required; reused: passwords it must differ from. */
+  count?: number;
+  /** too_weak: zxcvbn's warning and first suggestion, as its translation keys (null when none). */
+  warning?: string | null;
+  suggestion?: string | null;
+}
+
+/** One rule of the policy, as a page lists it: a stable code, its numbers, and the English phrase of describe(). */
+export interface PasswordRule {
+  code: 'min_length' | 'max_length' | 'not_common' | 'hard_to_guess' | 'no_personal_info' | 'no_spaces' | 'character_classes' | 'history';
+  values?: { min?: number; max?: number; count?: number };
   message: string;
 }
 
@@ -62,6 +88,7 @@ export function reuseIssue(count: number): PasswordIssue {
   const n = Math.max(1, Math.floor(count));
   return {
     code: 'reused',
+    values: { count: n },
     message: n === 1
       ? 'Choose a password you have not used recently: it must differ from your current one.'
       : `Choose a password you have not used recently: it must differ from your last ${n} passwords.`,
@@ -80,13 +107,25 @@ export function normalizePassword(password: string): string {
 // zxcvbn-ts is configured once per process, on first use: building its ranked
 // dictionaries takes a noticeable fraction of a second.
 let factory: ZxcvbnFactory | undefined;
+
+// zxcvbn is given its own translation keys as its "translations": its feedback comes
+// back as keys (warnings.straightRow, suggestions.repeated), which the English of the
+// APIs (zxcvbnEn) and the pages' catalogs (password.zxcvbn.*) then put in words.
+const identity = (words: Record<string, unknown>) => Object.fromEntries(Object.keys(words).map((key) => [key, key]));
+const ZXCVBN_KEYS = {
+  warnings: identity(zxcvbnEn.translations.warnings),
+  suggestions: identity(zxcvbnEn.translations.suggestions),
+  timeEstimation: zxcvbnEn.translations.timeEstimation,
+} as typeof zxcvbnEn.translations;
+const englishWarning = (key: string | null) => (key ? (zxcvbnEn.translations.warnings as Record<string, string>)[key] ?? key : null);
+const englishSuggestion = (key: string | null) => (key ? (zxcvbnEn.translations.suggestions as Record<string, string>)[key] ?? key : null);
 let commonPasswords: ReadonlySet<string> | undefined;
 
 function zxcvbn(): ZxcvbnFactory {
   factory ??= new ZxcvbnFactory({
     dictionary: { ...zxcvbnCommon.dictionary, ...zxcvbnEn.dictionary },
     graphs: zxcvbnCommon.adjacencyGraphs,
-    translations: zxcvbnEn.translations,
+    translations: ZXCVBN_KEYS,
     maxLength: ZXCVBN_MAX_INPUT,
     l33tMaxSubstitutions: ZXCVBN_L33T_VARIANTS,
   });
@@ -110,11 +149,15 @@ function estimate(normalized: string, userInputs: string[]): ZxcvbnResult {
   return zxcvbn().check(input, inputs);
 }
 
-/** zxcvbn's warning and first suggestion as one piece of text; null when it has nothing to say. */
-function feedbackText(result: ZxcvbnResult, options: { skipWarnings?: string[] } = {}): string | null {
+/** zxcvbn's warning and first suggestion, as its translation keys (null when it has nothing to say). */
+function feedbackKeys(result: ZxcvbnResult, options: { skipWarnings?: string[] } = {}): { warning: string | null; suggestion: string | null } {
   const warning = result.feedback.warning && !options.skipWarnings?.includes(result.feedback.warning) ? result.feedback.warning : null;
-  const suggestion = result.feedback.suggestions[0] ?? null;
-  const parts = [warning, suggestion].filter((s): s is string => Boolean(s));
+  return { warning, suggestion: result.feedback.suggestions[0] ?? null };
+}
+
+/** The same in English, as one piece of text; null when it has nothing to say. */
+function feedbackText(feedback: { warning: string | null; suggestion: string | null }): string | null {
+  const parts = [englishWarning(feedback.warning), englishSuggestion(feedback.suggestion)].filter((s): s is string => Boolean(s));
   return parts.length ? parts.join(' ') : null;
 }
 
@@ -166,13 +209,13 @@ export class PasswordPolicy {
     const issues: PasswordIssue[] = [];
 
     const tooShort = length < rules.minLength;
-    if (tooShort) issues.push({ code: 'too_short', message: MESSAGES.tooShort(rules.minLength) });
-    if (length > rules.maxLength) issues.push({ code: 'too_long', message: MESSAGES.tooLong(rules.maxLength) });
+    if (tooShort) issues.push({ code: 'too_short', values: { min: rules.minLength }, message: MESSAGES.tooShort(rules.minLength) });
+    if (length > rules.maxLength) issues.push({ code: 'too_long', values: { max: rules.maxLength }, message: MESSAGES.tooLong(rules.maxLength) });
     else if (Buffer.byteLength(normalized, 'utf8') > PASSWORD_MAX_BYTES) issues.push({ code: 'too_long', message: MESSAGES.tooManyBytes });
 
     if (rules.forbidSpaces && /\s/u.test(normalized)) issues.push({ code: 'contains_spaces', message: MESSAGES.spaces });
     if (rules.requiredCharacterClasses > 0 && characterClassCount(normalized) < rules.requiredCharacterClasses) {
-      issues.push({ code: 'character_classes', message: MESSAGES.characterClasses(rules.requiredCharacterClasses) });
+      issues.push({ code: 'character_classes', values: { count: rules.requiredCharacterClasses }, message: MESSAGES.characterClasses(rules.requiredCharacterClasses) });
     }
 
     if (typeof context.previous === 'string' && normalizePassword(context.previous) === normalized) issues.push(reuseIssue(1));
@@ -195,27 +238,46 @@ export class PasswordPolicy {
 
     // A too-short or common password is weak for a reason already given.
     if (result && result.score < rules.minScore && !tooShort && !common) {
-      const feedback = feedbackText(result, hasPersonalInfo ? { skipWarnings: [zxcvbnEn.translations.warnings.userInputs] } : {});
-      issues.push({ code: 'too_weak', message: feedback ? `${MESSAGES.tooWeak} ${feedback}` : MESSAGES.tooWeak });
+      const keys = feedbackKeys(result, hasPersonalInfo ? { skipWarnings: [ZXCVBN_KEYS.warnings.userInputs] } : {});
+      const feedback = feedbackText(keys);
+      issues.push({ code: 'too_weak', values: keys, message: feedback ? `${MESSAGES.tooWeak} ${feedback}` : MESSAGES.tooWeak });
     }
     return issues;
   }
 
-  /** The rules as short phrases for a page to list beside the password field. */
-  describe(options: { history?: boolean } = {}): string[] {
+  /** The rules, each with its code and numbers, in the order to list them beside the password field. */
+  ruleList(options: { history?: boolean } = {}): PasswordRule[] {
     const rules = this.rules;
-    const lines = [`At least ${rules.minLength} characters`, `No more than ${rules.maxLength} characters`];
-    if (rules.rejectCommon) lines.push('Not a commonly used password');
-    if (rules.minScore > 0) lines.push('Hard to guess: avoid single words, keyboard patterns, repeated characters and dates');
-    if (rules.rejectPersonalInfo) lines.push('Does not contain your name or email address');
-    if (rules.forbidSpaces) lines.push('No spaces');
+    const list: PasswordRule[] = [
+      { code: 'min_length', values: { min: rules.minLength }, message: `At least ${rules.minLength} characters` },
+      { code: 'max_length', values: { max: rules.maxLength }, message: `No more than ${rules.maxLength} characters` },
+    ];
+    if (rules.rejectCommon) list.push({ code: 'not_common', message: 'Not a commonly used password' });
+    if (rules.minScore > 0) list.push({ code: 'hard_to_guess', message: 'Hard to guess: avoid single words, keyboard patterns, repeated characters and dates' });
+    if (rules.rejectPersonalInfo) list.push({ code: 'no_personal_info', message: 'Does not contain your name or email address' });
+    if (rules.forbidSpaces) list.push({ code: 'no_spaces', message: 'No spaces' });
     const classes = rules.requiredCharacterClasses;
-    if (classes >= 4) lines.push('Lowercase and uppercase letters, digits and symbols');
-    else if (classes >= 2) lines.push(`At least ${NUMBER_WORDS[classes]} of: ${CLASS_NAMES.join(', ')}`);
-    if ((options.history ?? true) && rules.historyCount > 0) {
-      lines.push(rules.historyCount === 1 ? 'Different from your current password' : `Not one of your last ${rules.historyCount} passwords`);
+    if (classes >= 2) {
+      list.push({
+        code: 'character_classes', values: { count: Math.min(classes, 4) },
+        message: classes >= 4 ? 'Lowercase and uppercase letters, digits and symbols' : `At least ${NUMBER_WORDS[classes]} of: ${CLASS_NAMES.join(', ')}`,
+      });
     }
-    return lines;
+    if ((options.history ?? true) && rules.historyCount > 0) {
+      const count = rules.historyCount;
+      list.push({ code: 'history', values: { count }, message: count === 1 ? 'Different from your current password' : `Not one of your last ${count} passwords` });
+    }
+    return list;
+  }
+
+  /** The rules as short English phrases (the console and the APIs' descriptions). */
+  describe(options: { history?: boolean } = {}): string[] {
+    return this.ruleList(options).map((rule) => rule.message);
+  }
+
+  /** The rules as short phrases in a page's language: `t` is the page's translator (i18n/messages.ts). */
+  describeFor(t: Translate, options: { history?: boolean } = {}): string[] {
+    return this.ruleList(options).map((rule) => t(RULE_KEYS[rule.code], rule.values));
   }
 
   /** zxcvbn's score and one line of advice, for a meter or an API; not a verdict (use check). */
@@ -223,7 +285,7 @@ export class PasswordPolicy {
     const normalized = normalizePassword(String(password));
     if (normalized.length === 0) return { score: 0, feedback: MESSAGES.notText };
     const result = estimate(normalized, userInputs.filter((s) => typeof s === 'string').map((s) => normalizePassword(s).toLowerCase()));
-    return { score: result.score, feedback: result.feedback.warning ?? result.feedback.suggestions[0] ?? null };
+    return { score: result.score, feedback: englishWarning(result.feedback.warning) ?? englishSuggestion(result.feedback.suggestions[0] ?? null) };
   }
 
   /** True when zxcvbn read the whole password as one entry of its common-passwords list (plain, leet or reversed). */
@@ -233,4 +295,53 @@ export class PasswordPolicy {
       (match) => match.pattern === 'dictionary' && isPasswordsDictionary(match['dictionaryName']) && match.i === 0 && match.j === normalized.length - 1,
     );
   }
+}
+
+// ---- The policy in the person's language (locales/*/password.json) ----
+
+const RULE_KEYS: Record<PasswordRule['code'], string> = {
+  min_length: 'password.rule.minLength',
+  max_length: 'password.rule.maxLength',
+  not_common: 'password.rule.notCommon',
+  hard_to_guess: 'password.rule.hardToGuess',
+  no_personal_info: 'password.rule.noPersonalInfo',
+  no_spaces: 'password.rule.noSpaces',
+  character_classes: 'password.rule.characterClasses',
+  history: 'password.rule.history',
+};
+
+const ISSUE_KEYS: Record<string, string> = {
+  not_text: 'password.issue.notText',
+  too_short: 'password.issue.tooShort',
+  too_long: 'password.issue.tooLong',
+  contains_spaces: 'password.issue.spaces',
+  character_classes: 'password.issue.characterClasses',
+  reused: 'password.issue.reused',
+  common: 'password.issue.common',
+  contains_personal_info: 'password.issue.personalInfo',
+  too_weak: 'password.issue.tooWeak',
+};
+
+/** Two sentences one after the other, as the language writes them (Japanese without a space). */
+const joinSentences = (t: Translate, sentences: string[]) =>
+  sentences.reduce((first, second) => (first ? t('password.sentences', { first, second }) : second), '');
+
+/** One issue in the language of `t`; the English message for a code this file does not know. */
+export function describeIssue(t: Translate, issue: PasswordIssue): string {
+  const values = issue.values ?? {};
+  if (issue.code === 'too_long' && values.max === undefined) return t('password.issue.tooManyBytes');
+  const key = ISSUE_KEYS[issue.code];
+  if (!key) return issue.message;
+  const text = t(key, { min: values.min, max: values.max, count: values.count });
+  if (issue.code !== 'too_weak') return text;
+  const advice = [
+    values.warning && Object.hasOwn(ZXCVBN_KEYS.warnings, values.warning) ? t(`password.zxcvbn.warning.${values.warning}`) : null,
+    values.suggestion && Object.hasOwn(ZXCVBN_KEYS.suggestions, values.suggestion) ? t(`password.zxcvbn.suggestion.${values.suggestion}`) : null,
+  ].filter((s): s is string => Boolean(s));
+  return joinSentences(t, [text, ...advice]);
+}
+
+/** Every issue in the language of `t`, as one text for the field's error. */
+export function describeIssues(t: Translate, issues: readonly PasswordIssue[]): string {
+  return joinSentences(t, issues.map((issue) => describeIssue(t, issue)));
 }

@@ -4,7 +4,10 @@
 // and the form works the same without this script.
 (function () {
   'use strict';
-  var LABELS = ['Weak', 'Weak', 'Fair', 'Good', 'Strong'];
+  // English unless the page gives its own words: data-strength-weak|fair|good|strong,
+  // -label ("Strength: {level}") and -hint on the input or an element around it (the form).
+  var ENGLISH = { weak: 'Weak', fair: 'Fair', good: 'Good', strong: 'Strong', label: 'Strength: {level}',
+    hint: 'A rough estimate while you type; the password is checked properly when you submit.' };
   var COMMON = ['123456', '12345678', '123456789', '1234567890', '111111', '000000', 'password',
     'password1', 'password123', 'passw0rd', 'p@ssw0rd', 'qwerty', 'qwerty123', 'qwertyuiop', 'abc123',
     'iloveyou', 'letmein', 'welcome', 'admin', 'monkey', 'dragon', 'football', 'baseball', 'sunshine',
@@ -31,7 +34,18 @@
     return score;
   }
 
+  function wordsFor(input) {
+    var words = {};
+    for (var name in ENGLISH) {
+      var holder = input.closest('[data-strength-' + name + ']');
+      words[name] = holder ? holder.getAttribute('data-strength-' + name) : ENGLISH[name];
+    }
+    return words;
+  }
+
   function enhance(input) {
+    var words = wordsFor(input);
+    var labels = [words.weak, words.weak, words.fair, words.good, words.strong];
     var meter = document.createElement('meter');
     meter.min = 0;
     meter.max = 4;
@@ -40,11 +54,13 @@
     meter.optimum = 4;
     meter.value = 0;
     meter.className = 'strength-meter';
-    meter.title = 'A rough estimate while you type; the password is checked properly when you submit.';
+    meter.title = words.hint;
     meter.setAttribute('aria-hidden', 'true');
+    // The word is announced politely as it changes, after what the person types.
     var text = document.createElement('span');
     text.className = 'strength-text';
     text.setAttribute('aria-live', 'polite');
+    text.setAttribute('aria-atomic', 'true');
     var wrapper = document.createElement('span');
     wrapper.className = 'strength';
     wrapper.appendChild(meter);
@@ -54,7 +70,7 @@
     var update = function () {
       var score = estimate(input.value, input.minLength > 0 ? input.minLength : 0);
       meter.value = score === null ? 0 : score;
-      text.textContent = score === null ? '' : 'Strength: ' + LABELS[score];
+      text.textContent = score === null ? '' : words.label.replace('{level}', labels[score]);
     };
     input.addEventListener('input', update);
     update();

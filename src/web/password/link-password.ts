@@ -10,28 +10,45 @@ import { render } from '../render.ts';
 import { parseForm, requestContext, text } from '../forms.ts';
 import { afterLink } from './return-to-sign-in.ts';
 import { responseSent } from '../../background.ts';
+import { localeOf } from '../locale.ts';
+import { translator } from '../../i18n/messages.ts';
+import { describeIssues } from '../../accounts/password-policy.ts';
+import { strengthWords } from './strength-words.ts';
 
 type Purpose = 'invite' | 'reset';
 
-const COPY: Record<Purpose, { title: string; lead: string; button: string; done: string }> = {
+// Each purpose's words, as catalog keys (locales/*/password.json).
+const COPY: Record<Purpose, { title: string; lead: string; button: string; doneTitle: string; done: string }> = {
   reset: {
-    title: 'Choose a new password',
-    lead: 'Choose a new password for',
-    button: 'Change password',
-    done: 'Your password was changed, and you were signed out everywhere else.',
+    title: 'password.reset.title',
+    lead: 'password.reset.lead',
+    button: 'password.reset.submit',
+    doneTitle: 'password.reset.doneTitle',
+    done: 'password.reset.done',
   },
   invite: {
-    title: 'Welcome! Choose your password',
-    lead: 'Choose a password for your new account',
-    button: 'Set password',
-    done: 'Your account is ready.',
+    title: 'password.invite.title',
+    lead: 'password.invite.lead',
+    button: 'password.invite.submit',
+    doneTitle: 'password.invite.doneTitle',
+    done: 'password.invite.done',
   },
 };
 
 const passwordForm = z.object({
   token: z.string().max(64).catch(''),
-  password: text('Choose a password.').min(1, 'Choose a password.'),
+  password: text('password.error.passwordMissing').min(1, 'password.error.passwordMissing'),
 });
+
+/** The set-password page of `purpose` for `email`, in the request's language. */
+function showForm(ctx: Context, deps: AppDeps, purpose: Purpose, page: { token: string; email?: string; errors: Record<string, string> }, status = 200): void {
+  const t = translator(localeOf(ctx));
+  const copy = COPY[purpose];
+  render(ctx, 'set-password', {
+    title: t(copy.title), leadKey: copy.lead, button: t(copy.button), purpose,
+    token: page.token, email: page.email ?? '', rules: deps.policy.describeFor(t), strength: strengthWords(t), errors: page.errors,
+  }, status);
+}
 
 export async function showLinkPassword(ctx: Context, deps: AppDeps, purpose: Purpose): Promise<void> {
   const token = typeof ctx.query.token === 'string' ? ctx.query.token : '';
@@ -39,7 +56,7 @@ export async function showLinkPassword(ctx: Context, deps: AppDeps, purpose: Pur
   if (state !== 'valid') return linkProblem(ctx, state, token);
   const user = await deps.users.findById(link!.userId).lean();
   if (!user || user.status === 'disabled') return linkProblem(ctx, 'unknown', token);
-  render(ctx, 'set-password', { ...COPY[purpose], purpose, token, email: user.email, rules: deps.policy.describe(), errors: {} });
+  showForm(ctx, deps, purpose, { token, email: user.email, errors: {} });
 }
 
 export async function submitLinkPassword(ctx: Context, deps: AppDeps, purpose: Purpose): Promise<void> {
@@ -49,16 +66,14 @@ export async function submitLinkPassword(ctx: Context, deps: AppDeps, purpose: P
     const { state, link } = await deps.links.inspect(token, purpose);
     if (state !== 'valid') return linkProblem(ctx, state, token);
     const user = await deps.users.findById(link!.userId).lean();
-    return render(ctx, 'set-password', { ...COPY[purpose], purpose, token, email: user?.email, rules: deps.policy.describe(), errors: form.errors }, 400);
+    return showForm(ctx, deps, purpose, { token, email: user?.email, errors: form.errors }, 400);
   }
 
   const result = await setPasswordWithLink(deps.passwords, purpose, token, form.data.password, requestContext(ctx));
   if (!result.ok) {
     if (result.issues) {
-      return render(ctx, 'set-password', {
-        ...COPY[purpose], purpose, token, email: result.user.email, rules: deps.policy.describe(),
-        errors: { password: result.issues.map((issue) => issue.message).join(' ') },
-      }, 400);
+      const t = translator(localeOf(ctx));
+      return showForm(ctx, deps, purpose, { token, email: result.user.email, errors: { password: describeIssues(t, result.issues) } }, 400);
     }
     return linkProblem(ctx, result.state, token);
   }
@@ -75,25 +90,25 @@ export async function submitLinkPassword(ctx: Context, deps: AppDeps, purpose: P
     ctx.status = 303;
     return ctx.redirect(next.app.uri);
   }
+  const t = translator(localeOf(ctx));
   render(ctx, 'message', {
-    title: purpose === 'reset' ? 'Password changed' : 'Account ready',
-    message: COPY[purpose].done,
+    title: t(COPY[purpose].doneTitle),
+    message: t(COPY[purpose].done),
     app: next.app,
-    next: 'Go back to the app you use and sign in with your new password.',
+    next: t('password.done.next'),
   });
 }
 
-const PROBLEM: Record<LinkState, { status: number; title: string; message: string }> = {
-  expired: { status: 410, title: 'This link has expired', message: 'Links we email stay valid for a limited time. We can send you a fresh one.' },
-  used: { status: 410, title: 'This link was already used', message: 'Each link works once. If you still need it, we can send you a fresh one.' },
-  superseded: { status: 410, title: 'A newer link was sent', message: 'Only the most recent link we sent works. Use that one, or ask for a fresh one.' },
-  unknown: { status: 404, title: 'This link is not valid', message: 'It may have been copied incompletely. Ask for a fresh one below.' },
-  valid: { status: 400, title: 'Something went wrong', message: 'Please try again.' },
-};
+// What each state of a link means for the person (keys: password.link.<state>.title/message).
+const PROBLEM_STATUS: Record<LinkState, number> = { expired: 410, used: 410, superseded: 410, unknown: 404, valid: 400 };
 
 export function linkProblem(ctx: Context, state: LinkState, token: string): void {
-  const problem = PROBLEM[state];
-  render(ctx, 'link-problem', { ...problem, token: state === 'unknown' ? null : token }, problem.status);
+  const t = translator(localeOf(ctx));
+  render(ctx, 'link-problem', {
+    title: t(`password.link.${state}.title`),
+    message: t(`password.link.${state}.message`),
+    token: state === 'unknown' ? null : token,
+  }, PROBLEM_STATUS[state]);
 }
 
 /** The link-problem page's button: a fresh link to the link's owner, same answer whatever happens. */
@@ -106,5 +121,6 @@ export async function resendLink(ctx: Context, deps: AppDeps): Promise<void> {
       break;
     }
   }
-  render(ctx, 'message', { title: 'Check your email', message: 'If that link was one of ours, a fresh one is on its way to the address it was sent to.' });
+  const t = translator(localeOf(ctx));
+  render(ctx, 'message', { title: t('password.checkEmail'), message: t('password.link.resent') });
 }

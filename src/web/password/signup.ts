@@ -12,50 +12,66 @@ import { render } from '../render.ts';
 import { afterLink } from './return-to-sign-in.ts';
 import { echo, optionalId, parseForm, requestContext, text } from '../forms.ts';
 import { linkProblem } from './link-password.ts';
+import { localeOf } from '../locale.ts';
+import { translator } from '../../i18n/messages.ts';
+import { describeIssues } from '../../accounts/password-policy.ts';
+import { strengthWords } from './strength-words.ts';
 
+const NAME_MAX = 200;
+
+// Messages are catalog keys (locales/*/password.json); the page translates them.
 const signupForm = z.object({
-  email: text('Enter your email address.').trim().min(1, 'Enter your email address.').max(EMAIL_MAX, 'That email address is too long.')
-    .pipe(z.string().refine((value) => emailSchema.safeParse(value).success, 'Enter an email address like name@example.com.')),
-  name: text('Enter your name.').trim().min(1, 'Enter your name.').max(200, 'Use at most 200 characters.'),
-  password: text('Choose a password.').min(1, 'Choose a password.'),
+  email: text('password.error.emailMissing').trim().min(1, 'password.error.emailMissing').max(EMAIL_MAX, 'password.error.emailTooLong')
+    .pipe(z.string().refine((value) => emailSchema.safeParse(value).success, 'password.error.emailInvalid')),
+  name: text('password.error.nameMissing').trim().min(1, 'password.error.nameMissing').max(NAME_MAX, 'password.error.nameTooLong'),
+  password: text('password.error.passwordMissing').min(1, 'password.error.passwordMissing'),
   interaction: optionalId,
 });
 
-function ensureEnabled(deps: AppDeps): void {
-  if (!deps.config.policy.signup.enabled) throw new HttpError(404, 'Not found', 'Accounts are created by your administrator here.');
+function ensureEnabled(ctx: Context, deps: AppDeps): void {
+  if (!deps.config.policy.signup.enabled) {
+    const t = translator(localeOf(ctx));
+    throw new HttpError(404, t('password.signup.disabledTitle'), t('password.signup.disabled'));
+  }
 }
 
 export function showSignup(ctx: Context, deps: AppDeps, extra: { errors?: Record<string, string>; status?: number } = {}): void {
-  ensureEnabled(deps);
+  ensureEnabled(ctx, deps);
+  const t = translator(localeOf(ctx));
+  // A field's error is a catalog key, or (from the policy) a text already in the page's language.
+  const errors = Object.fromEntries(Object.entries(extra.errors ?? {}).map(([field, error]) => [field, error === 'password.error.nameTooLong' ? t(error, { max: NAME_MAX }) : error]));
   render(ctx, 'signup', {
-    title: 'Create your account',
+    title: t('password.signup.title'),
     email: echo(ctx, 'email'),
     name: echo(ctx, 'name', 200),
     interaction: optionalId.parse(ctx.query.interaction ?? (ctx.request.body as Record<string, unknown> | undefined)?.interaction),
-    rules: deps.policy.describe({ history: false }),
-    errors: extra.errors ?? {},
+    rules: deps.policy.describeFor(t, { history: false }),
+    strength: strengthWords(t),
+    errors,
   }, extra.status);
 }
 
 export async function submitSignup(ctx: Context, deps: AppDeps): Promise<void> {
-  ensureEnabled(deps);
+  ensureEnabled(ctx, deps);
+  const t = translator(localeOf(ctx));
   const form = parseForm(signupForm, ctx);
   if (!form.ok) return showSignup(ctx, deps, { errors: form.errors, status: 400 });
   const { email, name, password, interaction } = form.data;
 
   const throttle = await deps.emailFormThrottle.consume(ctx.ip, email);
   if (!throttle.allowed) {
-    throw new HttpError(429, 'Too many requests', `Too many attempts. Wait ${Math.ceil(throttle.retryAfterSeconds / 60)} minute(s) and try again.`, {
+    const minutes = Math.ceil(throttle.retryAfterSeconds / 60);
+    throw new HttpError(429, t('password.error.tooManyTitle'), t('password.error.tooManyAttempts', { minutes }), {
       'Retry-After': String(throttle.retryAfterSeconds),
     });
   }
   // The same work for a new and a taken address; the email goes out after this answer.
   const result = await signUp(deps.passwords, { email, name, password, interactionUid: interaction }, requestContext(ctx), { after: responseSent(ctx.res) });
-  if (!result.ok) return showSignup(ctx, deps, { errors: { password: result.issues.map((i) => i.message).join(' ') }, status: 400 });
+  if (!result.ok) return showSignup(ctx, deps, { errors: { password: describeIssues(t, result.issues) }, status: 400 });
   render(ctx, 'message', {
-    title: 'Check your email',
-    message: `We sent a link to ${email}. Open it to confirm your address, then sign in.`,
-    next: 'The link works for a limited time. If nothing arrives, check your spam folder.',
+    title: t('password.checkEmail'),
+    message: t('password.signup.sent', { email }),
+    next: t('password.signup.sentNext'),
   });
 }
 
@@ -63,7 +79,7 @@ export async function showVerifyEmail(ctx: Context, deps: AppDeps): Promise<void
   const token = typeof ctx.query.token === 'string' ? ctx.query.token : '';
   const { state } = await deps.links.inspect(token, 'verify_email');
   if (state !== 'valid') return linkProblem(ctx, state, token);
-  render(ctx, 'verify-email', { title: 'Confirm your email', token });
+  render(ctx, 'verify-email', { title: translator(localeOf(ctx))('password.verify.title'), token });
 }
 
 export async function submitVerifyEmail(ctx: Context, deps: AppDeps): Promise<void> {
@@ -76,5 +92,6 @@ export async function submitVerifyEmail(ctx: Context, deps: AppDeps): Promise<vo
     ctx.status = 303;
     return ctx.redirect(next.location);
   }
-  render(ctx, 'message', { title: 'Email confirmed', message: 'Your email address is confirmed.', app: next.app, next: 'Go back to the app you use and sign in.' });
+  const t = translator(localeOf(ctx));
+  render(ctx, 'message', { title: t('password.verify.doneTitle'), message: t('password.verify.done'), app: next.app, next: t('password.verify.doneNext') });
 }
