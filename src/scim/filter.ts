@@ -44,7 +44,7 @@ export interface FilterField {
   booleanQuery?: (value: boolean) => Record<string, unknown>;
 }
 
-/** Attribute paths (lower-case, without the core schema's URN) to their fields. */
+/** Attribute paths (as the schema spells them, without the core schema's URN; matched case-insensitively) to their fields. */
 export type FilterFields = Readonly<Record<string, FilterField>>;
 
 const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -85,7 +85,7 @@ export function filterToQuery(filter: Filter, fields: FilterFields, coreUrn: str
       return filterToQuery(filter.valFilter, fields, coreUrn, `${attributeKey(filter.attrPath, coreUrn)}.`);
     default: {
       const name = parent + attributeKey(filter.attrPath, coreUrn);
-      const target = fields[name];
+      const target = Object.entries(fields).find(([path]) => path.toLowerCase() === name)?.[1];
       const known = Object.keys(fields).join(', ');
       if (!target) throw badRequest('invalidFilter', `Filtering on "${parent}${filter.attrPath}" is not supported; filter on ${known}.`);
       const op = filter.op as string;

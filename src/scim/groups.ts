@@ -21,8 +21,8 @@ import { counterEtag, etagMatches, type Versioned } from './versions.ts';
 
 export const GROUP_FILTER_FIELDS: FilterFields = {
   id: { field: '_id', kind: 'caseExactString', ops: ['eq'] },
-  displayname: { field: 'displayNameNormalized', kind: 'caseIgnoredString', ops: ['eq', 'sw', 'co', 'pr'] },
-  externalid: { field: 'externalId', kind: 'caseExactString', ops: ['eq', 'sw', 'co', 'pr'] },
+  displayName: { field: 'displayNameNormalized', kind: 'caseIgnoredString', ops: ['eq', 'sw', 'co', 'pr'] },
+  externalId: { field: 'externalId', kind: 'caseExactString', ops: ['eq', 'sw', 'co', 'pr'] },
   members: { field: 'members', kind: 'caseExactString', ops: ['eq'] },
   'members.value': { field: 'members', kind: 'caseExactString', ops: ['eq'] },
 };

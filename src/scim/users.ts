@@ -28,10 +28,10 @@ const NOT_DISABLED = ['active', 'invited', 'unverified'];
 /** What users can be filtered by, each served by an index of users (db/models/user.ts). */
 export const USER_FILTER_FIELDS: FilterFields = {
   id: { field: '_id', kind: 'caseExactString', ops: ['eq'] },
-  username: { field: 'emailNormalized', kind: 'caseIgnoredString', ops: ['eq', 'sw', 'co', 'pr'] },
+  userName: { field: 'emailNormalized', kind: 'caseIgnoredString', ops: ['eq', 'sw', 'co', 'pr'] },
   emails: { field: 'emailNormalized', kind: 'caseIgnoredString', ops: ['eq', 'sw', 'co', 'pr'] },
   'emails.value': { field: 'emailNormalized', kind: 'caseIgnoredString', ops: ['eq', 'sw', 'co', 'pr'] },
-  externalid: { field: 'externalId', kind: 'caseExactString', ops: ['eq', 'sw', 'co', 'pr'] },
+  externalId: { field: 'externalId', kind: 'caseExactString', ops: ['eq', 'sw', 'co', 'pr'] },
   active: { field: 'status', kind: 'boolean', ops: ['eq', 'pr'], booleanQuery: (active) => ({ status: active ? { $in: NOT_DISABLED } : 'disabled' }) },
 };
 
