@@ -151,6 +151,14 @@ describe('the sign-in steps and the provider\'s pages in every language', functi
         for (const scope of ['openid', 'email', 'profile']) expect(text).to.contain(t(`steps.consent.scope.${scope}`));
         expect(text).to.contain('Third Party');
         expectSpoken(page, locale, 'consent');
+
+        // The password step again, once it is done (login.ts): its refusal in the page's language.
+        const allow = formOn(page.body, /\/confirm$/);
+        const again = await browser.request(new URL(allow.action.replace(/\/confirm$/, '/login'), page.url).href, { form: { ...allow.fields, email: someone.email, password: someone.password } });
+        expect(again.status).to.equal(400);
+        expect(heading(again)).to.equal(t('errors.step.done.title'));
+        expect(textOf(again.body)).to.contain(t('errors.step.done'));
+        expectSpoken(again, locale, 'step already done');
       });
 
       it('an error page: an unknown sign-in, a protocol error, a page that is not there', async () => {

@@ -14,9 +14,10 @@ import { isDatabaseUnavailable } from '../../db/connection.ts';
 import { DATABASE_UNAVAILABLE as UNAVAILABLE } from './database-gate.ts';
 
 /**
- * The English texts of errors thrown by shared middleware (app.ts, csrf.ts,
- * form-body.ts, database-gate.ts) and the keys that say them in every language,
- * until those files throw keys themselves.
+ * The English texts of errors thrown by code that does not throw keys yet (app.ts,
+ * csrf.ts, form-body.ts, database-gate.ts; login.ts and passkey.ts for the sign-in
+ * steps' shared sentences) and the keys that say them in every language. An entry
+ * can go once its thrower uses the key.
  */
 const KNOWN_TEXTS: Record<string, string> = {
   'Not allowed': 'errors.methodNotAllowed.title',
@@ -31,6 +32,11 @@ const KNOWN_TEXTS: Record<string, string> = {
   'This page only accepts form submissions.': 'errors.form.notAForm',
   'Temporarily unavailable': 'errors.unavailable.title',
   'We cannot reach our database right now. Please try again in a minute.': 'errors.unavailable.message',
+  'Already signed in': 'errors.step.done.title',
+  'This step is already done. Go back to the app and start again.': 'errors.step.done',
+  'Sign in again': 'errors.step.signInAgain.title',
+  'This step was already used. Go back to the app and sign in again.': 'errors.step.used',
+  'Too many attempts': 'errors.interaction.throttled.title',
 };
 
 /** A title or message of an error in one language: a key translated with the error's values, a known English text by its key, anything else as it is. */
