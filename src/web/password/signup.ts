@@ -21,9 +21,10 @@ const NAME_MAX = 200;
 
 // Messages are catalog keys (locales/*/password.json); the page translates them.
 const signupForm = z.object({
+  // In the order of the page's fields, so the error summary lists them in that order.
+  name: text('password.error.nameMissing').trim().min(1, 'password.error.nameMissing').max(NAME_MAX, 'password.error.nameTooLong'),
   email: text('password.error.emailMissing').trim().min(1, 'password.error.emailMissing').max(EMAIL_MAX, 'password.error.emailTooLong')
     .pipe(z.string().refine((value) => emailSchema.safeParse(value).success, 'password.error.emailInvalid')),
-  name: text('password.error.nameMissing').trim().min(1, 'password.error.nameMissing').max(NAME_MAX, 'password.error.nameTooLong'),
   password: text('password.error.passwordMissing').min(1, 'password.error.passwordMissing'),
   interaction: optionalId,
 });
