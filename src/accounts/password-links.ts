@@ -112,13 +112,13 @@ export function requestPasswordReset(deps: PasswordFlowDeps, email: string, meta
 }
 
 /** Sends a fresh link to whoever an expired or used link belonged to (the expired-link page's button). */
-export function resendLinkFor(deps: PasswordFlowDeps, link: StoredLink, when: AfterAnswer = {}): void {
+export function resendLinkFor(deps: PasswordFlowDeps, link: StoredLink, when: AfterAnswer = {}, context: RequestContext = {}): void {
   deps.tasks.run('link-resend', async () => {
     const user = await deps.users.findById(link.userId).lean<User>();
     if (!user || user.status === 'disabled') return;
-    if (user.status === 'invited') return sendLink(deps, user, 'invite', { clientId: link.clientId });
-    if (user.status === 'unverified') return sendLink(deps, user, 'verify_email', {});
-    if (link.purpose !== 'verify_email') await sendLink(deps, user, 'reset', {});
+    if (user.status === 'invited') return sendLink(deps, user, 'invite', { clientId: link.clientId, locale: context.locale });
+    if (user.status === 'unverified') return sendLink(deps, user, 'verify_email', { locale: context.locale });
+    if (link.purpose !== 'verify_email') await sendLink(deps, user, 'reset', { locale: context.locale });
   }, when);
 }
 

@@ -186,6 +186,9 @@ export function isLinkUnderIssuer(link: string, issuer: string): boolean {
   return link === base || link.startsWith(`${base}/`) || link.startsWith(`${base}?`);
 }
 
+/** The values that are left-to-right text whatever the message's language. */
+const ISOLATED = new Set(['product', 'productName', 'appName', 'email', 'name', 'host', 'ip']);
+
 const FACTOR_KEYS: Record<FactorKind, string> = {
   totp: 'email.factor.totp',
   passkey: 'email.factor.passkey',
@@ -243,17 +246,24 @@ export function buildMessage(name: MessageName, data: MessageData, options: Buil
   if (name === 'password_changed' || name === 'factor_added' || name === 'factor_removed' || name === 'recovery_codes_generated' || name === 'recovery_code_used') base.when ??= formatWhen(new Date(), lang);
 
   // The values every message of the catalog may use.
-  const values: MessageValues = {
+  const raw: MessageValues = {
     product: base.product, productName, appName, email: base.email, name: base.name, host: base.issuerHost,
     when: base.when, ip: base.ip, factor: base.factorName, count: remaining, duration: base.expiresIn,
   };
+  // Right to left, each left-to-right value (address, IP, names) is isolated (U+2068 … U+2069),
+  // so "(ada@example.com)" or an IP keeps its order and its brackets inside Arabic sentences.
+  const dir = directionOf(lang);
+  const values: MessageValues = dir === 'ltr' ? raw : Object.fromEntries(Object.entries(raw).map(([key, value]) => [
+    key, typeof value === 'string' && ISOLATED.has(key) ? `\u2068${value}\u2069` : value,
+  ]));
   const translate = translator(lang);
   // In plain text, a message's <b>…</b> is just its words.
   const plain = { b: (chunks: unknown[]) => chunks.join('') } as unknown as MessageValues;
   const t = (key: string, extra: MessageValues = {}) => translate(key, { ...plain, ...values, ...extra });
   const tHtml = (key: string, extra: MessageValues = {}) => translateHtml(lang, key, { ...values, ...extra });
-  const subject = oneLine(t(spec.subject));
-  const locals: Locals = { ...base, subject, lang, dir: directionOf(lang), sentenceGap: lang === 'ja' ? '' : ' ', t, tHtml };
+  // The subject line goes without isolates: some mail clients list them as boxes.
+  const subject = oneLine(translate(spec.subject, { ...plain, ...raw }));
+  const locals: Locals = { ...base, subject, lang, dir, sentenceGap: lang === 'ja' ? '' : ' ', t, tHtml };
 
   const html = emailTemplate(name)(locals);
   const text = normaliseText(emailTemplate(`${name}.text`)(locals));
