@@ -139,6 +139,12 @@ describe('the sign-in steps and the provider\'s pages in every language', functi
         expect(empty.status).to.equal(400);
         expect(textOf(empty.body)).to.contain(t('steps.changePassword.error.missing'));
         expectSpoken(empty, locale, 'forced change, no password');
+        // The policy's rules and its refusal in the page's language (locales/<lang>/password.json).
+        expect(textOf(page.body)).to.contain(t('password.rule.notCommon'));
+        const common = await submit(browser, empty, /\/change-password$/, { password: 'password123' });
+        expect(common.status).to.equal(400);
+        expect(textOf(common.body)).to.contain(t('password.issue.common'));
+        if (locale !== 'en') expect(textOf(common.body)).to.not.contain(catalogs.en['password.issue.common']);
       });
 
       it('consent for a third-party app, with every scope it asks for in words', async () => {

@@ -7,6 +7,8 @@ import { z } from 'zod';
 import type { AppDeps } from '../../deps.ts';
 import type { User } from '../../db/models/user.ts';
 import { passwordIssues, storePassword } from '../../accounts/set-password.ts';
+import { describeIssues } from '../../accounts/password-policy.ts';
+import { strengthWords } from '../password/strength-words.ts';
 import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
 import { parseForm, requestContext, text } from '../forms.ts';
@@ -35,11 +37,14 @@ export async function startForcedChange(ctx: Context, deps: AppDeps, interaction
 }
 
 function showChange(ctx: Context, deps: AppDeps, interaction: Interaction, user: Pick<User, 'email'>, errors: Record<string, string>, status = 200): void {
+  const t = translator(localeOf(ctx));
   render(ctx, 'change-password', {
-    title: translator(localeOf(ctx))('steps.changePassword.title'),
+    title: t('steps.changePassword.title'),
     uid: interaction.uid,
     email: user.email,
-    rules: deps.policy.describe(),
+    // The policy's rules and the strength hint in the page's language (locales/<lang>/password.json).
+    rules: deps.policy.describeFor(t),
+    strength: strengthWords(t),
     errors,
   }, status);
 }
@@ -57,7 +62,7 @@ export async function submitForcedChange(ctx: Context, deps: AppDeps, interactio
   if (!form.ok) return showChange(ctx, deps, interaction, user, form.errors, 400);
   // The current (temporary) password always counts as used, whatever the history setting.
   const issues = await passwordIssues(deps.passwords, user, form.data.password);
-  if (issues.length) return showChange(ctx, deps, interaction, user, { password: issues.map((i) => i.message).join(' ') }, 400);
+  if (issues.length) return showChange(ctx, deps, interaction, user, { password: describeIssues(translator(localeOf(ctx)), issues) }, 400);
 
   if (!(await deps.links.consume(token, 'first_login'))) {
     throw new HttpError(400, 'errors.step.signInAgain.title', 'errors.changePassword.used');
