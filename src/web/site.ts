@@ -18,6 +18,7 @@ export const ASSETS = [
   ['strength.js', 'text/javascript', readFileSync(join(VIEWS_DIR, 'assets/strength.js'))],
   ['webauthn.js', 'text/javascript', readFileSync(WEBAUTHN_BUNDLE)],
   ['passkey.js', 'text/javascript', readFileSync(join(VIEWS_DIR, 'assets/passkey.js'))],
+  ['focus.js', 'text/javascript', readFileSync(join(VIEWS_DIR, 'assets/focus.js'))],
 ] as const;
 
 export function serveAsset(ctx: Context, [, type, body]: (typeof ASSETS)[number]): void {
