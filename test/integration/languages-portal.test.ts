@@ -120,6 +120,8 @@ describe('account portal in the person\'s language', function () {
       if (locale !== 'en') expect(security, 'no English month').to.not.match(/\b\d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}\b/);
       expect(decode(pages['/account/activity']!.body), 'the trail\'s times in the page\'s language').to.contain(today(locale));
       expect(decode(pages['/account/apps']!.body)).to.contain('Language App').and.contain(t['portal.scope.email']!);
+      // The password policy's rules in the page's language too (its catalog: locales/*/password.json).
+      for (const rule of server.deps.policy.describeFor(translator(locale))) expect(decode(pages['/account/password']!.body)).to.contain(rule);
 
       // Pages that forms lead to: a notice, an error beside a field, the setup of an app, new codes, a removal to confirm.
       const afterSave = await post(agent, pages['/account/profile']!, /\/account\/profile$/, { name: 'Language Person', locale: 'not a tag!' });

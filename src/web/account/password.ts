@@ -5,6 +5,8 @@ import { z } from 'zod';
 import type { AppDeps } from '../../deps.ts';
 import { changePassword } from '../../accounts/change-password.ts';
 import { PASSWORD_MAX_BYTES } from '../../accounts/passwords.ts';
+import { describeIssues } from '../../accounts/password-policy.ts';
+import { strengthWords } from '../password/strength-words.ts';
 import { HttpError } from '../http-error.ts';
 import { parseForm, requestContext, text } from '../forms.ts';
 import { localeOf } from '../locale.ts';
@@ -22,10 +24,13 @@ const passwordForm = z.object({
 
 function showForm(ctx: Context, deps: AppDeps, options: { signOutOthers?: boolean; errors?: Record<string, string>; status?: number } = {}): void {
   const { user } = portalOf(ctx);
+  const t = portalT(ctx);
   renderPortal(ctx, 'password', 'password', {
     title: 'portal.password.title',
     email: user.email,
-    rules: deps.policy.describe(),
+    // The policy's rules and the strength hint in the page's language (locales/*/password.json).
+    rules: deps.policy.describeFor(t),
+    strength: strengthWords(t),
     changedAt: user.passwordChangedAt ? formatDate(new Date(user.passwordChangedAt), localeOf(ctx)) : null,
     signOutOthers: options.signOutOthers ?? true,
     errors: options.errors ?? {},
@@ -61,7 +66,7 @@ export async function submitPassword(ctx: Context, deps: AppDeps): Promise<void>
 
   const errors: Record<string, string> = {};
   if (result.reason === 'wrong_current_password' || result.reason === 'locked') errors.currentPassword = WRONG_CURRENT;
-  else if (result.reason === 'policy') errors.password = result.issues.map((issue) => issue.message).join(' ');
+  else if (result.reason === 'policy') errors.password = describeIssues(portalT(ctx), result.issues);
   else errors.form = 'portal.password.error.cannotChange';
   showForm(ctx, deps, { signOutOthers: signOutOthers === 'yes', errors, status: 400 });
 }
