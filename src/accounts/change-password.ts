@@ -1,7 +1,6 @@
 // Changing one's own password with the current one (portal and API).
 import type { User } from '../db/models/user.ts';
 import type { RequestContext } from './audit.ts';
-import { mailLocale } from '../mail/messages.ts';
 import type { PasswordFlowDeps } from './password-links.ts';
 import type { PasswordIssue } from './password-policy.ts';
 import { accountSubject } from './lockout.ts';
@@ -38,7 +37,7 @@ export async function changePassword(
   if (input.signOutOtherSessions) await revokeAccountAccess(deps.db, user._id, { keepSessionUid: input.keepSessionUid, keepGrantId: input.keepGrantId });
   await deps.audit.record('password.changed', user._id, context, { signedOutOthers: input.signOutOtherSessions });
   deps.mailer.send('password_changed', {
-    to: user.email, locale: mailLocale(user.locale, context.locale), name: user.name || undefined, when: new Date(), ip: context.ip ?? undefined,
+    to: user.email, locale: [user.locale, context.locale], name: user.name || undefined, when: new Date(), ip: context.ip ?? undefined,
     link: deps.urls.forgotPassword(),
   });
   return { ok: true, signedOutOthers: input.signOutOtherSessions };

@@ -25,7 +25,6 @@ import type { ChallengeModel, PasskeyModel } from '../db/models/passkey.ts';
 import type { TrustedBrowserModel } from '../db/models/trusted-browser.ts';
 import type { User, UserModel } from '../db/models/user.ts';
 import type { Mailer } from '../mail/mailer.ts';
-import { mailLocale } from '../mail/messages.ts';
 import type { DataVault } from '../secrets.ts';
 import type { AuditTrail, RequestContext } from './audit.ts';
 import { AccountError } from './errors.ts';
@@ -138,7 +137,7 @@ async function findUser(deps: FactorDeps, userId: unknown): Promise<User> {
 /** Emails the notice of a change to `kinds` (named in the recipient's language by the message). */
 function notify(deps: FactorDeps, user: User, message: 'factor_added' | 'factor_removed' | 'recovery_codes_generated', kinds: FactorType[], context: RequestContext, passkeyName?: string): void {
   deps.mailer.send(message, {
-    to: user.email, locale: mailLocale(user.locale, context.locale), name: user.name || undefined, when: new Date(), ip: context.ip ?? undefined, factors: kinds, passkeyName,
+    to: user.email, locale: [user.locale, context.locale], name: user.name || undefined, when: new Date(), ip: context.ip ?? undefined, factors: kinds, passkeyName,
     link: deps.urls.forgotPassword(),
   });
 }
@@ -375,7 +374,7 @@ export async function verifySecondFactor(
     const user = await deps.users.findById(userId, { email: 1, name: 1, locale: 1 }).lean<Pick<User, 'email' | 'name' | 'locale'>>();
     if (user) {
       deps.mailer.send('recovery_code_used', {
-        to: user.email, locale: mailLocale(user.locale, context?.locale), name: user.name || undefined, when: new Date(), ip: context?.ip ?? undefined,
+        to: user.email, locale: [user.locale, context?.locale], name: user.name || undefined, when: new Date(), ip: context?.ip ?? undefined,
         remaining: result.remainingRecoveryCodes ?? 0, link: deps.urls.forgotPassword(),
       });
     }

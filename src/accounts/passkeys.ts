@@ -27,7 +27,6 @@ import {
 import type { ChallengeModel, PasskeyModel, StoredPasskey } from '../db/models/passkey.ts';
 import type { User } from '../db/models/user.ts';
 import type { RequestContext } from './audit.ts';
-import { mailLocale } from '../mail/messages.ts';
 import { AccountError } from './errors.ts';
 import type { FactorDeps, RelyingParty } from './factors.ts';
 
@@ -229,7 +228,7 @@ export async function registerPasskey(
   await deps.users.updateOne({ _id: userId, mustEnrolSecondFactor: true }, { $set: { mustEnrolSecondFactor: false } });
   await deps.audit.record('factor.added', userId, context, { kind: 'passkey', factorId: passkey._id, synced: passkey.deviceType === 'multiDevice' });
   deps.mailer.send('factor_added', {
-    to: user.email, locale: mailLocale(user.locale, context.locale), name: user.name || undefined, when: new Date(), ip: context.ip ?? undefined,
+    to: user.email, locale: [user.locale, context.locale], name: user.name || undefined, when: new Date(), ip: context.ip ?? undefined,
     factors: ['passkey'], passkeyName: passkey.name, link: deps.urls.forgotPassword(),
   });
   return { ok: true, passkeyId: passkey._id, synced: passkey.deviceType === 'multiDevice' };

@@ -2,7 +2,6 @@
 // password), resets (forgot password) and email verification (self sign-up).
 import type { BackgroundTasks } from '../background.ts';
 import type { Mailer } from '../mail/mailer.ts';
-import { mailLocale } from '../mail/messages.ts';
 import type { Db } from 'mongodb';
 import type { User, UserModel } from '../db/models/user.ts';
 import type { LinkPurpose, LinkState, OneTimeLinks, StoredLink } from './links.ts';
@@ -47,7 +46,7 @@ async function sendLink(deps: PasswordFlowDeps, user: User, purpose: EmailedLink
   const message = purpose === 'invite' ? 'invite' : purpose === 'reset' ? 'password_reset' : 'verify_email';
   deps.mailer.send(message, {
     to: user.email,
-    locale: mailLocale(user.locale, meta.locale),
+    locale: [user.locale, meta.locale],
     name: user.name || undefined,
     link: deps.urls.link(purpose, token),
     expiresInMs: deps.lifetimeMs(purpose),
@@ -155,7 +154,7 @@ export async function setPasswordWithLink(deps: PasswordFlowDeps, purpose: 'invi
   });
   if (purpose === 'reset') {
     deps.mailer.send('password_changed', {
-      to: user.email, locale: mailLocale(user.locale, context.locale), name: user.name || undefined, when: new Date(), ip: context.ip ?? undefined,
+      to: user.email, locale: [user.locale, context.locale], name: user.name || undefined, when: new Date(), ip: context.ip ?? undefined,
       link: deps.urls.forgotPassword(),
     });
   }
@@ -192,7 +191,7 @@ export async function signUp(
       return;
     }
     const owner = await findUserByEmail(deps.users, input.email);
-    if (owner) deps.mailer.send('signup_existing_account', { to: owner.email, locale: mailLocale(owner.locale, context.locale), name: owner.name || undefined, link: deps.urls.forgotPassword() });
+    if (owner) deps.mailer.send('signup_existing_account', { to: owner.email, locale: [owner.locale, context.locale], name: owner.name || undefined, link: deps.urls.forgotPassword() });
   }, { after: when.after, spreadMs: ENUMERATION_SPREAD_MS });
   return { ok: true };
 }

@@ -199,7 +199,7 @@ export class Mailer {
     const { locale, name: person, link, expiresInMs, appName, when, ip, factors, passkeyName, remaining } = data;
     this.#queue.push({
       name,
-      data: { to, locale, name: person, link, expiresInMs, appName, when, ip, factors: Array.isArray(factors) ? [...factors] : undefined, passkeyName, remaining },
+      data: { to, locale: Array.isArray(locale) ? locale.slice(0, 5) : locale, name: person, link, expiresInMs, appName, when, ip, factors: Array.isArray(factors) ? [...factors] : undefined, passkeyName, remaining },
       attempts: 0, onFailed: options.onFailed,
     });
     this.#schedulePump();

@@ -15,7 +15,7 @@
 // - To add a message: add an entry to CATALOGUE, its texts to email.json in every
 //   language, and the two templates.
 import { describeDuration } from '../background.ts';
-import { chooseLocale, DEFAULT_LOCALE, directionOf, type Locale } from '../i18n/locales.ts';
+import { bestLocale, DEFAULT_LOCALE, directionOf, wellFormedTags, type Locale } from '../i18n/locales.ts';
 import { translateHtml, translator, type MessageValues } from '../i18n/messages.ts';
 import { template } from '../views.ts';
 
@@ -26,10 +26,11 @@ export interface MessageData {
   /** The single recipient address. */
   to: string;
   /**
-   * The recipient's language (a BCP 47 tag): the account's locale, else the language
-   * of the page that caused the message (see mailLocale). Our closest language, else English.
+   * The recipient's language, as BCP 47 tags best first: the account's locale, then the
+   * language of the page that caused the message ([user.locale, context.locale]). The
+   * first that is one of ours, or close to one, wins; else English (see mailLocale).
    */
-  locale?: string | null;
+  locale?: string | null | ReadonlyArray<string | null | undefined>;
   /** The person's name, for the greeting. */
   name?: string;
   /** Absolute URL under the issuer: the one-time link, or the page the message points to. */
@@ -51,11 +52,16 @@ export interface MessageData {
 }
 
 /**
- * The language of a message to someone: their account's locale when it is one of ours
- * (or close to one), else the language of the request that caused it, else English.
+ * The language of a message to someone, from their preferences best first (their account's
+ * locale, then the language of the request that caused it): the first that is one of ours
+ * or close to one (de-AT → de, pt → pt-BR); else English.
  */
-export function mailLocale(accountLocale: unknown, requestLocale?: unknown): Locale {
-  return chooseLocale({ account: accountLocale, acceptLanguage: [requestLocale] });
+export function mailLocale(...preferences: unknown[]): Locale {
+  for (const preference of preferences.slice(0, 5)) {
+    const locale = bestLocale(wellFormedTags([preference]));
+    if (locale) return locale;
+  }
+  return DEFAULT_LOCALE;
 }
 
 export interface BuildOptions {
@@ -215,7 +221,7 @@ export function describeFactors(locale: Locale, kinds: unknown, passkeyName?: st
 export function buildMessage(name: MessageName, data: MessageData, options: BuildOptions): BuiltMessage {
   if (!isMessageName(name)) throw new Error(`unknown email message "${String(name)}"`);
   const spec: MessageSpec = CATALOGUE[name];
-  const lang = mailLocale(data.locale);
+  const lang = mailLocale(...(Array.isArray(data.locale) ? data.locale : [data.locale]));
   const productName = optionalText(options.productName) ?? 'Latchkey';
   const issuer = options.issuer.replace(/\/+$/, '');
   const appName = optionalText(data.appName);

@@ -251,6 +251,12 @@ describe('mail', () => {
       expect(mailLocale('zh', 'fr')).to.equal('fr'); // not one of ours: the page's
       expect(mailLocale('not a tag', undefined)).to.equal('en');
       expect(buildMessage('password_reset', { ...dataFor('password_reset', 'ada@example.com', tokenLink('x')), locale: 'xx-unknown' }, { issuer: ISSUER }).locale).to.equal('en');
+      // As callers give it: [the account's locale, the page's language].
+      const reset = (locale: MessageData['locale']) => buildMessage('password_reset', { ...dataFor('password_reset', 'ada@example.com', tokenLink('x')), locale }, { issuer: ISSUER }).locale;
+      expect(reset([null, 'ja'])).to.equal('ja');
+      expect(reset(['de', 'ja'])).to.equal('de');
+      expect(reset(['zh-TW', 'es-MX'])).to.equal('es');
+      expect(reset([undefined, undefined])).to.equal('en');
     });
   });
 
