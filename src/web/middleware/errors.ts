@@ -19,7 +19,7 @@ import { DATABASE_UNAVAILABLE as UNAVAILABLE } from './database-gate.ts';
  * steps' shared sentences) and the keys that say them in every language. An entry
  * can go once its thrower uses the key.
  */
-const KNOWN_TEXTS: Record<string, string> = {
+export const KNOWN_TEXTS: Readonly<Record<string, string>> = {
   'Not allowed': 'errors.methodNotAllowed.title',
   'This page does not accept that request.': 'errors.methodNotAllowed.message',
   'Not supported': 'errors.notImplemented.title',
