@@ -1,7 +1,8 @@
 // The account portal's main pages pass an automated WCAG 2.2 A/AA audit (axe-core in
 // Chromium) in English and in Arabic (right to left): the overview, the profile (also
-// with an error), two-step verification with an authenticator app and recovery codes,
+// with an error), two-step verification with passkeys, an authenticator app and recovery codes,
 // and the connected apps and activity pages.
+import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import type { BrowserContext, Page } from 'playwright-core';
 import { Secret, TOTP } from 'otpauth';
@@ -47,6 +48,11 @@ describe('account portal accessibility (axe, WCAG 2.2 AA) in English and Arabic'
         const totp = new TOTP({ ...TOTP_SETTINGS, secret: Secret.fromBase32(enrolment.secretBase32) });
         expect((await confirmTotpEnrolment(server.deps.factors, user._id, enrolment.enrolmentId, totp.generate())).ok).to.equal(true);
         await generateRecoveryCodes(server.deps.factors, user._id);
+        // A passkey as a registration leaves it, for the list with its rename and remove forms.
+        await server.deps.factors.passkeys.create({
+          _id: randomUUID(), userId: user._id, credentialId: randomUUID(), publicKey: 'AAAA', counter: 0, transports: [], name: 'Work laptop',
+          deviceType: 'multiDevice', backedUp: true, aaguid: '', createdAt: new Date(), lastUsedAt: new Date(),
+        });
       });
 
       after(async () => {
@@ -79,6 +85,9 @@ describe('account portal accessibility (axe, WCAG 2.2 AA) in English and Arabic'
         await page.goto(`${server.url}/account/security`);
         await page.locator('.factor-recovery').waitFor();
         await audit('security');
+        // The rename form opened.
+        await page.locator('details summary').first().click();
+        await audit('security, renaming a passkey');
         if (process.env.PORTAL_SHOTS) await page.screenshot({ path: `${process.env.PORTAL_SHOTS}/security-${lang}.png`, fullPage: true });
       });
 

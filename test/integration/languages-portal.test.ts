@@ -3,6 +3,7 @@
 // no raw message keys, no English sentence of the portal's catalog left on a page in
 // another language, dates and counts in the page's language; the account's own locale
 // chooses the language when the person picked none, and a pick wins over it.
+import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { Secret, TOTP } from 'otpauth';
 import type * as oidc from 'openid-client';
@@ -50,6 +51,12 @@ describe('account portal in the person\'s language', function () {
     const totp = new TOTP({ ...TOTP_SETTINGS, secret: Secret.fromBase32(enrolment.secretBase32) });
     expect((await confirmTotpEnrolment(server.deps.factors, userId, enrolment.enrolmentId, totp.generate())).ok).to.equal(true);
     await generateRecoveryCodes(server.deps.factors, userId);
+    // Two passkeys as the portal lists them (stored as a registration leaves them): one synced and used, one not yet.
+    for (const [name, deviceType, lastUsedAt] of [['Work laptop', 'multiDevice', new Date()], ['Security key', 'singleDevice', null]] as const) {
+      await server.deps.factors.passkeys.create({
+        _id: randomUUID(), userId, credentialId: randomUUID(), publicKey: 'AAAA', counter: 0, transports: [], name, deviceType, backedUp: deviceType === 'multiDevice', aaguid: '', createdAt: new Date(), lastUsedAt,
+      });
+    }
   }
 
   /** A browser signed in to the portal (password at the provider), with headers and cookies of its own. */
@@ -117,6 +124,9 @@ describe('account portal in the person\'s language', function () {
       expect(security, 'a date in the page\'s language').to.contain(today(locale));
       const count = locale === 'ar' ? /10|١٠/ : /10/;
       expect(security).to.match(count);
+      expect(security).to.contain(translator(locale)('portal.security.passkeyAdded', { date: today(locale), synced: 'yes' }))
+        .and.contain(translator(locale)('portal.security.passkeyAdded', { date: today(locale), synced: 'no' }))
+        .and.contain(t['portal.security.notUsed']);
       if (locale !== 'en') expect(security, 'no English month').to.not.match(/\b\d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}\b/);
       expect(decode(pages['/account/activity']!.body), 'the trail\'s times in the page\'s language').to.contain(today(locale));
       expect(decode(pages['/account/apps']!.body)).to.contain('Language App').and.contain(t['portal.scope.email']!);
@@ -150,10 +160,10 @@ describe('account portal in the person\'s language', function () {
       expectInLanguage(codes, locale, 'recovery codes');
       expect(heading(codes)).to.equal(t['portal.codes.title']);
 
-      // The first "Remove" on the page is the authenticator app's (no passkeys here).
+      // The first "Remove" on the page is the first passkey's.
       const confirm = await post(agent, await agent.request(url('/account/security')), /\/account\/security\/remove$/);
       expectInLanguage(confirm, locale, 'confirm removal');
-      expect(heading(confirm)).to.equal(translator(locale)('portal.removeFactor.heading', { kind: 'totp', name: '' }));
+      expect(heading(confirm)).to.equal(translator(locale)('portal.removeFactor.heading', { kind: 'passkey', name: 'Work laptop' }));
 
       // The pages without a session: signed out, and a form sent after the session ended.
       const signedOut = await agent.request(url('/account/signed-out'));
