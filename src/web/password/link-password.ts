@@ -117,7 +117,7 @@ export async function resendLink(ctx: Context, deps: AppDeps): Promise<void> {
   for (const purpose of ['invite', 'reset', 'verify_email'] as const) {
     const { link } = await deps.links.inspect(token, purpose);
     if (link) {
-      resendLinkFor(deps.passwords, link, { after: responseSent(ctx.res) });
+      resendLinkFor(deps.passwords, link, { after: responseSent(ctx.res) }, requestContext(ctx));
       break;
     }
   }
