@@ -28,7 +28,7 @@ export interface RequestContext {
   userAgent?: string | null;
   /** Defaults to "self" (the person acting on their own account). */
   actor?: string;
-  /** The language of the request (its page), for emails to an account without a locale of its own. Not stored. */
+  /** The language of the request (its page), for emails to an account without a locale of its own; not in the audit trail. */
   locale?: string | null;
 }
 

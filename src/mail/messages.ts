@@ -211,7 +211,9 @@ export function describeFactors(locale: Locale, kinds: unknown, passkeyName?: st
   const names = [...new Set(known)].map((kind) => {
     if (kind !== 'passkey') return t(FACTOR_KEYS[kind]);
     if (passkeys > 1) return t('email.factor.passkeys');
-    return passkeyName ? t('email.factor.passkeyNamed', { name: passkeyName }) : t(FACTOR_KEYS.passkey);
+    // A name of the person's choosing keeps its own direction inside a right-to-left sentence.
+    const name = passkeyName && directionOf(locale) === 'rtl' ? `\u2068${passkeyName}\u2069` : passkeyName;
+    return name ? t('email.factor.passkeyNamed', { name }) : t(FACTOR_KEYS.passkey);
   });
   // English as written in Britain: no comma before "and".
   return new Intl.ListFormat(locale === 'en' ? 'en-GB' : locale, { type: 'conjunction' }).format(names);
@@ -237,7 +239,7 @@ export function buildMessage(name: MessageName, data: MessageData, options: Buil
     link: optionalText(data.link),
     expiresIn: typeof expiresInMs === 'number' && Number.isFinite(expiresInMs) && expiresInMs > 0 ? describeDuration(expiresInMs, lang) : undefined,
     appName,
-    when: data.when ? formatWhen(new Date(data.when), lang) : undefined,
+    when: data.when && !Number.isNaN(new Date(data.when).getTime()) ? formatWhen(new Date(data.when), lang) : undefined,
     ip: optionalText(data.ip),
     factorName: describeFactors(lang, data.factors, optionalText(data.passkeyName)),
     remaining,
@@ -284,7 +286,7 @@ function normaliseText(text: string): string {
 /**
  * When something happened, unambiguous whatever the reader's time zone: in UTC, and said so.
  * English keeps "Tue, 4 Mar 2025 at 14:05 UTC"; other languages get ICU's date and
- * time in their own order and words ("Di., 4. März 2025, 14:05 UTC", "2025年3月4日(火) 14:05 UTC").
+ * time in their own order and words ("Di., 4. März 2025 um 14:05 UTC", "2025年3月4日(火) 14:05 UTC").
  */
 export function formatWhen(date: Date, locale: Locale = DEFAULT_LOCALE): string {
   if (locale === 'en') {
