@@ -10,6 +10,7 @@ import type * as oidc from 'openid-client';
 import { createUser } from '../../src/accounts/users.ts';
 import { confirmTotpEnrolment, generateRecoveryCodes, startTotpEnrolment, TOTP_SETTINGS } from '../../src/accounts/factors.ts';
 import { allCatalogs, translator } from '../../src/i18n/messages.ts';
+import { PORTAL_SESSIONS } from '../../src/accounts/revocation.ts';
 import { LOCALES, type Locale } from '../../src/i18n/locales.ts';
 import { LENIENT_THROTTLES, useTestServer } from '../helpers/server.ts';
 import { Agent, formOn, type Page } from '../helpers/agent.ts';
@@ -211,5 +212,41 @@ describe('account portal in the person\'s language', function () {
       agent.cookies.set('lk_lang', locale);
       expect(decode((await agent.request(url('/account/security'))).body), locale).to.contain(expected);
     }
+
+    // Trusted browsers: one, then two, then three (Arabic has a form for two and for three to ten).
+    const trust = () => server.deps.factors.trustedBrowsers.create({ _id: randomUUID(), userId: person.userId, deviceId: randomUUID(), createdAt: new Date(), expiresAt: new Date(Date.now() + 86_400_000) });
+    const expected: Record<number, Partial<Record<Locale, string>>> = {
+      1: { en: 'One browser skips the second step', de: 'Ein Browser überspringt', ar: 'يتخطى متصفح واحد' },
+      2: { en: '2 browsers skip the second step', de: '2 Browser überspringen', ar: 'يتخطى متصفحان' },
+      3: { en: '3 browsers skip the second step', fr: '3 navigateurs sautent', ar: 'تتخطى 3 متصفحات' },
+    };
+    for (const count of [1, 2, 3]) {
+      await trust();
+      for (const [locale, text] of Object.entries(expected[count]!)) {
+        agent.cookies.set('lk_lang', locale);
+        expect(decode((await agent.request(url('/account/security'))).body), `${locale} ${count}`).to.contain(text);
+      }
+    }
+  });
+
+  it('says refusals in the page\'s language: an app that is not connected, a change that needs a recent sign-in', async () => {
+    const person = await newPerson('refusals');
+    const agent = await portalAgent(person.email, person.password, { lang: 'ja' });
+    const apps = await agent.request(url('/account/apps'));
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(apps.body)![1]!;
+    const missing = await agent.request(url('/account/apps/revoke'), { form: { _csrf: csrf, grantId: 'no-such-grant' } });
+    expect(missing.status).to.equal(404);
+    expect(htmlLang(missing)).to.deep.equal(['ja', 'ltr']);
+    expect(heading(missing)).to.equal(catalogs.ja['portal.apps.error.notFoundTitle']);
+    expect(decode(missing.body)).to.contain(catalogs.ja['portal.apps.error.notFound']!);
+
+    // The password was entered long ago: changing how one signs in asks for it again, in the page's language.
+    await server.database.connection.collection(PORTAL_SESSIONS).updateMany({ accountId: person.userId }, { $set: { authTime: new Date(Date.now() - 3_600_000) } });
+    agent.cookies.set('lk_lang', 'ar');
+    const stale = await agent.request(url('/account/security/totp'), { form: { _csrf: csrf } });
+    expect(stale.status).to.equal(401);
+    expect(htmlLang(stale)).to.deep.equal(['ar', 'rtl']);
+    expect(heading(stale)).to.equal(catalogs.ar['portal.session.recentTitle']);
+    expectInLanguage(stale, 'ar', 'recent sign-in needed');
   });
 });
