@@ -190,6 +190,33 @@ describe('password pages in every language', function () {
     expect(decode(personal.body)).to.contain('Verwenden Sie weder Ihren Namen noch Ihre E-Mail-Adresse.');
   });
 
+  it('says "too many requests" in the page\'s language, the same for an account and for no account', async () => {
+    const user = await newUser('throttled');
+    for (const [locale, email] of [['fr', user.email], ['ar', `nobody-throttled-${++counter}@example.com`]] as const) {
+      let answer: Page | undefined;
+      for (let i = 0; i < 4; i++) {
+        const agent = agentIn(locale, 'header');
+        answer = await submit(agent, await agent.request(`${server.url}/password/forgot`), /\/password\/forgot$/, { email });
+      }
+      expect(answer!.status, locale).to.equal(429);
+      const minutes = Math.ceil(Number(answer!.headers.get('retry-after')) / 60);
+      expect(htmlLang(answer!)?.[0]).to.equal(locale);
+      expect(decode(heading(answer!) ?? '')).to.equal(catalogs[locale]['password.error.tooManyTitle']);
+      expect(decode(answer!.body)).to.contain(translator(locale)('password.error.tooManyResets', { minutes }));
+    }
+    await server.deps.tasks.idle();
+  });
+
+  describe('with sign-up turned off', () => {
+    const { server: closed } = useTestServer({ policy: { signup: { enabled: false } } });
+    it('says so in the page\'s language', async () => {
+      const page = await agentIn('ja', 'cookie').request(`${closed.url}/signup`);
+      expect(page.status).to.equal(404);
+      expect(htmlLang(page)?.[0]).to.equal('ja');
+      expect(decode(page.body)).to.contain(catalogs.ja['password.signup.disabled']);
+    });
+  });
+
   it('keeps the JSON API\'s English messages, whatever language the caller prefers', async () => {
     const user = await newUser('api');
     const messages = async (password: string) => {
