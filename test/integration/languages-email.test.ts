@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import type { ParsedMail } from 'mailparser';
 import { createUser } from '../../src/accounts/users.ts';
 import { sendPasswordReset } from '../../src/accounts/password-links.ts';
+import { sendResetLinks } from '../../src/accounts/bulk-mail.ts';
 import { LENIENT_THROTTLES, useTestServer } from '../helpers/server.ts';
 import { Agent, formOn } from '../helpers/agent.ts';
 
@@ -76,6 +77,21 @@ describe('emails in the recipient language', () => {
     await sendPasswordReset(server.deps.passwords, (await server.deps.users.findById(frUser._id).lean())!, { actor: 'cli' });
     await sendPasswordReset(server.deps.passwords, none, { actor: 'cli' });
     expect((await mailTo(french)).subject).to.equal('Réinitialisez votre mot de passe Latchkey');
+    expect((await mailTo(plain)).subject).to.equal('Reset your Latchkey password');
+  });
+
+  it("a bulk mail job writes in each account's language, else English, never in the language of whoever started it", async () => {
+    const spanish = uniqueEmail('bulk-es');
+    const plain = uniqueEmail('bulk-none');
+    const esUser = await createUser(server.deps, { email: spanish, password: 'a password for the spanish account' });
+    await server.deps.users.updateOne({ _id: esUser._id }, { $set: { locale: 'es' } });
+    await createUser(server.deps, { email: plain, password: 'a password for the bulk account without' });
+    const started = { actor: 'admin:someone', locale: 'ja' };
+    for (const email of [spanish, plain]) {
+      const result = await sendResetLinks(server.deps, { email }, { ratePerSecond: 1000, context: started });
+      expect(result.sent).to.equal(1);
+    }
+    expect((await mailTo(spanish)).subject).to.equal('Restablece tu contraseña de Latchkey');
     expect((await mailTo(plain)).subject).to.equal('Reset your Latchkey password');
   });
 });
