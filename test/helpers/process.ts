@@ -53,6 +53,9 @@ export async function startServerProcess(dbName: string, env: Record<string, str
       DATA_DIR: mkdtempSync(join(testRoot, 'proc-')),
       MONGODB_URI: uriFor(databaseServerUri(), dbName),
       COOKIE_KEYS: 'a-process-test-cookie-key-of-32-chars-at-least',
+      // Shared by every process on a database, as a deployment shares them: signing keys and
+      // authenticator secrets sealed by one instance open on the others.
+      DATA_KEYS: 'a-process-test-data-key-of-32-characters-at-least',
       ...env,
     },
   });
