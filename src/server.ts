@@ -125,6 +125,15 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       built.on('server_error', (_ctx, error) => log.error({ err: error }, 'provider error'));
       return built;
     }, { pollMs: resolved.signingKeys.pollMs, log }));
+    // The configured apps checked now (the provider would only find a bad one at its first sign-in).
+    for (const metadata of clients) {
+      try {
+        await live.current.Client.validate(metadata);
+      } catch (error) {
+        const detail = (error as { error_description?: string }).error_description ?? (error as Error).message;
+        throw new Error(`client ${metadata.client_id}: ${detail}`);
+      }
+    }
     const deps: AppDeps = {
       ...services,
       get provider() {

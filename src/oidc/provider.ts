@@ -68,6 +68,17 @@ function signInPolicy(secondFactorOf: ProviderOptions['secondFactorOf']) {
   return policy;
 }
 
+/** An absolute https URL without credentials, of reasonable length (what a page may load an image from). */
+export function isHttpsUrl(value: unknown): value is string {
+  if (typeof value !== 'string' || value.length > 2000) return false;
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' && !url.username && !url.password;
+  } catch {
+    return false;
+  }
+}
+
 export const requiresMfa = (client: { [REQUIRE_MFA]?: unknown } | undefined) => client?.[REQUIRE_MFA] === true;
 
 export const isFirstParty = (client: { [FIRST_PARTY]?: unknown } | undefined) => client?.[FIRST_PARTY] === true;
@@ -123,10 +134,18 @@ export function createProvider(options: ProviderOptions): Provider {
       },
     },
     extraClientMetadata: {
-      properties: [FIRST_PARTY, REQUIRE_MFA],
+      // Ours, the app's name per language (RFC 7591 §2.2: client_name#de), and logo_uri
+      // listed again so it is checked here: our pages show it, so https only.
+      properties: [FIRST_PARTY, REQUIRE_MFA, 'logo_uri', ...LOCALES.map((locale) => `client_name#${locale}`)],
       validator(_ctx, key, value) {
         if ((key === FIRST_PARTY || key === REQUIRE_MFA) && value !== undefined && typeof value !== 'boolean') {
           throw new errors.InvalidClientMetadata(`${key} must be a boolean`);
+        }
+        if (key === 'logo_uri' && value !== undefined && !isHttpsUrl(value)) {
+          throw new errors.InvalidClientMetadata('logo_uri must be an https URL (our pages load the logo from it)');
+        }
+        if (key.startsWith('client_name#') && value !== undefined && (typeof value !== 'string' || !value.trim() || value.length > 100)) {
+          throw new errors.InvalidClientMetadata(`${key} must be a name of 1 to 100 characters`);
         }
       },
     },

@@ -4,7 +4,8 @@ import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { AppDeps } from '../../deps.ts';
 import { HttpError } from '../http-error.ts';
-import { isFirstParty } from '../../oidc/provider.ts';
+import { isFirstParty, isHttpsUrl } from '../../oidc/provider.ts';
+import { allowImagesFrom } from '../middleware/security-headers.ts';
 import { translator } from '../../i18n/messages.ts';
 import { localeOf } from '../locale.ts';
 
@@ -38,10 +39,29 @@ export async function finish(ctx: Context, provider: Provider, result: Record<st
   ctx.redirect(redirectTo);
 }
 
-/** The name of the app this sign-in is for (withInteraction loads its client), for the step's page. */
+type ClientBranding = { clientId: string; clientName?: string; logoUri?: string; clientUri?: string; policyUri?: string; tosUri?: string } & Record<string, unknown>;
+
+/**
+ * The name of the app this sign-in is for (withInteraction loads its client), for the
+ * step's page: in the page's language when the app registered one (client_name#de).
+ */
 export function appNameOf(ctx: Context): string {
-  const client = ctx.state.client as { clientName?: string; clientId: string } | undefined;
-  return client?.clientName ?? client?.clientId ?? translator(localeOf(ctx))('common.theApp');
+  const client = ctx.state.client as ClientBranding | undefined;
+  const localized = client?.[`client_name#${localeOf(ctx)}`];
+  return (typeof localized === 'string' ? localized : undefined) ?? client?.clientName ?? client?.clientId ?? translator(localeOf(ctx))('common.theApp');
+}
+
+/** What a page where the person decides shows of the app (RFC 7591 metadata): its name, logo and links. */
+export function appOf(ctx: Context): { name: string; logoUri: string | null; clientUri: string | null; policyUri: string | null; tosUri: string | null } {
+  const client = ctx.state.client as ClientBranding | undefined;
+  const https = (value: unknown) => (isHttpsUrl(value) ? value : null);
+  return {
+    name: appNameOf(ctx),
+    logoUri: https(client?.logoUri),
+    clientUri: https(client?.clientUri),
+    policyUri: https(client?.policyUri),
+    tosUri: https(client?.tosUri),
+  };
 }
 
 /** A step of the interaction: loads it (and its client, for the page), never cached. */
@@ -52,6 +72,9 @@ export function withInteraction(deps: AppDeps, step: (ctx: Context, interaction:
     ctx.state.client = await deps.provider.Client.find(interaction.params.client_id as string);
     // The app's ui_locales come first for this sign-in's pages (web/locale.ts).
     ctx.state.uiLocales = interaction.params.ui_locales;
+    // Its logo (https only, checked at registration) may show on these pages: exactly its origin, nothing more.
+    const logo = (ctx.state.client as ClientBranding | undefined)?.logoUri;
+    if (isHttpsUrl(logo)) allowImagesFrom(ctx, new URL(logo).origin);
     await step(ctx, interaction);
   };
 }

@@ -8,7 +8,7 @@ import { PASSWORD_MAX_BYTES } from '../../accounts/passwords.ts';
 import { readDevice, writeDevice } from '../device-cookie.ts';
 import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
-import { appNameOf, consumeSignInThrottle, finish, type Interaction } from './interaction.ts';
+import { appNameOf, appOf, consumeSignInThrottle, finish, type Interaction } from './interaction.ts';
 import { passwordLogin } from '../../oidc/authentication.ts';
 import { text, parseForm, echo, requestContext } from '../forms.ts';
 import { startForcedChange } from './change-password.ts';
@@ -55,6 +55,7 @@ export async function showLogin(ctx: Context, deps: AppDeps, interaction: Intera
     reauthenticate: Boolean(signedIn),
     uid: interaction.uid,
     appName: appNameOf(ctx),
+    app: appOf(ctx),
     email: extra.email ?? signedIn?.email ?? (typeof hint === 'string' ? hint.slice(0, EMAIL_MAX) : ''),
     errors: extra.errors ?? {},
     notice: NOTICES[String(ctx.query.notice)] ?? null,
