@@ -24,6 +24,11 @@ export function createApp(deps: AppDeps, cookieKeys: string[]): Koa {
   app.use(requestLog(log));
   app.use(deps.metrics.requestTimer());
   app.use(securityHeaders({ secure: config.secure }));
+  // Every page shows the organisation's name and logo (web/theme.ts).
+  app.use((ctx, next) => {
+    ctx.state.theme = deps.theme;
+    return next();
+  });
   app.use(errorPages(log));
   app.use(databaseGate(deps.connection));
   // Every page and route, by area: web/routes.ts. Each router answers its own paths, with 405 for a method it does not take.

@@ -97,6 +97,18 @@ const PolicySchema = z.strictObject({
     trustBrowserDays: z.number().int().min(0).max(365).default(0),
   }).prefault({}),
   audit: z.strictObject({ retentionDays: positiveInt.default(365) }).prefault({}),
+  // The organisation's look (web/theme.ts): checked at start, colours for WCAG AA contrast.
+  theme: z.strictObject({
+    productName: z.string().trim().min(1).max(60).default('Latchkey'),
+    // A .png, .svg, .jpg or .webp file (at most 512 kB) shown above every page; null: the name alone.
+    logoFile: z.string().min(1).nullable().default(null),
+    // Buttons (white text on it) and links (on white): at least 4.5:1 against white.
+    primaryColor: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'a colour as #rrggbb').default('#2f5bd3'),
+    // The same in dark mode, on the dark background: at least 4.5:1 against #1f2226.
+    primaryColorDark: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'a colour as #rrggbb').default('#8fb0ff'),
+    supportEmail: z.email().nullable().default(null),
+    supportUrl: z.url({ protocol: /^https?$/ }).nullable().default(null),
+  }).prefault({}),
 });
 
 export type Policy = z.infer<typeof PolicySchema>;

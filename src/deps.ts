@@ -38,11 +38,14 @@ import { enrolmentModel, factorModel } from './db/models/factor.ts';
 import { groupModel } from './db/models/group.ts';
 import { hasSecondFactor, type FactorDeps } from './accounts/factors.ts';
 import { challengeModel, passkeyModel } from './db/models/passkey.ts';
+import { loadTheme, type Theme } from './web/theme.ts';
 import { trustedBrowserModel } from './db/models/trusted-browser.ts';
 import { PENDING_SECOND_STEPS } from './accounts/second-step.ts';
 
 export interface Services {
   config: Config;
+  /** The organisation's look (web/theme.ts), checked at start. */
+  theme: Theme;
   log: Logger;
   connection: Connection;
   db: Db;
@@ -102,7 +105,10 @@ export function createServices(config: Config, log: Logger, connection: Connecti
     first_login: lifetimes.firstLoginMinutes * 60_000,
   })[purpose];
   const links = new OneTimeLinks(linkModel(connection), lifetimeMs);
-  const mailer = new Mailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outboxDir: join(config.dataDir, 'outbox'), issuer: config.issuer, log });
+  const theme = loadTheme(config.policy.theme);
+  const mailer = new Mailer({
+    smtpUrl: config.smtpUrl, from: config.mailFrom, outboxDir: join(config.dataDir, 'outbox'), issuer: config.issuer, log, productName: theme.productName,
+  });
   const tasks = new BackgroundTasks(log);
   const audit = new AuditTrail(auditModel(connection), config.policy.audit.retentionDays, log);
   const passwords: PasswordFlowDeps = {
@@ -132,7 +138,7 @@ export function createServices(config: Config, log: Logger, connection: Connecti
   // Every audit record of an account change becomes its webhook event, from one place.
   audit.follow((records) => webhooks.record(records));
   const services: Services = {
-    config, log, connection, db, users, hasher, lockout, throttle, emailFormThrottle, policy, links, mailer, tasks, audit, passwords, factors, jobs, webhooks,
+    config, theme, log, connection, db, users, hasher, lockout, throttle, emailFormThrottle, policy, links, mailer, tasks, audit, passwords, factors, jobs, webhooks,
     vault: factors.vault,
     temporaryPasswordMs: config.policy.links.temporaryPasswordDays * 86_400_000,
     signInDeps: {

@@ -2,6 +2,7 @@
 // the switcher that lets the person pick another, remembered in a cookie.
 import type { Context } from 'koa';
 import { chooseLocale, directionOf, isLocale, LOCALE_NAMES, LOCALES, type Locale } from '../i18n/locales.ts';
+import type { Theme } from './theme.ts';
 import { isMessageKey, translateHtml, translator, type MessageValues, type Translate } from '../i18n/messages.ts';
 
 export const LANG_COOKIE = 'lk_lang';
@@ -29,7 +30,9 @@ export function localeOf(ctx: Context): Locale {
 export function languageLocals(ctx: Context): {
   t: Translate; tHtml: (key: string, values?: MessageValues) => string; say: (message: unknown) => string;
   lang: Locale; dir: 'ltr' | 'rtl'; languages: Array<{ code: Locale; name: string }>; here: string; product: string;
+  brand: { logo: boolean; supportEmail: string | null; supportUrl: string | null };
 } {
+  const theme = ctx.state.theme as Pick<Theme, 'productName' | 'logo' | 'supportEmail' | 'supportUrl'> | undefined;
   const lang = localeOf(ctx);
   const t = translator(lang);
   return {
@@ -41,8 +44,10 @@ export function languageLocals(ctx: Context): {
     dir: directionOf(lang),
     languages: LOCALES.map((code) => ({ code, name: LOCALE_NAMES[code] })),
     here: ctx.originalUrl,
-    // The product's name as people know it: the same in every language.
-    product: PRODUCT_NAME,
+    // The product's name as people know it (policy theme.productName): the same in every language.
+    product: theme?.productName ?? PRODUCT_NAME,
+    // The organisation's logo (/assets/logo) and where to get help, when configured.
+    brand: { logo: Boolean(theme?.logo), supportEmail: theme?.supportEmail ?? null, supportUrl: theme?.supportUrl ?? null },
   };
 }
 

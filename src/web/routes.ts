@@ -65,6 +65,12 @@ export function routes(deps: AppDeps, csrf: Csrf): Router[] {
 function site(deps: AppDeps): Router {
   const router = new Router();
   for (const asset of ASSETS) router.get(`/assets/${asset[0]}`, (ctx) => serveAsset(ctx, asset));
+  // The organisation's colours and logo (web/theme.ts, policy theme).
+  router.get('/assets/theme.css', (ctx) => serveAsset(ctx, ['theme.css', 'text/css', Buffer.from(deps.theme.css)]));
+  if (deps.theme.logo) {
+    const logo = deps.theme.logo;
+    router.get('/assets/logo', (ctx) => serveAsset(ctx, ['logo', logo.type, logo.body]));
+  }
   router.get('/healthz/live', (ctx) => live(ctx));
   router.get('/healthz/ready', (ctx) => ready(ctx, deps));
   router.get('/metrics', (ctx) => metrics(ctx, deps));

@@ -21,7 +21,7 @@ export const ASSETS = [
   ['focus.js', 'text/javascript', readFileSync(join(VIEWS_DIR, 'assets/focus.js'))],
 ] as const;
 
-export function serveAsset(ctx: Context, [, type, body]: (typeof ASSETS)[number]): void {
+export function serveAsset(ctx: Context, [, type, body]: readonly [string, string, Buffer]): void {
   ctx.type = type;
   ctx.set('Cache-Control', 'public, max-age=3600');
   ctx.body = body;

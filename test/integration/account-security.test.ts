@@ -156,6 +156,11 @@ describe('account portal: two-step verification', function () {
     const shown = await submit(agent, await securityPage(agent), /\/recovery-codes$/);
     expect(shown.status).to.equal(200);
     const codes = [...shown.body.matchAll(/<li><code>([a-z2-7]{4}(?:-[a-z2-7]{4}){3})<\/code><\/li>/g)].map((m) => m[1]!);
+    // The same codes as a file to keep, made in the page: a data: URL, nothing stored to serve again.
+    const download = /<a class="button secondary" href="data:text\/plain;charset=utf-8,([^"]+)" download="recovery-codes-[^"]+\.txt">/.exec(shown.body);
+    expect(download, 'a download link').to.not.equal(null);
+    const file = decodeURIComponent(download![1]!.replace(/&amp;/g, '&'));
+    for (const code of codes) expect(file).to.contain(code);
     expect(codes).to.have.length(10);
     expect(shown.body).to.contain('replace any you had before').and.contain('will not be shown again');
     await mailTo(person.email, /New recovery codes/);

@@ -210,7 +210,13 @@ export async function submitConfirmTotp(ctx: Context, deps: AppDeps): Promise<vo
 export async function submitRecoveryCodes(ctx: Context, deps: AppDeps): Promise<void> {
   const { user } = portalOf(ctx);
   const { codes } = await generateRecoveryCodes(deps.factors, user._id, requestContext(ctx));
-  renderPortal(ctx, 'security-recovery-codes', 'security', { title: 'portal.codes.title', codes });
+  // The same codes as a text file to keep, made in the page (a data: URL): never stored or served again.
+  const t = portalT(ctx);
+  const file = [t('portal.codes.fileHeader', { email: user.email, site: new URL(deps.config.issuer).host }), '', ...codes, ''].join('\n');
+  renderPortal(ctx, 'security-recovery-codes', 'security', {
+    title: 'portal.codes.title', codes, download: `data:text/plain;charset=utf-8,${encodeURIComponent(file)}`,
+    downloadName: `recovery-codes-${new URL(deps.config.issuer).hostname}.txt`,
+  });
 }
 
 export async function submitRemove(ctx: Context, deps: AppDeps): Promise<void> {
