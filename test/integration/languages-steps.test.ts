@@ -20,7 +20,10 @@ import { confidentialClient, discover, openSignIn, RP_CALLBACK, signIn, startAut
 
 const web = confidentialClient({ client_name: 'Steps App' } as never);
 const strict = confidentialClient({ client_id: 'steps-strict', client_name: 'Strict App', require_mfa: true } as never);
-const thirdParty = confidentialClient({ client_id: 'steps-third', client_name: 'Third Party', client_uri: 'https://third.example', first_party: false } as never);
+const thirdParty = confidentialClient({
+  client_id: 'steps-third', client_name: 'Third Party', 'client_name#de': 'Drittanbieter', first_party: false,
+  client_uri: 'https://third.example/', logo_uri: 'https://static.third.example/logo.png', policy_uri: 'https://third.example/privacy', tos_uri: 'https://third.example/terms',
+} as never);
 const TRUST_DAYS = 30;
 
 describe('the sign-in steps and the provider\'s pages in every language', function () {
@@ -156,7 +159,13 @@ describe('the sign-in steps and the provider\'s pages in every language', functi
         expect(page.body).to.contain('/confirm"');
         const text = textOf(page.body);
         for (const scope of ['openid', 'email', 'profile']) expect(text).to.contain(t(`steps.consent.scope.${scope}`));
-        expect(text).to.contain('Third Party');
+        // The app as it registered: its name in this language where it has one, its logo and links.
+        const name = locale === 'de' ? 'Drittanbieter' : 'Third Party';
+        expect(heading(page)).to.contain(name);
+        expect(decode(page.body)).to.contain(`<img class="app-logo" src="https://static.third.example/logo.png" alt="${t('steps.consent.logo').replace('{app}', name)}"`);
+        expect(page.headers.get('content-security-policy')).to.contain("img-src 'self' data: https://static.third.example;");
+        expect(page.body).to.contain('href="https://third.example/privacy"').and.contain('href="https://third.example/terms"');
+        expect(text).to.contain(t('steps.consent.policy').replace('{app}', name)).and.contain(t('steps.consent.terms').replace('{app}', name));
         expectSpoken(page, locale, 'consent');
 
         // The password step again, once it is done (login.ts): its refusal in the page's language.

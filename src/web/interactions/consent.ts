@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import type { AppDeps } from '../../deps.ts';
 import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
-import { finish, type Interaction } from './interaction.ts';
+import { appNameOf, appOf, finish, type Interaction } from './interaction.ts';
 import { translator } from '../../i18n/messages.ts';
 import { localeOf } from '../locale.ts';
 
@@ -25,13 +25,13 @@ const SCOPE_KEYS: Record<string, string> = Object.fromEntries(Object.keys(SCOPE_
 
 export function showConsent(ctx: Context, interaction: Interaction): void {
   const t = translator(localeOf(ctx));
-  const client = ctx.state.client as { clientName?: string; clientId: string; clientUri?: string };
   const details = interaction.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
   render(ctx, 'consent', {
     title: t('steps.consent.title'),
     uid: interaction.uid,
-    appName: client.clientName ?? client.clientId,
-    appUri: client.clientUri,
+    // The app as it registered (RFC 7591): its name in the page's language, its logo and links (https only).
+    appName: appNameOf(ctx),
+    app: appOf(ctx),
     // A scope we have no words for shows by its name.
     scopes: (details.missingOIDCScope ?? []).map((scope) => (Object.hasOwn(SCOPE_KEYS, scope) ? t(SCOPE_KEYS[scope]!) : scope)),
   });
