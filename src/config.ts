@@ -97,6 +97,14 @@ const PolicySchema = z.strictObject({
     trustBrowserDays: z.number().int().min(0).max(365).default(0),
   }).prefault({}),
   audit: z.strictObject({ retentionDays: positiveInt.default(365) }).prefault({}),
+  // Moving people in from an old password store at their next sign-in (accounts/legacy-migration.ts).
+  // Off without a url; the shared secret is the environment's LEGACY_MIGRATION_SECRET.
+  legacyMigration: z.strictObject({
+    // https, or http to this machine only (a source beside the server).
+    url: z.url({ protocol: /^https?$/ }).nullable().default(null),
+    // Past this the sign-in answers "wrong password" and goes on: a slow source never hangs it.
+    timeoutMs: z.number().int().min(100).max(10_000).default(3_000),
+  }).prefault({}),
   // The organisation's look (web/theme.ts): checked at start, colours for WCAG AA contrast.
   theme: z.strictObject({
     productName: z.string().trim().min(1).max(60).default('Latchkey'),
@@ -130,6 +138,8 @@ const EnvSchema = z.object({
   LATCHKEY_CONFIG: z.string().default('config/latchkey.json'),
   DEMO_APP: z.enum(['true', 'false']).optional(),
   METRICS_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
+  // The bearer token Latchkey sends to the legacy password store (policy legacyMigration.url).
+  LEGACY_MIGRATION_SECRET: z.string().min(16, 'use at least 16 characters').optional(),
   // 0: stop at once. Behind a load balancer that polls readiness (Kubernetes, ELB), set it
   // to at least its probe interval × failure threshold, so it stops sending traffic first.
   SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(300_000).default(0),
@@ -194,6 +204,8 @@ export interface Config {
   };
   /** Background jobs: lease, heartbeat and poll periods, and the invitation rate of console imports. */
   jobs: { leaseMs: number; heartbeatMs: number; pollMs: number; mailRatePerSecond: number };
+  /** The legacy password store asked at sign-in, when configured (accounts/legacy-migration.ts). */
+  legacyMigration: { url: string; secret: string; timeoutMs: number } | null;
   /** Period of the expiry sweep (SWEEP_INTERVAL_MS); one instance runs it per period. */
   sweepIntervalMs: number;
   logLevel: string;
@@ -279,6 +291,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     dataKeys,
     trustProxy: e.TRUST_PROXY === 'true',
     metricsToken: e.METRICS_TOKEN,
+    legacyMigration: legacyMigrationFor(policy.legacyMigration, e.LEGACY_MIGRATION_SECRET),
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     signingKeys: {
       pollMs: e.KEYS_POLL_MS,
@@ -311,4 +324,18 @@ function mergeDeep(base: unknown, extra: unknown): unknown {
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(extra)) out[key] = mergeDeep(base[key], value);
   return out;
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** The legacy source, checked: https (or http to this machine), and a secret to send it. */
+function legacyMigrationFor(policy: Policy['legacyMigration'], secret: string | undefined): Config['legacyMigration'] {
+  if (!policy.url) return null;
+  const url = new URL(policy.url);
+  if (url.protocol !== 'https:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+    throw new ConfigError(`legacyMigration.url ${url.origin}: use https (http only to this machine); it receives people's passwords`);
+  }
+  if (url.username || url.password) throw new ConfigError('legacyMigration.url: no credentials in the URL; set LEGACY_MIGRATION_SECRET');
+  if (!secret) throw new ConfigError('legacyMigration.url is set: set LEGACY_MIGRATION_SECRET too (the bearer token sent to it)');
+  return { url: url.href, secret, timeoutMs: policy.timeoutMs };
 }

@@ -39,6 +39,7 @@ import { groupModel } from './db/models/group.ts';
 import { hasSecondFactor, type FactorDeps } from './accounts/factors.ts';
 import { challengeModel, passkeyModel } from './db/models/passkey.ts';
 import { loadTheme, type Theme } from './web/theme.ts';
+import { httpLegacySource } from './legacy/http-source.ts';
 import { trustedBrowserModel } from './db/models/trusted-browser.ts';
 import { PENDING_SECOND_STEPS } from './accounts/second-step.ts';
 
@@ -144,6 +145,8 @@ export function createServices(config: Config, log: Logger, connection: Connecti
     signInDeps: {
       users, hasher, lockout, audit, deviceMaxFailures: config.policy.device.maxFailures,
       hasSecondFactor: (userId) => hasSecondFactor(factors, userId),
+      // The old password store people move in from at sign-in, when configured.
+      legacy: config.legacyMigration ? httpLegacySource({ ...config.legacyMigration, log }) : null,
     },
   };
   jobs.register(announcingImportEnd(importJobKind(services), (events) => webhooks.recordPayloads(events))).register(mailJobKind(services));

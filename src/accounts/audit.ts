@@ -19,6 +19,8 @@ export const AUDIT_EVENTS = [
   'factor.enrolment_required',
   // "Don't ask again on this browser" given after a second step, and all of them ended by the person (trusted-browsers.ts).
   'browser.trusted', 'browsers.forgotten',
+  // Moved in from the old password store at sign-in (legacy-migration.ts).
+  'account.migrated',
 ] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 

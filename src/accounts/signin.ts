@@ -10,6 +10,7 @@ import { accountSubject, deviceSubject, unknownEmailSubject, type Lockout } from
 import type { PasswordHasher } from './passwords.ts';
 import type { UserModel, User } from '../db/models/user.ts';
 import type { AuditTrail, RequestContext } from './audit.ts';
+import { migrateFromLegacy, type LegacyAnswer, type LegacySource } from './legacy-migration.ts';
 
 /** A browser that signed in to this account before (OWASP "device cookie"). */
 export interface TrustedDevice {
@@ -28,6 +29,12 @@ export type SignInResult =
   | { ok: true; user: User; device: TrustedDevice; mustChangePassword: boolean; secondFactor: boolean }
   | { ok: false; reason: SignInFailure; userId: string | null };
 
+/** The account a concurrent migration stored, if `input.password` is its password. */
+async function verifiedAgain(deps: SignInDeps, input: { email: string; password: string }): Promise<User | null> {
+  const again = await deps.users.findOne({ emailNormalized: normalizeEmail(input.email) }).lean<User>();
+  return again?.passwordHash && (await deps.hasher.verify(again.passwordHash, input.password)) ? again : null;
+}
+
 export interface SignInDeps {
   users: UserModel;
   hasher: PasswordHasher;
@@ -36,6 +43,8 @@ export interface SignInDeps {
   deviceMaxFailures: number;
   /** Whether the account has a second factor to ask for after the password (accounts/factors.ts). */
   hasSecondFactor(userId: string): Promise<boolean>;
+  /** The old password store to move people in from (accounts/legacy-migration.ts); absent: off. */
+  legacy?: LegacySource | null;
 }
 
 export async function authenticate(
@@ -53,25 +62,45 @@ export async function authenticate(
   // limit(2), not findOne: should the lookup ever scan (a store without the index), it
   // then reads the whole collection whether or not the address exists, rather than
   // stopping early at a match and telling the two apart by time.
-  const [user = null] = await deps.users.find({ emailNormalized: normalizeEmail(input.email) }).limit(2).lean<User[]>();
+  const [found = null] = await deps.users.find({ emailNormalized: normalizeEmail(input.email) }).limit(2).lean<User[]>();
   // The device cookie only counts for the account it was issued for.
-  const device = user && input.device?.userId === user._id ? input.device : null;
+  const device = found && input.device?.userId === found._id ? input.device : null;
   // A trusted browser keeps its own budget: failures from elsewhere cannot lock it out.
-  const subject = !user ? unknownEmailSubject(emailKey(input.email)) : device ? deviceSubject(device.deviceId) : accountSubject(user._id);
+  const subject = !found ? unknownEmailSubject(emailKey(input.email)) : device ? deviceSubject(device.deviceId) : accountSubject(found._id);
 
   const [lock, passwordMatches] = await Promise.all([
     deps.lockout.check(subject),
-    user?.passwordHash ? deps.hasher.verify(user.passwordHash, input.password) : deps.hasher.verifyNothing(input.password),
+    found?.passwordHash ? deps.hasher.verify(found.passwordHash, input.password) : deps.hasher.verifyNothing(input.password),
   ]);
 
-  const reason: SignInFailure | null = !user ? 'unknown_email'
-    : !user.passwordHash ? 'no_password'
+  let user = found;
+  let reason: SignInFailure | null = !found ? 'unknown_email'
+    : !found.passwordHash ? 'no_password'
     : lock.locked ? 'locked'
     : !passwordMatches ? 'wrong_password'
-    : user.status === 'disabled' ? 'disabled'
-    : user.status !== 'active' ? 'unverified'
-    : user.mustChangePassword && user.temporaryPasswordExpiresAt && user.temporaryPasswordExpiresAt <= new Date() ? 'temporary_password_expired'
+    : found.status === 'disabled' ? 'disabled'
+    : found.status !== 'active' ? 'unverified'
+    : found.mustChangePassword && found.temporaryPasswordExpiresAt && found.temporaryPasswordExpiresAt <= new Date() ? 'temporary_password_expired'
     : null;
+
+  // No account here, or one whose password the old system still holds: ask the old system,
+  // once, and only after the throttles (the caller) and the lockout let the attempt through.
+  let legacy: LegacyAnswer | null = null;
+  const legacyCandidate = reason === 'unknown_email' || (reason === 'no_password' && found!.passwordHeldByLegacy === true && found!.status !== 'disabled');
+  if (deps.legacy && legacyCandidate && !lock.locked) {
+    legacy = await deps.legacy.verify(input.email, input.password);
+    if (legacy.ok) {
+      const migrated = await migrateFromLegacy(deps, { email: input.email, password: input.password, existing: found, profile: legacy.profile })
+        // Another sign-in migrated this person at the same moment: check the password against what it stored.
+        ?? (await verifiedAgain(deps, input));
+      if (migrated) {
+        user = migrated;
+        reason = null;
+        // A new account is created like any other (webhook account.created); a pre-registered one gets its password.
+        await deps.audit.record(found ? 'account.migrated' : 'account.created', migrated._id, { ...input.context, actor: 'system' }, { via: 'legacy_migration' });
+      }
+    }
+  }
 
   if (reason) {
     const counted = await deps.lockout.recordFailure(subject, {
@@ -79,7 +108,9 @@ export async function authenticate(
       maxFailures: device ? deps.deviceMaxFailures : undefined,
     });
     const userId = user?._id ?? null;
-    await deps.audit.record('signin.failed', userId, input.context, { reason, trustedDevice: Boolean(device) });
+    await deps.audit.record('signin.failed', userId, input.context, {
+      reason, trustedDevice: Boolean(device), ...(legacy && !legacy.ok ? { legacy: legacy.reason } : {}),
+    });
     // An address with no account is locked too, and recorded alike: a write for one side
     // only would make the attempt that crosses the limit slower for a real account.
     if (counted.justLocked) {

@@ -45,6 +45,7 @@ export const FROM_AUDIT: Partial<Record<AuditEvent | 'account.deleted', Exclude<
   'account.deleted': 'account.deleted',
   'password.changed': 'account.password_changed',
   'invite.accepted': 'account.password_changed',
+  'account.migrated': 'account.password_changed',
   'password.reset': 'account.password_reset',
   'password.temporary_set': 'account.password_reset',
   'account.locked': 'account.locked',

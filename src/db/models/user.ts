@@ -27,6 +27,9 @@ const userSchema = new Schema(
     searchTerms: { type: [String], default: [] },
     // argon2id PHC string; null for an account that has not chosen a password yet.
     passwordHash: { type: String, default: null },
+    // Pre-registered from an old system whose password store still holds the password: the first
+    // sign-in asks that store (accounts/legacy-migration.ts) and keeps the password it verified.
+    passwordHeldByLegacy: { type: Boolean, default: false },
     // Hashes of the previous passwords, newest first, for the no-reuse rule.
     passwordHistory: { type: [String], default: [] },
     passwordChangedAt: { type: Date, default: null },

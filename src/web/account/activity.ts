@@ -37,6 +37,7 @@ const EVENT_TEXT: Record<AuditEvent, string> = {
   'recovery_codes.generated': 'portal.event.recovery_codes.generated',
   'browser.trusted': 'portal.event.browser.trusted',
   'browsers.forgotten': 'portal.event.browsers.forgotten',
+  'account.migrated': 'portal.event.account.migrated',
   'account.deleted': 'portal.event.account.deleted',
   'group.created': 'portal.event.group.created',
   'group.updated': 'portal.event.group.updated',

@@ -108,6 +108,7 @@ export const EVENT_TEXT: Record<AuditEvent, string> = {
   'recovery_codes.generated': 'Recovery codes generated',
   'browser.trusted': 'Browser trusted to skip the second step',
   'browsers.forgotten': 'Trusted browsers forgotten',
+  'account.migrated': 'Moved in from the old password store',
   'account.deleted': 'Account deleted',
   'group.created': 'Group created',
   'group.updated': 'Group changed',
