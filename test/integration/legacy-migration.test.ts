@@ -138,7 +138,7 @@ describe('moving people in from a legacy password store', function () {
     expect(stored!.passwordHash).to.match(/^\$argon2id\$/);
   });
 
-  it('asks nothing once the address is locked out, and nothing past the throttle', async () => {
+  it('asks nothing once the address is locked out (the per-address throttles come earlier still, on the page)', async () => {
     legacy.people.set('locked-out@example.com', { password: 'the right one 55' });
     for (let i = 0; i < server.deps.config.policy.lockout.maxFailures; i++) await signIn('locked-out@example.com', `wrong ${i}`);
     legacy.asked.length = 0;
