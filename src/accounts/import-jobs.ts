@@ -52,6 +52,8 @@ export interface ImportJob extends JobDoc {
   expiresAt: Date;
   fileName: string | null;
   upsert: boolean;
+  /** Rows without a password keep theirs in the old system (ImportOptions.legacyPasswords); absent on older jobs. */
+  legacyPasswords?: boolean;
   /** Email a set-password link to every account created without a password. */
   sendInvitations: boolean;
   /** Who and where, for the audit records of the import (actor admin:<id>), whichever instance runs it. */
@@ -137,6 +139,7 @@ export function runState(job: ImportJob, now = Date.now()): 'uploading' | 'waiti
 export interface StartImportOptions {
   startedBy: string;
   upsert?: boolean;
+  legacyPasswords?: boolean;
   sendInvitations?: boolean;
   fileName?: string | null;
   /** Who and where, for the audit records of the import (actor admin:<id>). */
@@ -155,7 +158,7 @@ export async function startImportJob(services: ImportJobDeps, input: Readable, o
   const fileName = options.fileName?.slice(0, 200) ?? null;
   const held = await services.jobs.createHeld<ImportJob>(IMPORT_JOB_KIND, {
     _id: randomUUID(), startedBy: options.startedBy, startedAt: now, expiresAt: new Date(now.getTime() + JOB_RETENTION_MS),
-    fileName, upsert: Boolean(options.upsert), sendInvitations: Boolean(options.sendInvitations), context: options.context ?? {},
+    fileName, upsert: Boolean(options.upsert), legacyPasswords: Boolean(options.legacyPasswords), sendInvitations: Boolean(options.sendInvitations), context: options.context ?? {},
     phase: 'upload', size: 0, rows: 0, created: 0, updated: 0, unchanged: 0, rejectedCount: 0, rejected: [],
     checkpoint: { line: 0, inviteBatches: 0, unfinished: null }, invitations: options.sendInvitations ? newMailState(0) : null,
   });
@@ -238,6 +241,7 @@ async function importRows(services: ImportJobDeps, job: ImportJob, update: Updat
   try {
     await importUsers(services, input, {
       upsert: job.upsert,
+      legacyPasswords: job.legacyPasswords === true,
       context: job.context,
       signal,
       job: {

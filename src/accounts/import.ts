@@ -37,6 +37,12 @@ export interface ImportReport {
 
 export interface ImportOptions {
   upsert?: boolean;
+  /**
+   * Rows without a password or hash keep theirs in the old system (policy legacyMigration):
+   * created with passwordHeldByLegacy and no invitation; the first sign-in asks the old
+   * system and keeps the password it verifies (accounts/legacy-migration.ts).
+   */
+  legacyPasswords?: boolean;
   context?: RequestContext;
   onProgress?: (rowsDone: number) => void;
   /**
@@ -346,6 +352,7 @@ async function applyBatch(services: ImportDeps, rows: Row[], options: ImportOpti
       inserts.push({
         _id: id, email: row.email, emailNormalized: row.emailNormalized, name: row.name ?? '',
         passwordHash: passwordHash ?? null, status: passwordHash ? 'active' : 'invited',
+        ...(!passwordHash && options.legacyPasswords ? { passwordHeldByLegacy: true } : {}),
         mustChangePassword: row.mustChange, temporaryPasswordExpiresAt: row.mustChange ? new Date(now.getTime() + temporaryMs) : null,
         passwordChangedAt: passwordHash ? now : null, groups: row.groups ?? [], roles: [], passwordHistory: [], emailVerified: false,
         searchTerms: searchTermsFor(row.email, row.name), createdAt: now, updatedAt: now,
@@ -410,7 +417,8 @@ async function applyBatch(services: ImportDeps, rows: Row[], options: ImportOpti
     }
   }
   inserts.forEach((doc, index) => {
-    if (!refused.has(index) && doc.status === 'invited') invited.push({ id: doc._id as string, email: doc.email as string });
+    // Passwords the old system holds: no invitation, their first sign-in moves them in.
+    if (!refused.has(index) && doc.status === 'invited' && !doc.passwordHeldByLegacy) invited.push({ id: doc._id as string, email: doc.email as string });
   });
   report.created += created;
   if (updates.length) {

@@ -88,13 +88,15 @@ export function registerBulkCommands(program: Command): void {
     .argument('<file>', 'the CSV file (UTF-8)')
     .option('--upsert', 'update existing accounts (name, groups; a password only where the account has none)')
     .option('--report <file>', 'write the rejected rows as CSV (line,email,reason) to this file')
-    .addHelpText('after', examples('latchkey user:import people.csv --report rejected.csv', 'latchkey user:import people.csv --upsert'))
-    .action(action(async (file: string, options: { upsert?: boolean; report?: string }) => {
+    .option('--legacy-passwords', 'rows without a password keep theirs in the old system (policy legacyMigration): no invitation; the first sign-in moves them in')
+    .addHelpText('after', examples('latchkey user:import people.csv --report rejected.csv', 'latchkey user:import people.csv --upsert', 'latchkey user:import people.csv --legacy-passwords'))
+    .action(action(async (file: string, options: { upsert?: boolean; report?: string; legacyPasswords?: boolean }) => {
       if (!existsSync(file)) throw new CliError(`no such file: ${file}`);
       const [{ importUsers }, { csvCell }] = await Promise.all([import('../accounts/import.ts'), import('../accounts/import-jobs.ts')]);
       const started = Date.now();
       const report = await withServices(({ services }) => importUsers(services, createReadStream(file), {
         upsert: options.upsert,
+        legacyPasswords: options.legacyPasswords,
         context: { actor: 'cli' },
         onProgress: (rows) => process.stderr.isTTY && process.stderr.write(`\r${rows} rows`),
       }));

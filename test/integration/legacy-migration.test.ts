@@ -7,7 +7,9 @@
 import { expect } from 'chai';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { normalizeEmail } from '../../src/accounts/email.ts';
+import { importUsers } from '../../src/accounts/import.ts';
 import { LENIENT_THROTTLES, startTestServer, useTestServer } from '../helpers/server.ts';
 import { Agent, formOn } from '../helpers/agent.ts';
 import { discover, openSignIn, publicClient, RP_CALLBACK, startAuthorization } from '../helpers/rp.ts';
@@ -136,6 +138,16 @@ describe('moving people in from a legacy password store', function () {
     const stored = await account('prereg@example.com');
     expect(stored).to.include({ status: 'active', passwordHeldByLegacy: false });
     expect(stored!.passwordHash).to.match(/^\$argon2id\$/);
+  });
+
+  it('moves in people imported from a CSV with --legacy-passwords: no invitation, their first sign-in asks the old system', async () => {
+    const report = await importUsers(server.deps, Readable.from('email,name\nimported-legacy@example.com,Imo\n'), { legacyPasswords: true });
+    expect(report.created).to.equal(1);
+    expect(await account('imported-legacy@example.com')).to.include({ status: 'invited', passwordHeldByLegacy: true, passwordHash: null });
+    legacy.people.set('imported-legacy@example.com', { password: 'kept by the old system 88' });
+    const { answer } = await signIn('imported-legacy@example.com', 'kept by the old system 88');
+    expect(answer.url.startsWith(RP_CALLBACK)).to.equal(true);
+    expect(await account('imported-legacy@example.com')).to.include({ status: 'active', passwordHeldByLegacy: false, name: 'Imo' });
   });
 
   it('asks nothing once the address is locked out (the per-address throttles come earlier still, on the page)', async () => {
