@@ -8,12 +8,16 @@
 // they are filtered out so the rest stays strict, and a known entry that no longer
 // occurs does not fail (delete it then).
 import { expect } from 'chai';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Secret, TOTP } from 'otpauth';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createUser } from '../../src/accounts/users.ts';
 import { confirmTotpEnrolment, startTotpEnrolment, TOTP_SETTINGS } from '../../src/accounts/factors.ts';
 import { inviteUser, sendPasswordReset } from '../../src/accounts/password-links.ts';
+import { setTemporaryPassword } from '../../src/accounts/set-password.ts';
 import { LENIENT_THROTTLES, useTestServer } from '../helpers/server.ts';
 import { useBrowser } from '../helpers/browser.ts';
 import { axeViolations, describeViolations, type AxeViolation } from '../helpers/axe.ts';
@@ -117,6 +121,17 @@ describe('accessibility (axe, WCAG 2.2 AA) in a browser', function () {
         await page.goto((await startAuthorization(strictConfig)).url.href);
         await signInOn(page, email);
         await page.locator('code.secret').waitFor();
+      },
+    },
+    {
+      name: 'forced change on first sign-in',
+      open: async (page) => {
+        const email = nextEmail('temporary');
+        const user = await createUser(server.deps, { email, password: 'placeholder value 77' });
+        await setTemporaryPassword({ ...server.deps.passwords, temporaryPasswordMs: 86_400_000 }, user, password);
+        await page.goto((await startAuthorization(config)).url.href);
+        await signInOn(page, email);
+        await page.locator('input[autocomplete=new-password]').waitFor();
       },
     },
     { name: 'forgot password', open: async (page) => { await page.goto(`${server.url}/password/forgot`); } },
@@ -266,6 +281,39 @@ describe('accessibility (axe, WCAG 2.2 AA) in a browser', function () {
     { name: 'console audit', open: async (page) => { await page.goto(`${server.url}/admin/audit`); } },
     { name: 'console imports', open: async (page) => { await page.goto(`${server.url}/admin/imports`); } },
     { name: 'console webhooks', open: async (page) => { await page.goto(`${server.url}/admin/webhooks`); } },
+    {
+      name: 'console webhooks (failed)',
+      open: async (page) => {
+        await page.goto(`${server.url}/admin/webhooks`);
+        await submit(page, 'form[action="/admin/webhooks"] button.primary');
+      },
+    },
+    {
+      name: 'console new webhook secret',
+      open: async (page) => {
+        await page.goto(`${server.url}/admin/webhooks`);
+        await page.locator('#url').fill(`https://example.com/hooks/${++people}`);
+        await page.locator('input[name=events]').first().check();
+        await submit(page, 'form[action="/admin/webhooks"] button.primary');
+      },
+    },
+    {
+      name: 'console webhook',
+      open: async (page) => {
+        await page.goto(`${server.url}/admin/webhooks`);
+        const href = await page.locator('main a[href^="/admin/webhooks/"]').first().getAttribute('href');
+        await page.goto(`${server.url}${href}`);
+      },
+    },
+    {
+      name: 'console import job',
+      open: async (page) => {
+        await page.goto(`${server.url}/admin/imports`);
+        await page.locator('#file').setInputFiles({ name: 'people.csv', mimeType: 'text/csv', buffer: Buffer.from(`email,name\na11y-import-${++people}@example.com,Imported\nnot-an-email,Bad Row\n`) });
+        await submit(page, 'form[action="/admin/imports"] button.primary');
+        await page.locator('.badge.job-done').waitFor({ timeout: 15_000 });
+      },
+    },
   ];
 
   function unexpected(name: string, violations: AxeViolation[]): AxeViolation[] {
@@ -346,6 +394,7 @@ describe('accessibility (axe, WCAG 2.2 AA) in a browser', function () {
               await open(page);
               const widths = await widthsOf(page);
               expect(widths.scroll, `${name} scrolls sideways`).to.be.at.most(widths.view);
+              await audit(page, name);
             } finally {
               await context.close();
             }
@@ -362,6 +411,7 @@ describe('accessibility (axe, WCAG 2.2 AA) in a browser', function () {
               await page.goto(`${server.url}${path}`);
               const widths = await widthsOf(page);
               expect(widths.scroll, `${path} scrolls sideways`).to.be.at.most(widths.view);
+              await audit(page, path);
             }
             await page.goto(`${server.url}/account/security`);
             await submit(page, 'form[action="/account/security/totp"] button');
@@ -375,4 +425,34 @@ describe('accessibility (axe, WCAG 2.2 AA) in a browser', function () {
       }
     }
   });
+});
+
+describe('accessibility with an organisation theme (logo, colours, help link)', function () {
+  this.timeout(120_000);
+  const logoFile = join(mkdtempSync(join(tmpdir(), 'a11y-theme-')), 'logo.svg');
+  writeFileSync(logoFile, '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="32"><rect width="120" height="32" fill="#0b6e4f"/></svg>');
+  const theme = { productName: 'Acme ID', logoFile, primaryColor: '#0b6e4f', primaryColorDark: '#7ee0b8', supportUrl: 'https://help.example.com/' };
+  const { server } = useTestServer({ clients: [web], policy: { ...LENIENT_THROTTLES, theme } });
+  const browser: Browser = useBrowser();
+
+  for (const lang of ['en', 'ar'] as const) {
+    for (const scheme of ['light', 'dark'] as const) {
+      it(`the sign-in page after a failed try, ${lang}, ${scheme}: the logo named, the help link, the colours`, async () => {
+        const context = await browser.newContext({ colorScheme: scheme });
+        context.setDefaultTimeout(10_000);
+        await context.addCookies([{ name: 'lk_lang', value: lang, url: server.url }]);
+        try {
+          const page = await context.newPage();
+          await page.goto((await startAuthorization(await discover(server.url, web))).url.href);
+          await submit(page);
+          expect(await page.locator('header img.brand-logo').getAttribute('alt')).to.equal('Acme ID');
+          expect(await page.locator('footer a[href="https://help.example.com/"]').count()).to.equal(1);
+          const violations = await axeViolations(page);
+          expect(violations, describeViolations(violations)).to.deep.equal([]);
+        } finally {
+          await context.close();
+        }
+      });
+    }
+  }
 });
