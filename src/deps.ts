@@ -145,6 +145,7 @@ export function createServices(config: Config, log: Logger, connection: Connecti
     signInDeps: {
       users, hasher, lockout, audit, deviceMaxFailures: config.policy.device.maxFailures,
       hasSecondFactor: (userId) => hasSecondFactor(factors, userId),
+      lockNotice: { mailer, urls: passwords.urls },
       // The old password store people move in from at sign-in, when configured.
       legacy: config.legacyMigration ? httpLegacySource({ ...config.legacyMigration, log }) : null,
     },

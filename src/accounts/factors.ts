@@ -31,6 +31,7 @@ import { AccountError } from './errors.ts';
 import { accountSubject, deviceSubject, type Lockout } from './lockout.ts';
 import type { EmailUrls } from './password-links.ts';
 import type { TrustedDevice } from './signin.ts';
+import { tellOwnerOfLock } from './lock-notice.ts';
 
 /** RFC 6238's defaults, which every authenticator app supports. */
 export const TOTP_SETTINGS = { algorithm: 'SHA1', digits: 6, period: 30 } as const;
@@ -362,6 +363,10 @@ export async function verifySecondFactor(
       await deps.audit.record('account.locked', userId, { ...context, actor: 'system' }, {
         scope: device ? 'device' : 'account', until: counted.lockedUntil?.toISOString() ?? null, lockNumber: counted.lockCount,
       });
+      if (!device) {
+        const owner = await deps.users.findById(userId, { email: 1, name: 1, locale: 1 }).lean<Pick<User, 'email' | 'name' | 'locale'>>();
+        if (owner) tellOwnerOfLock(deps, owner, counted.lockedUntil ?? null, context);
+      }
     }
     return result;
   }

@@ -11,6 +11,7 @@ import type { PasswordHasher } from './passwords.ts';
 import type { UserModel, User } from '../db/models/user.ts';
 import type { AuditTrail, RequestContext } from './audit.ts';
 import { migrateFromLegacy, type LegacyAnswer, type LegacySource } from './legacy-migration.ts';
+import { tellOwnerOfLock, type LockNoticeDeps } from './lock-notice.ts';
 
 /** A browser that signed in to this account before (OWASP "device cookie"). */
 export interface TrustedDevice {
@@ -45,6 +46,8 @@ export interface SignInDeps {
   hasSecondFactor(userId: string): Promise<boolean>;
   /** The old password store to move people in from (accounts/legacy-migration.ts); absent: off. */
   legacy?: LegacySource | null;
+  /** Emails the owner when failed sign-ins lock the account (accounts/lock-notice.ts); absent: none. */
+  lockNotice?: LockNoticeDeps;
 }
 
 export async function authenticate(
@@ -117,6 +120,8 @@ export async function authenticate(
       await deps.audit.record('account.locked', userId, { ...input.context, actor: 'system' }, {
         scope: !user ? 'unknown_email' : device ? 'device' : 'account', until: counted.lockedUntil?.toISOString() ?? null, lockNumber: counted.lockCount,
       });
+      // The account itself is locked (not one trusted browser's budget): its owner hears of it, once.
+      if (user && !device && deps.lockNotice) tellOwnerOfLock(deps.lockNotice, user, counted.lockedUntil ?? null, input.context);
     }
     return { ok: false, reason, userId };
   }

@@ -151,6 +151,12 @@ const CATALOGUE = {
     subject: 'email.recovery_code_used.subject',
     required: ['link', 'remaining'],
   },
+  // Too many wrong passwords or codes paused sign-ins to the account (once per lock). The page
+  // said nothing of it; the owner learns it here, with the way back (a reset link's page).
+  account_locked: {
+    subject: 'email.account_locked.subject',
+    required: ['link'],
+  },
   signup_existing_account: {
     subject: 'email.signup_existing_account.subject',
     // The link goes to the forgot-password page.
@@ -251,7 +257,7 @@ export function buildMessage(name: MessageName, data: MessageData, options: Buil
     // The link itself is not repeated here: it may carry a token and errors get logged.
     throw new Error(`email message "${name}": data.link must be an absolute URL under the issuer ${issuer}`);
   }
-  if (name === 'password_changed' || name === 'factor_added' || name === 'factor_removed' || name === 'recovery_codes_generated' || name === 'recovery_code_used') base.when ??= formatWhen(new Date(), lang);
+  if (name === 'password_changed' || name === 'factor_added' || name === 'factor_removed' || name === 'recovery_codes_generated' || name === 'recovery_code_used' || name === 'account_locked') base.when ??= formatWhen(new Date(), lang);
 
   // The values every message of the catalog may use.
   const raw: MessageValues = {

@@ -54,6 +54,7 @@ function dataFor(name: MessageName, to: string, link: string): MessageData {
     case 'factor_added':
     case 'factor_removed': return { ...base, when: new Date('2025-03-04T14:05:00Z'), ip: '203.0.113.7', factors: ['totp'] };
     case 'recovery_codes_generated': return { ...base, when: new Date('2025-03-04T14:05:00Z'), ip: '203.0.113.7' };
+    case 'account_locked': return { ...base, when: new Date('2025-03-04T14:05:00Z') };
     case 'recovery_code_used': return { ...base, when: new Date('2025-03-04T14:05:00Z'), ip: '203.0.113.7', remaining: 3 };
   }
 }
