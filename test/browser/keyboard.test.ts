@@ -128,6 +128,31 @@ describe('keyboard-only walk-throughs in a browser', function () {
     });
   }
 
+  for (const [lang, scheme] of [['en', 'light'], ['en', 'dark'], ['ar', 'light'], ['ar', 'dark']] as const) {
+    it(`every control of the sign-in, forgot-password and sign-up pages shows its focus, footer included (${lang}, ${scheme})`, async () => {
+      const context = await newContext(scheme);
+      await context.addCookies([{ name: 'lk_lang', value: lang, url: server.url }]);
+      const page = await context.newPage();
+      const authorization = await startAuthorization(config);
+      for (const url of [authorization.url.href, `${server.url}/password/forgot`, `${server.url}/signup`]) {
+        await page.goto(url);
+        await fromTop(page);
+        // Round the whole page once: every stop until focus leaves the page after the last control.
+        const stops = await page.evaluate<number>(`document.querySelectorAll('a[href], button:not([hidden]), input:not([type=hidden]):not([hidden]), select, textarea').length`);
+        let seen = 0;
+        for (let i = 0; i < stops + 5; i++) {
+          await page.keyboard.press('Tab');
+          const now = await focused(page, 'footer button[lang]');
+          if (now.tag === 'body') break;
+          seen++;
+          expect(now.visible, `focus is visible on ${now.tag}#${now.id} "${now.text}" at ${url}`).to.equal(true);
+        }
+        expect(seen, `Tab reached the controls of ${url}`).to.be.at.least(8);
+      }
+      await context.close();
+    });
+  }
+
   it('forgot password: from the sign-in link to the emailed page, a new password, then signed in', async () => {
     const email = 'keys-forgot@example.com';
     await createUser(server.deps, { email, password: 'the one I forgot 11' });
