@@ -375,6 +375,33 @@ describe('accessibility (axe, WCAG 2.2 AA) in a browser', function () {
     }
   }
 
+  it('mirrors for Arabic: labels, the error summary and the skip link start on the right', async () => {
+    const sides: Record<string, { label: number; card: number; summaryStart: string; skip: string }> = {};
+    for (const lang of ['en', 'ar'] as const) {
+      const context = await newContext(lang, 'light');
+      try {
+        const page = await context.newPage();
+        await page.goto(`${server.url}/signup`);
+        await submit(page);
+        sides[lang] = await page.evaluate(`(() => {
+          const range = document.createRange();
+          range.selectNodeContents(document.querySelector('label[for=name]'));
+          const label = range.getBoundingClientRect();
+          const card = document.querySelector('main').getBoundingClientRect();
+          const summary = getComputedStyle(document.querySelector('.error-summary'));
+          const skip = getComputedStyle(document.querySelector('.skip-link'));
+          return { label: label.left - card.left, card: card.right - label.right, summaryStart: (parseFloat(summary.borderLeftWidth) > parseFloat(summary.borderRightWidth) ? 'left' : 'right'), skip: skip.left !== 'auto' && parseFloat(skip.left) < 50 ? 'left' : 'right' };
+        })()`);
+      } finally {
+        await context.close();
+      }
+    }
+    expect(sides.en!.label, 'English labels start at the left padding').to.be.lessThan(sides.en!.card);
+    expect(sides.ar!.card, 'Arabic labels start at the right padding').to.be.lessThan(sides.ar!.label);
+    expect([sides.en!.summaryStart, sides.ar!.summaryStart]).to.deep.equal(['left', 'right']);
+    expect([sides.en!.skip, sides.ar!.skip]).to.deep.equal(['left', 'right']);
+  });
+
   describe('narrow screens and zoom: no sideways scrolling', () => {
     const widthsOf = (page: Page) => page.evaluate<{ scroll: number; view: number }>('({ scroll: document.documentElement.scrollWidth, view: window.innerWidth })');
     const narrow: Array<[string, (page: Page) => Promise<void>]> = [
