@@ -7,6 +7,8 @@ import { z } from 'zod';
 import type { ClientMetadata } from 'oidc-provider';
 import type { Db } from 'mongodb';
 import { artifactCollection } from './adapter.ts';
+import { DEFAULT_LOCALE, LOCALES } from '../i18n/locales.ts';
+import { translator } from '../i18n/messages.ts';
 
 export const FIRST_PARTY = 'first_party';
 /** Client metadata: this app accepts only sign-ins with a second factor. */
@@ -59,7 +61,9 @@ export const PORTAL_CLIENT_ID = 'latchkey-account';
 export function portalClient(issuer: string): ClientMetadata {
   return {
     client_id: PORTAL_CLIENT_ID,
-    client_name: 'Your account',
+    client_name: translator(DEFAULT_LOCALE)('common.portalName'),
+    // Its name in each of our languages (RFC 7591 client_name#<lang>), so its sign-in page speaks the page's language.
+    ...Object.fromEntries(LOCALES.filter((locale) => locale !== DEFAULT_LOCALE).map((locale) => [`client_name#${locale}`, translator(locale)('common.portalName')])),
     token_endpoint_auth_method: 'none',
     redirect_uris: [`${issuer}/account/callback`],
     post_logout_redirect_uris: [`${issuer}/account/signed-out`],
