@@ -27,7 +27,7 @@ const credentialForm = z.object({ credential: z.string({ error: 'No passkey was 
 const bindingOf = (interaction: Interaction): Binding => `interaction:${interaction.uid}`;
 
 function signingIn(interaction: Interaction): void {
-  if (interaction.prompt.name !== 'login') throw new HttpError(400, 'Already signed in', 'This step is already done. Go back to the app and start again.');
+  if (interaction.prompt.name !== 'login') throw new HttpError(400, 'errors.step.done.title', 'errors.step.done');
 }
 
 /** POST /options: the challenge for this sign-in, as JSON for the page's script. */
@@ -65,7 +65,7 @@ export async function submitPasskey(ctx: Context, deps: AppDeps, interaction: In
     return again(401);
   }
   if (step && !(await completeSecondStep(deps.db, interaction.uid))) {
-    throw new HttpError(400, 'Sign in again', 'This step was already used. Go back to the app and sign in again.');
+    throw new HttpError(400, 'errors.step.signInAgain.title', 'errors.step.used');
   }
   await deps.audit.record('factor.verified', user._id, context, { method: 'passkey', factorId: result.passkeyId });
   await deps.audit.record('signin.succeeded', user._id, context, { method: step ? 'password+passkey' : 'passkey' });
@@ -82,8 +82,9 @@ export async function submitPasskey(ctx: Context, deps: AppDeps, interaction: In
 async function consumeAddressThrottle(ctx: Context, deps: AppDeps): Promise<void> {
   const throttle = await deps.throttle.consumeAddress(ctx.ip);
   if (!throttle.allowed) {
-    throw new HttpError(429, 'Too many attempts', `Too many sign-in attempts. Wait ${Math.ceil(throttle.retryAfterSeconds / 60)} minute(s) and try again.`, {
+    // Catalog keys (locales/<lang>/errors.json), said by the error page in the page's language.
+    throw new HttpError(429, 'errors.interaction.throttled.title', 'errors.interaction.throttled.message', {
       'Retry-After': String(throttle.retryAfterSeconds),
-    });
+    }, { minutes: Math.ceil(throttle.retryAfterSeconds / 60) });
   }
 }

@@ -15,7 +15,7 @@ import { DATABASE_UNAVAILABLE as UNAVAILABLE } from './database-gate.ts';
 
 /**
  * The English texts of errors thrown by code that does not throw keys yet (app.ts,
- * csrf.ts, form-body.ts, database-gate.ts; login.ts and passkey.ts for the sign-in
+ * csrf.ts, form-body.ts, database-gate.ts; login.ts for the sign-in
  * steps' shared sentences) and the keys that say them in every language. An entry
  * can go once its thrower uses the key.
  */
