@@ -1,6 +1,7 @@
 // The OWASP device cookie: a signed cookie naming the account a browser has
 // signed in to, so that browser keeps its own failure budget.
 import type { Context } from 'koa';
+import { randomUUID } from 'node:crypto';
 import type { TrustedDevice } from '../accounts/signin.ts';
 
 const COOKIE = 'lk_device';
@@ -21,4 +22,15 @@ export function writeDevice(ctx: Context, device: TrustedDevice, options: { days
     maxAge: options.days * 24 * 60 * 60_000,
     overwrite: true,
   });
+}
+
+/**
+ * After a sign-in of `userId` that passed every step: this browser's device cookie for
+ * the account (the one it has, or a new one), renewed. Returns the device it names.
+ */
+export function rememberBrowser(ctx: Context, userId: string, options: { days: number; secure: boolean }): TrustedDevice {
+  const known = readDevice(ctx);
+  const device = known?.userId === userId ? known : { userId, deviceId: randomUUID() };
+  writeDevice(ctx, device, options);
+  return device;
 }

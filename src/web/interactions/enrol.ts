@@ -5,7 +5,6 @@
 // sign-in as a two-step one. Until then there is no session, no device cookie and no
 // code, as in the second step (second-factor.ts), whose pending record it shares.
 import type { Context } from 'koa';
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { AppDeps } from '../../deps.ts';
 import type { User } from '../../db/models/user.ts';
@@ -13,7 +12,7 @@ import { confirmTotpEnrolment, ENROLMENT_MS, startTotpEnrolment, type ConfirmEnr
 import { passkeyName, passkeyRegistrationOptions, registerPasskey, type Binding } from '../../accounts/passkeys.ts';
 import { awaitSecondStep, completeSecondStep, type PendingSecondStep } from '../../accounts/second-step.ts';
 import { mfaLogin, passkeyLogin, type LoginResult } from '../../oidc/authentication.ts';
-import { readDevice, writeDevice } from '../device-cookie.ts';
+import { rememberBrowser } from '../device-cookie.ts';
 import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
 import { parseForm, requestContext, text } from '../forms.ts';
@@ -118,10 +117,7 @@ async function complete(ctx: Context, deps: AppDeps, interaction: Interaction, u
   // Used once: the step cannot be replayed into another finish.
   if (!(await completeSecondStep(deps.db, interaction.uid))) throw new HttpError(400, 'errors.step.signInAgain.title', 'errors.step.used');
   await deps.audit.record('signin.succeeded', user._id, requestContext(ctx), { secondFactor: method, enrolled: true });
-  const device = readDevice(ctx);
-  writeDevice(ctx, device?.userId === user._id ? device : { userId: user._id, deviceId: randomUUID() }, {
-    days: deps.config.policy.device.cookieDays, secure: deps.config.secure,
-  });
+  rememberBrowser(ctx, user._id, { days: deps.config.policy.device.cookieDays, secure: deps.config.secure });
   if (user.mustChangePassword) return startForcedChange(ctx, deps, interaction, user, login);
   await finish(ctx, deps.provider, login);
 }

@@ -6,14 +6,13 @@
 // Both ask /options for a challenge bound to this sign-in (its interaction uid), and
 // send the browser's answer to /passkey in a form; the answer is verified once.
 import type { Context } from 'koa';
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { AppDeps } from '../../deps.ts';
 import type { User } from '../../db/models/user.ts';
 import { passkeySignInOptions, verifyPasskeySignIn, type Binding } from '../../accounts/passkeys.ts';
 import { completeSecondStep } from '../../accounts/second-step.ts';
 import { passkeyLogin } from '../../oidc/authentication.ts';
-import { readDevice, writeDevice } from '../device-cookie.ts';
+import { rememberBrowser } from '../device-cookie.ts';
 import { HttpError } from '../http-error.ts';
 import { parseForm, requestContext } from '../forms.ts';
 import { finish, type Interaction } from './interaction.ts';
@@ -69,10 +68,7 @@ export async function submitPasskey(ctx: Context, deps: AppDeps, interaction: In
   }
   await deps.audit.record('factor.verified', user._id, context, { method: 'passkey', factorId: result.passkeyId });
   await deps.audit.record('signin.succeeded', user._id, context, { method: step ? 'password+passkey' : 'passkey' });
-  const device = readDevice(ctx);
-  writeDevice(ctx, device?.userId === user._id ? device : { userId: user._id, deviceId: randomUUID() }, {
-    days: deps.config.policy.device.cookieDays, secure: deps.config.secure,
-  });
+  rememberBrowser(ctx, user._id, { days: deps.config.policy.device.cookieDays, secure: deps.config.secure });
   const login = passkeyLogin(user._id, result.amr, { afterPassword: Boolean(step) });
   // A temporary password was typed: it is changed before anything is issued, as after a code.
   if (step && user.mustChangePassword) return startForcedChange(ctx, deps, interaction, user, login);

@@ -6,7 +6,6 @@
 // the password is kept in MongoDB under the interaction's uid, which only the
 // browser holding the interaction cookie can use.
 import type { Context } from 'koa';
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { AppDeps } from '../../deps.ts';
 import type { User } from '../../db/models/user.ts';
@@ -14,7 +13,7 @@ import { secondStepMethods, verifySecondFactor } from '../../accounts/factors.ts
 import { awaitSecondStep, completeSecondStep, pendingSecondStep, type PendingSecondStep } from '../../accounts/second-step.ts';
 import { mfaLogin } from '../../oidc/authentication.ts';
 import { trustBrowser } from '../../accounts/trusted-browsers.ts';
-import { readDevice, writeDevice } from '../device-cookie.ts';
+import { readDevice, rememberBrowser } from '../device-cookie.ts';
 import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
 import { parseForm, requestContext, text } from '../forms.ts';
@@ -78,8 +77,7 @@ export async function submitSecondFactor(ctx: Context, deps: AppDeps, interactio
     throw new HttpError(400, 'errors.step.signInAgain.title', 'errors.step.used');
   }
   await deps.audit.record('signin.succeeded', user._id, requestContext(ctx), { secondFactor: result.method, trustedDevice: device?.userId === user._id });
-  const thisDevice = device?.userId === user._id ? device : { userId: user._id, deviceId: randomUUID() };
-  writeDevice(ctx, thisDevice, { days: deps.config.policy.device.cookieDays, secure: deps.config.secure });
+  const thisDevice = rememberBrowser(ctx, user._id, { days: deps.config.policy.device.cookieDays, secure: deps.config.secure });
   const trustDays = deps.config.policy.mfa.trustBrowserDays;
   if (trustDays > 0 && form.data.trust === 'yes') {
     await trustBrowser(deps.factors, thisDevice, trustDays);
