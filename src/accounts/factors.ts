@@ -126,6 +126,8 @@ export interface FactorSummary {
 
 /** What a notice email calls each kind. */
 const isId = (value: unknown): value is string => typeof value === 'string' && value.length > 0 && value.length <= 100;
+/** What a factor's id looks like (a UUID, or older ids of letters, digits, _ and -): every surface checks input with it. */
+export const FACTOR_ID_PATTERN = /^[\w-]{1,100}$/;
 /** What binds an authenticator's encrypted secret to its account (DataVault associated data). */
 export const totpAssociatedData = (userId: string) => `totp:${userId}`;
 

@@ -7,7 +7,7 @@
 import { Option, type Command } from 'commander';
 import type { AccountStatus } from '../accounts/admin.ts';
 import { CliError, action, examples, passwordFromStdin, withServices } from './context.ts';
-import type { FactorSummary } from '../accounts/factors.ts';
+import { FACTOR_ID_PATTERN, type FactorSummary } from '../accounts/factors.ts';
 import { CLI, STATUSES, accountByEmail, auditLines, clip, flagsOf, integer, iso, json, printable, table } from './output.ts';
 
 /** "authenticator app", "passkey "Work laptop"", "recovery codes". */
@@ -15,7 +15,6 @@ const factorText = (factor: Pick<FactorSummary, 'kind' | 'name'>) =>
   (factor.kind === 'totp' ? 'authenticator app' : factor.kind === 'passkey' ? `passkey "${clip(factor.name ?? '', 60)}"` : 'recovery codes');
 
 /** A second factor's id as user:show lists it (a UUID). */
-const FACTOR_ID = /^[\w-]{1,100}$/;
 
 interface CreateOptions {
   email: string;
@@ -370,7 +369,7 @@ function userRemoveFactor(program: Command): void {
     .addHelpText('after', examples('latchkey user:show --email ada@example.com', 'latchkey user:remove-factor ada@example.com 0b7c6f1e-4a2d-4f7e-9c1a-2f3d4e5f6a7b'))
     .action(action(async (email: string, factorId: string) => {
       const listed = `user:show --email ${email} lists its factors`;
-      if (!FACTOR_ID.test(factorId)) throw new CliError(`not a second factor id: "${clip(factorId, 40)}" (${listed})`);
+      if (!FACTOR_ID_PATTERN.test(factorId)) throw new CliError(`not a second factor id: "${clip(factorId, 40)}" (${listed})`);
       const { factorsOf, removeFactor } = await import('../accounts/factors.ts');
       const removed = await withServices(async ({ services }) => {
         const user = await accountByEmail(services, email);

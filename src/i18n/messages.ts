@@ -25,10 +25,7 @@ const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (c) => `&#${c.ch
  */
 export function translateHtml(locale: Locale, key: string, values: MessageValues = {}): string {
   const safe = Object.fromEntries(Object.entries(values).map(([name, value]) => [name, typeof value === 'string' ? escapeHtml(value) : value]));
-  const source = catalogOf(locale)[key] ?? catalogOf(DEFAULT_LOCALE)[key];
-  if (source === undefined) throw new Error(`no message "${key}" in the catalog`);
-  const format = new IntlMessageFormat(source, catalogOf(locale)[key] === undefined ? DEFAULT_LOCALE : locale);
-  const parts = format.format({ ...safe, b: (chunks: unknown[]) => `<strong>${chunks.join('')}</strong>` } as never);
+  const parts = formatOf(locale, key).format({ ...safe, b: (chunks: unknown[]) => `<strong>${chunks.join('')}</strong>` } as never);
   return Array.isArray(parts) ? parts.join('') : String(parts);
 }
 
@@ -71,19 +68,22 @@ function catalogOf(locale: Locale): Catalog {
  * escaped by the template that prints them, never here.
  */
 export function translator(locale: Locale): Translate {
-  return (key, values) => {
-    const own = catalogOf(locale)[key];
-    const source = own ?? catalogOf(DEFAULT_LOCALE)[key];
-    if (source === undefined) throw new Error(`no message "${key}" in the catalog`);
-    const used = own === undefined ? DEFAULT_LOCALE : locale;
-    const cacheKey = `${used}\u0000${key}`;
-    let format = compiled.get(cacheKey);
-    if (!format) {
-      format = new IntlMessageFormat(source, used);
-      compiled.set(cacheKey, format);
-    }
-    return String(format.format(values as never));
-  };
+  return (key, values) => String(formatOf(locale, key).format(values as never));
+}
+
+/** The compiled message `key` of `locale` (English when the language lacks it), compiled once per process. */
+function formatOf(locale: Locale, key: string): IntlMessageFormat {
+  const own = catalogOf(locale)[key];
+  const source = own ?? catalogOf(DEFAULT_LOCALE)[key];
+  if (source === undefined) throw new Error(`no message "${key}" in the catalog`);
+  const used = own === undefined ? DEFAULT_LOCALE : locale;
+  const cacheKey = `${used}\u0000${key}`;
+  let format = compiled.get(cacheKey);
+  if (!format) {
+    format = new IntlMessageFormat(source, used);
+    compiled.set(cacheKey, format);
+  }
+  return format;
 }
 
 /** Every language's catalog, for tests and tools. */

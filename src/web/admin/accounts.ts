@@ -10,7 +10,7 @@ import {
 } from '../../accounts/admin.ts';
 import { emailSchema } from '../../accounts/email.ts';
 import { requireFactorEnrolment } from '../../accounts/factor-admin.ts';
-import { factorsOf, removeFactor, type FactorSummary } from '../../accounts/factors.ts';
+import { FACTOR_ID_PATTERN, factorsOf, removeFactor, type FactorSummary } from '../../accounts/factors.ts';
 import type { AuditEvent } from '../../accounts/audit.ts';
 import { AccountError, type AccountErrorCode } from '../../accounts/errors.ts';
 import { HttpError } from '../http-error.ts';
@@ -315,7 +315,7 @@ export async function submitResetFactors(ctx: Context, deps: AppDeps): Promise<v
 }
 
 const removeFactorForm = z.object({
-  factorId: z.string({ error: 'Choose a second factor to remove.' }).regex(/^[\w-]{1,100}$/, 'Choose a second factor to remove.'),
+  factorId: z.string({ error: 'Choose a second factor to remove.' }).regex(FACTOR_ID_PATTERN, 'Choose a second factor to remove.'),
 });
 
 /** One factor, chosen from the account's list (an id of another account's factor is not on it: a 404, nothing removed). */

@@ -10,7 +10,7 @@ import {
   getAccount, setDisabled, setRole, ADMIN_ROLE,
 } from '../../accounts/admin.ts';
 import { requireFactorEnrolment } from '../../accounts/factor-admin.ts';
-import { removeFactor } from '../../accounts/factors.ts';
+import { FACTOR_ID_PATTERN, removeFactor } from '../../accounts/factors.ts';
 import { ApiProblem } from './problem.ts';
 import { accountNotFound, invalidRequest, policyProblem } from './domain-problems.ts';
 import { BODY } from './json-body.ts';
@@ -30,14 +30,13 @@ function accountId(ctx: Context): string {
 }
 
 /** A second factor's id as factorsOf lists it (a UUID): anything else names no factor, and never reaches a query. */
-const FACTOR_ID = /^[\w-]{1,100}$/;
 
 /** The path parameters these endpoints add to openapi.ts's (as webhooks.ts does). */
 export const ADMIN_PATH_PARAMETERS = {
   factorId: {
     name: 'factorId', in: 'path', required: true,
     description: 'A second factor\'s id, as `GET /api/admin/accounts/{id}` lists it under `factors`.',
-    schema: { type: 'string', pattern: FACTOR_ID.source },
+    schema: { type: 'string', pattern: FACTOR_ID_PATTERN.source },
   },
 };
 
@@ -185,7 +184,7 @@ const deleteFactor = accountAction({
     const id = accountId(ctx);
     const factorId = ctx.params.factorId ?? '';
     if (!(await deps.users.exists({ _id: id }))) throw accountNotFound();
-    if (!FACTOR_ID.test(factorId)) throw factorNotFound();
+    if (!FACTOR_ID_PATTERN.test(factorId)) throw factorNotFound();
     if (!(await removeFactor(deps.factors, id, factorId, context))) throw factorNotFound();
   },
 });
