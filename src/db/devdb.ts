@@ -16,13 +16,15 @@ const FERRETDB_MODULE = 'github.com/FerretDB/FerretDB';
 /**
  * Patched FerretDB files (upstream path in the module → our copy) compiled in
  * place of upstream's. They make the SQLite backend use its indexes for `_id`,
- * for string equalities on indexed fields and for dotted keys; see
+ * for string equalities on indexed fields and for dotted keys, and track
+ * resources only in debug builds (a stack trace per query otherwise); see
  * scripts/devdb/patches and the README ("An embedded database").
  */
 const PATCHED_FILES: Record<string, string> = {
   'internal/backends/sqlite/metadata/metadata.go': 'patches/metadata.go',
   'internal/backends/sqlite/collection.go': 'patches/collection.go',
   'ferretdb/ferretdb.go': 'patches/ferretdb.go',
+  'internal/util/resource/resource.go': 'patches/resource.go',
 };
 
 export interface DevDb {
