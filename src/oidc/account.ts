@@ -30,9 +30,14 @@ function formatted(address: NonNullable<User['address']>): string {
     .filter(Boolean).join('\n');
 }
 
+/** What the provider reads of an account (every authorization, token and userinfo call): no hashes or history. */
+const CLAIM_FIELDS = {
+  status: 1, email: 1, emailVerified: 1, name: 1, locale: 1, phoneNumber: 1, phoneNumberVerified: 1, address: 1, groups: 1, updatedAt: 1,
+} as const;
+
 export function findAccountIn(users: UserModel): FindAccount {
   return async (_ctx, sub) => {
-    const user = await users.findById(sub).lean<User>();
+    const user = await users.findById(sub, CLAIM_FIELDS).lean<User>();
     if (!user || user.status === 'disabled') return undefined;
     return {
       accountId: user._id,
