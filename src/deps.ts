@@ -42,6 +42,7 @@ import { loadTheme, type Theme } from './web/theme.ts';
 import { httpLegacySource } from './legacy/http-source.ts';
 import { trustedBrowserModel } from './db/models/trusted-browser.ts';
 import { PENDING_SECOND_STEPS } from './accounts/second-step.ts';
+import { SESSION_DEVICES } from './db/models/session-device.ts';
 
 export interface Services {
   config: Config;
@@ -167,6 +168,7 @@ export async function prepareDatabase(services: Services): Promise<() => void> {
   await passkeyModel(connection).createIndexes();
   await trustedBrowserModel(connection).createIndexes();
   await db.collection(PORTAL_SESSIONS).createIndex({ accountId: 1 });
+  await db.collection(SESSION_DEVICES).createIndex({ accountId: 1 });
   await ensureThrottleIndexes(connection);
   await services.jobs.prepare();
   await ensureImportJobIndexes(db);
@@ -182,6 +184,7 @@ export async function prepareDatabase(services: Services): Promise<() => void> {
     { collection: challengeModel(connection).collection as never, field: 'expiresAt' },
     { collection: trustedBrowserModel(connection).collection as never, field: 'expiresAt' },
     { collection: db.collection(PORTAL_SESSIONS), field: 'expiresAt' },
+    { collection: db.collection(SESSION_DEVICES), field: 'expiresAt' },
     { collection: db.collection(IMPORT_JOBS), field: 'expiresAt' },
     { collection: db.collection(IMPORT_INVITES), field: 'expiresAt' },
     { collection: db.collection(PENDING_SECOND_STEPS), field: 'expiresAt' },

@@ -14,6 +14,7 @@ import { createServices, prepareDatabase, type AppDeps, type Services } from './
 import { secondFactorStatus } from './accounts/mfa-policy.ts';
 import { LiveProvider } from './oidc/live-provider.ts';
 import { createProvider } from './oidc/provider.ts';
+import { recordingSessionDevices } from './oidc/session-devices.ts';
 import { demoClient, loadClientsFile, portalClient } from './oidc/clients.ts';
 import { cookieKeysFor } from './secrets.ts';
 import { providerPages } from './web/provider-pages.ts';
@@ -123,6 +124,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
         pages: providerPages,
       });
       built.on('server_error', (_ctx, error) => log.error({ err: error }, 'provider error'));
+      // Each session's browser, address and last use, for the sessions lists (oidc/session-devices.ts).
+      built.use(recordingSessionDevices(services.db, resolved.policy.lifetimes.sessionDays * 86_400_000, log));
       return built;
     }, { pollMs: resolved.signingKeys.pollMs, log }));
     // The configured apps checked now (the provider would only find a bad one at its first sign-in).

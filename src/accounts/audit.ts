@@ -21,6 +21,8 @@ export const AUDIT_EVENTS = [
   'browser.trusted', 'browsers.forgotten',
   // Moved in from the old password store at sign-in (legacy-migration.ts).
   'account.migrated',
+  // One session ended (by the person or an operator), or all but the person's own (accounts/sessions.ts).
+  'session.ended', 'sessions.ended_others',
 ] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 

@@ -8,6 +8,7 @@ import type { Db } from 'mongodb';
 import type { User, UserModel } from '../db/models/user.ts';
 import { GROUP_COLLECTION } from '../db/models/group.ts';
 import { TRUSTED_BROWSERS } from '../db/models/trusted-browser.ts';
+import { SESSION_DEVICES } from '../db/models/session-device.ts';
 import type { AuditTrail, RequestContext } from './audit.ts';
 import { ADMIN_ROLE, isAdmin } from './admin.ts';
 import { AccountError } from './errors.ts';
@@ -40,6 +41,7 @@ const ACCOUNT_RECORDS: ReadonlyArray<{ collection: string; field: string }> = [
   { collection: 'lockouts', field: 'userId' },
   { collection: PORTAL_SESSIONS, field: 'accountId' },
   { collection: PENDING_SECOND_STEPS, field: 'accountId' },
+  { collection: SESSION_DEVICES, field: 'accountId' },
 ];
 
 /** What the audit trail says instead of the account's id, once it is deleted: random, so it leads nowhere. */

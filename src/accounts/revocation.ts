@@ -3,6 +3,7 @@
 import type { Db } from 'mongodb';
 import { endAccountGrants, endAccountSessions } from '../oidc/grants.ts';
 import { TRUSTED_BROWSERS } from '../db/models/trusted-browser.ts';
+import { SESSION_DEVICES } from '../db/models/session-device.ts';
 
 /** Portal sessions (our own account pages) end with the rest. */
 export const PORTAL_SESSIONS = 'portal_sessions';
@@ -21,6 +22,8 @@ export async function revokeAccountAccess(
   // "Sign out my other devices" keeps the browser that asked.
   const sessions = await endAccountSessions(db, accountId, options.keepSessionUid);
   await db.collection(PORTAL_SESSIONS).deleteMany({ accountId, ...(options.keepSessionUid ? { sid: { $ne: options.keepSessionUid } } : {}) });
+  // The device records of the ended sessions (accounts/sessions.ts); the sessions list ignores any left anyway.
+  await db.collection<{ _id: string }>(SESSION_DEVICES).deleteMany({ accountId, ...(options.keepSessionUid ? { _id: { $ne: options.keepSessionUid } } : {}) });
   // Browsers trusted to skip the second step are trusted no more (accounts/trusted-browsers.ts).
   await db.collection(TRUSTED_BROWSERS).deleteMany({ userId: accountId });
   return { sessions, grants };

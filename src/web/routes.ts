@@ -27,6 +27,7 @@ import { showSignup, showVerifyEmail, submitSignup, submitVerifyEmail } from './
 import { rememberSignInOfForm } from './password/return-to-sign-in.ts';
 import { portalAuth, signedOut } from './account/session.ts';
 import { showActivity } from './account/activity.ts';
+import { showSessions, submitEndOthers, submitEndSession } from './account/sessions.ts';
 import { showApps, submitRevoke } from './account/apps.ts';
 import { showOverview, signOutEverywhere } from './account/overview.ts';
 import { showPassword, submitPassword } from './account/password.ts';
@@ -166,6 +167,10 @@ function accountPortal(deps: AppDeps, csrf: Csrf): Router {
   router.get('/apps', ...page, (ctx) => showApps(ctx, deps));
   router.post('/apps/revoke', ...post, (ctx) => submitRevoke(ctx, deps));
   router.get('/activity', ...page, (ctx) => showActivity(ctx, deps));
+  // Sessions and devices: ending one (this browser's signs it out here too), or all but this one.
+  router.get('/sessions', ...page, (ctx) => showSessions(ctx, deps));
+  router.post('/sessions/end', ...post, (ctx) => submitEndSession(ctx, deps, auth.forget));
+  router.post('/sessions/end-others', ...post, (ctx) => submitEndOthers(ctx, deps));
   router.post('/sign-out-everywhere', ...post, (ctx) => signOutEverywhere(ctx, deps, auth.forget));
   return router;
 }

@@ -55,6 +55,8 @@ export const FROM_AUDIT: Partial<Record<AuditEvent | 'account.deleted', Exclude<
   'recovery_codes.generated': 'account.factors_changed',
   'signout.everywhere': 'account.sessions_revoked',
   'grant.revoked': 'account.sessions_revoked',
+  'session.ended': 'account.sessions_revoked',
+  'sessions.ended_others': 'account.sessions_revoked',
 };
 
 /** One audit record as the trail hands it on (accounts/audit.ts). */

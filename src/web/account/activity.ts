@@ -43,6 +43,8 @@ const EVENT_TEXT: Record<AuditEvent, string> = {
   'group.updated': 'portal.event.group.updated',
   'group.deleted': 'portal.event.group.deleted',
   'factor.enrolment_required': 'portal.event.factor.enrolment_required',
+  'session.ended': 'portal.event.session.ended',
+  'sessions.ended_others': 'portal.event.sessions.ended_others',
 };
 
 /** Who acted, when not the person: operators are never named. */

@@ -6,6 +6,7 @@ import { PROBLEM_CODES, PROBLEM_TYPES, problemTypeUri, type ProblemCode } from '
 import { ADMIN_REQUEST_SCHEMAS, ADMIN_RESPONSE_SCHEMAS, REQUEST_SCHEMAS, RESPONSE_SCHEMAS, WEBHOOK_REQUEST_SCHEMAS, WEBHOOK_RESPONSE_SCHEMAS } from './schemas.ts';
 import { WEBHOOK_PATH_PARAMETERS, webhooksSection } from './webhooks.ts';
 import { ADMIN_PATH_PARAMETERS } from './admin.ts';
+import { SESSION_PATH_PARAMETERS } from './admin-sessions.ts';
 import { ACCESS_PROBLEMS, BODY_PROBLEMS, QUERY_PROBLEMS, type Access, type Endpoint } from './endpoint.ts';
 import { JSON_LIMIT_BYTES } from './json-body.ts';
 import { ACCOUNT_SCOPE } from './bearer.ts';
@@ -60,6 +61,7 @@ const PATH_PARAMETERS: Record<string, Json> = {
   code: { name: 'code', in: 'path', required: true, schema: { type: 'string', enum: PROBLEM_CODES } },
   ...WEBHOOK_PATH_PARAMETERS,
   ...ADMIN_PATH_PARAMETERS,
+  ...SESSION_PATH_PARAMETERS,
 };
 
 /** The security requirement of each kind of access. */

@@ -16,6 +16,7 @@ import { problemTypeDescription } from './schemas.ts';
 import { PASSWORD_ENDPOINTS } from './password.ts';
 import { ADMIN_ENDPOINTS } from './admin.ts';
 import { WEBHOOK_ENDPOINTS } from './webhooks.ts';
+import { SESSION_ENDPOINTS } from './admin-sessions.ts';
 
 /** The document depends only on the issuer and the declarations: made once per issuer. */
 const documents = new Map<string, Record<string, unknown>>();
@@ -44,7 +45,7 @@ const META_ENDPOINTS: Endpoint[] = [
 ];
 
 /** Every JSON endpoint: the router and the OpenAPI document are made from this list. */
-export const API_ENDPOINTS: readonly Endpoint[] = [...PASSWORD_ENDPOINTS, ...ADMIN_ENDPOINTS, ...WEBHOOK_ENDPOINTS, ...META_ENDPOINTS];
+export const API_ENDPOINTS: readonly Endpoint[] = [...PASSWORD_ENDPOINTS, ...ADMIN_ENDPOINTS, ...SESSION_ENDPOINTS, ...WEBHOOK_ENDPOINTS, ...META_ENDPOINTS];
 
 export function apiRoutes(deps: AppDeps): Router {
   const router = new Router();

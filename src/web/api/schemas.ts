@@ -10,6 +10,7 @@ import { ACCOUNT_STATUSES, accountEditSchema } from '../../accounts/admin.ts';
 import { AUDIT_EVENTS } from '../../accounts/audit.ts';
 import { WEBHOOK_EVENT_TYPES } from '../../webhooks/events.ts';
 import { DESCRIPTION_MAX, URL_MAX } from '../../webhooks/endpoints.ts';
+import { SESSION_RESPONSE_SCHEMAS } from './session-schemas.ts';
 
 export const changePasswordRequest = z.strictObject({
   current_password: z.string().min(1).max(PASSWORD_MAX_BYTES)
@@ -265,6 +266,7 @@ export const ADMIN_RESPONSE_SCHEMAS = {
   EnrolmentRequired: enrolmentRequired,
   AuditRecord: auditRecord,
   AuditList: auditList,
+  ...SESSION_RESPONSE_SCHEMAS,
 } as const;
 
 // ---------------------------------------------------------------------------
