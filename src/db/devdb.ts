@@ -17,7 +17,8 @@ const FERRETDB_MODULE = 'github.com/FerretDB/FerretDB';
  * Patched FerretDB files (upstream path in the module → our copy) compiled in
  * place of upstream's. They make the SQLite backend use its indexes for `_id`,
  * for string equalities on indexed fields and for dotted keys, and track
- * resources only in debug builds (a stack trace per query otherwise); see
+ * resources and build query logs only when debugging (a stack trace and a
+ * formatted log line per query otherwise); see
  * scripts/devdb/patches and the README ("An embedded database").
  */
 const PATCHED_FILES: Record<string, string> = {
@@ -25,6 +26,8 @@ const PATCHED_FILES: Record<string, string> = {
   'internal/backends/sqlite/collection.go': 'patches/collection.go',
   'ferretdb/ferretdb.go': 'patches/ferretdb.go',
   'internal/util/resource/resource.go': 'patches/resource.go',
+  'internal/util/fsql/db.go': 'patches/fsql-db.go',
+  'internal/util/fsql/tx.go': 'patches/fsql-tx.go',
 };
 
 export interface DevDb {
