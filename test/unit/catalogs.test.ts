@@ -1,9 +1,12 @@
 // The message catalogs (locales/<language>/*.json): every language has exactly the
 // English keys, each message parses as ICU MessageFormat, and uses the same
-// placeholders and tags as its English source.
+// placeholders and tags as its English source. The admin console stays English
+// (issue 13): its texts live in locales/en/admin*.json, only there, all "admin." keys.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { IntlMessageFormat } from 'intl-messageformat';
-import { allCatalogs } from '../../src/i18n/messages.ts';
+import { LOCALES_DIR, allCatalogs } from '../../src/i18n/messages.ts';
 import { DEFAULT_LOCALE, LOCALES } from '../../src/i18n/locales.ts';
 
 type Node = { type: number; value?: string; options?: Record<string, { value: Node[] }>; children?: Node[] };
@@ -26,9 +29,31 @@ function namesOf(message: string, locale: string): string[] {
 /** The letters a message has outside its placeholders and tags ("{title} · {product}" has none). */
 const wordsOf = (message: string) => message.replace(/\{[^}]*\}|<\/?\w+>/g, '').replace(/[^\p{L}]/gu, '');
 
+/** The console's files: admin.json, admin-<area>.json, … */
+const isConsoleFile = (file: string) => /^admin.*\.json$/.test(file);
+const isConsoleKey = (key: string) => key.startsWith('admin.');
+
 describe('message catalogs', () => {
   const catalogs = allCatalogs();
   const english = catalogs[DEFAULT_LOCALE];
+  /** What every language must have: English without the console's keys. */
+  const shared = Object.fromEntries(Object.entries(english).filter(([key]) => !isConsoleKey(key)));
+
+  it('keeps the admin console English: admin*.json only in English, holding only "admin." keys, and "admin." keys only there', () => {
+    const consoleFiles = readdirSync(join(LOCALES_DIR, DEFAULT_LOCALE)).filter(isConsoleFile);
+    expect(consoleFiles, 'locales/en/admin.json').to.include('admin.json');
+    for (const locale of LOCALES) {
+      for (const file of readdirSync(join(LOCALES_DIR, locale)).filter((name) => name.endsWith('.json'))) {
+        const keys = Object.keys(JSON.parse(readFileSync(join(LOCALES_DIR, locale, file), 'utf8')) as Record<string, unknown>);
+        if (isConsoleFile(file)) {
+          expect(locale, `locales/${locale}/${file}: the console's texts are English only`).to.equal(DEFAULT_LOCALE);
+          expect(keys.filter((key) => !isConsoleKey(key)), `locales/${locale}/${file}: keys without "admin."`).to.deep.equal([]);
+        } else {
+          expect(keys.filter(isConsoleKey), `locales/${locale}/${file}: "admin." keys belong in locales/en/admin*.json`).to.deep.equal([]);
+        }
+      }
+    }
+  });
 
   it('has an English source catalog whose messages all parse', () => {
     expect(Object.keys(english).length).to.be.greaterThan(10);
@@ -36,10 +61,10 @@ describe('message catalogs', () => {
   });
 
   for (const locale of LOCALES.filter((l) => l !== DEFAULT_LOCALE)) {
-    it(`${locale}: exactly the English keys, the same placeholders and tags, nothing left in English`, () => {
+    it(`${locale}: exactly the English keys (but the console's), the same placeholders and tags, nothing left in English`, () => {
       const catalog = catalogs[locale];
-      const missing = Object.keys(english).filter((key) => !Object.hasOwn(catalog, key));
-      const extra = Object.keys(catalog).filter((key) => !Object.hasOwn(english, key));
+      const missing = Object.keys(shared).filter((key) => !Object.hasOwn(catalog, key));
+      const extra = Object.keys(catalog).filter((key) => !Object.hasOwn(shared, key));
       expect(missing, 'missing keys').to.deep.equal([]);
       expect(extra, 'keys English does not have').to.deep.equal([]);
       for (const [key, message] of Object.entries(catalog)) {

@@ -11,18 +11,18 @@ import {
 import { emailSchema } from '../../accounts/email.ts';
 import { requireFactorEnrolment } from '../../accounts/factor-admin.ts';
 import { FACTOR_ID_PATTERN, factorsOf, removeFactor, type FactorSummary } from '../../accounts/factors.ts';
-import type { AuditEvent } from '../../accounts/audit.ts';
+import { describeIssues } from '../../accounts/password-policy.ts';
 import { AccountError, type AccountErrorCode } from '../../accounts/errors.ts';
 import { HttpError } from '../http-error.ts';
 import { echo, parseForm, type FieldErrors } from '../forms.ts';
 import { clientName } from '../account/apps.ts';
 import { scopeText } from '../account/page.ts';
 import {
-  ACCOUNT_ID, EVENT_TEXT, STATUS_TEXT, actorIds, actorText, adminContext, adminOf, detailsText, emailsOf, formatDateTime,
-  renderAdmin, seeOther,
+  ACCOUNT_ID, STATUS_TEXT, actorIds, actorText, adminContext, adminOf, detailsText, emailsOf, eventText, formatDateTime,
+  renderAdmin, seeOther, tAdmin,
 } from './page.ts';
 
-const UNREADABLE = 'This field could not be read.';
+const UNREADABLE = tAdmin('admin.form.unreadable');
 const optionalText = (max: number, tooLong: string) => z.string({ error: UNREADABLE }).max(max, tooLong).optional();
 
 /** "a, b ,c" → ["a", "b", "c"]; the domain's schema checks each name. */
@@ -32,11 +32,11 @@ function groupErrors(groups: string[]): string | null {
   const parsed = accountEditSchema.pick({ groups: true }).safeParse({ groups });
   if (parsed.success) return null;
   const issue = parsed.error.issues[0]!;
-  return issue.path.length > 1 ? `“${String(groups[issue.path[1] as number]).slice(0, 64)}”: ${issue.message}` : 'At most 50 groups.';
+  return issue.path.length > 1 ? tAdmin('admin.form.badGroup', { group: String(groups[issue.path[1] as number]).slice(0, 64), problem: issue.message }) : tAdmin('admin.form.tooManyGroupNames');
 }
 
 function notFound(): HttpError {
-  return new HttpError(404, 'Account not found', 'There is no such account. It may have been deleted.');
+  return new HttpError(404, 'admin.error.accountNotFound.title', 'admin.error.accountNotFound.message');
 }
 
 function accountId(ctx: Context): string {
@@ -70,7 +70,7 @@ async function domain<T>(action: () => Promise<T>): Promise<T> {
     if (error instanceof AccountError) {
       if (error.code === 'not_found') throw notFound();
       const status = REFUSAL_STATUS[error.code];
-      throw new HttpError(status, status === 409 ? 'Not done' : 'Not accepted', error.message);
+      throw new HttpError(status, status === 409 ? 'admin.error.notDone' : 'admin.error.notAccepted', error.message);
     }
     throw error;
   }
@@ -95,7 +95,7 @@ export async function showList(ctx: Context, deps: AppDeps): Promise<void> {
     return text ? `/admin?${text}` : '/admin';
   };
   renderAdmin(ctx, 'accounts', 'accounts', {
-    title: 'Accounts',
+    title: tAdmin('admin.accounts.title'),
     q: search.q ?? '',
     status: search.status ?? '',
     statuses: ACCOUNT_STATUSES.map((value) => ({ value, text: STATUS_TEXT[value] })),
@@ -114,10 +114,10 @@ export async function showList(ctx: Context, deps: AppDeps): Promise<void> {
 // ---- creating ---------------------------------------------------------------
 
 const createForm = z.object({
-  email: z.string({ error: (issue) => (issue.input === undefined ? 'Enter the email address.' : UNREADABLE) }),
-  name: optionalText(200, 'Use at most 200 characters.'),
-  groups: optionalText(4000, 'Too many groups.'),
-  mode: z.enum(['temporary', 'invite'], { error: 'Choose how the person gets their first password.' }),
+  email: z.string({ error: (issue) => (issue.input === undefined ? tAdmin('admin.form.emailMissing') : UNREADABLE) }),
+  name: optionalText(200, tAdmin('admin.form.tooLong', { max: 200 })),
+  groups: optionalText(4000, tAdmin('admin.form.tooManyGroups')),
+  mode: z.enum(['temporary', 'invite'], { error: tAdmin('admin.form.modeMissing') }),
   temporaryPassword: z.string({ error: UNREADABLE }).optional(),
 });
 
@@ -129,7 +129,7 @@ interface CreateValues {
 }
 
 function showCreateForm(ctx: Context, deps: AppDeps, values: CreateValues, errors: FieldErrors = {}, status = 200): void {
-  renderAdmin(ctx, 'new', 'new', { title: 'New account', values, errors, rules: deps.policy.describe({ history: false }) }, status);
+  renderAdmin(ctx, 'new', 'new', { title: tAdmin('admin.new.title'), values, errors, rules: deps.policy.describeFor(tAdmin, { history: false }) }, status);
 }
 
 export function showNew(ctx: Context, deps: AppDeps): void {
@@ -143,7 +143,7 @@ export async function submitNew(ctx: Context, deps: AppDeps): Promise<void> {
   if (!form.ok) return showCreateForm(ctx, deps, values, form.errors, 400);
   const errors: FieldErrors = {};
   const email = emailSchema.safeParse(form.data.email);
-  if (!email.success) errors.email = form.data.email.trim() ? 'Enter a valid email address, such as name@example.com.' : 'Enter the email address.';
+  if (!email.success) errors.email = form.data.email.trim() ? tAdmin('admin.form.emailInvalid') : tAdmin('admin.form.emailMissing');
   const name = form.data.name?.trim() || undefined;
   const groups = [...new Set(splitGroups(form.data.groups))];
   const badGroups = groupErrors(groups);
@@ -151,10 +151,10 @@ export async function submitNew(ctx: Context, deps: AppDeps): Promise<void> {
   const invite = form.data.mode === 'invite';
   const password = form.data.temporaryPassword ?? '';
   if (!invite) {
-    if (!password) errors.temporaryPassword = 'Type a temporary password, or send an invitation instead.';
+    if (!password) errors.temporaryPassword = tAdmin('admin.form.temporaryOrInvite');
     else if (email.success) {
       const issues = deps.policy.check(password, { email: email.data, name });
-      if (issues.length) errors.temporaryPassword = issues.map((issue) => issue.message).join(' ');
+      if (issues.length) errors.temporaryPassword = describeIssues(tAdmin, issues);
     }
   }
   if (Object.keys(errors).length) return showCreateForm(ctx, deps, values, errors, 400);
@@ -167,7 +167,7 @@ export async function submitNew(ctx: Context, deps: AppDeps): Promise<void> {
   } catch (error) {
     if (!(error instanceof AccountError)) throw error;
     const field = error.code === 'email_taken' || error.code === 'invalid_email' ? 'email' : error.code === 'invalid_name' ? 'name' : invite ? 'form' : 'temporaryPassword';
-    const message = error.code === 'email_taken' ? 'An account with this email address already exists.' : error.message;
+    const message = error.code === 'email_taken' ? tAdmin('admin.form.emailTaken') : error.message;
     return showCreateForm(ctx, deps, values, { [field]: message }, error.code === 'email_taken' ? 409 : 400);
   }
   seeOther(ctx, `/admin/accounts/${user._id}`, invite ? 'invited' : 'created');
@@ -177,7 +177,7 @@ export async function submitNew(ctx: Context, deps: AppDeps): Promise<void> {
 
 /** How the page names a second factor: passkeys by the name their owner gave them. */
 const factorLabel = (factor: Pick<FactorSummary, 'kind' | 'name'>) =>
-  (factor.kind === 'totp' ? 'Authenticator app' : factor.kind === 'passkey' ? `Passkey “${factor.name}”` : 'Recovery codes');
+  (factor.kind === 'totp' ? tAdmin('admin.factor.totp') : factor.kind === 'passkey' ? tAdmin('admin.factor.passkey', { name: factor.name }) : tAdmin('admin.factor.recoveryCodes'));
 
 /**
  * The notice after one factor was removed (a redirect's query, as page.ts's NOTICES
@@ -188,7 +188,7 @@ function factorRemovedNotice(query: Context['query']): string | null {
   const name = typeof query.name === 'string' ? query.name.slice(0, 100) : '';
   const kind = query.kind === 'totp' || query.kind === 'recovery_codes' || query.kind === 'passkey' ? query.kind : null;
   if (!kind) return null;
-  return `${factorLabel({ kind, name })} was removed; the account's other second factors stay. The person was told by email.`;
+  return tAdmin('admin.notice.factorRemoved', { factor: factorLabel({ kind, name }) });
 }
 
 interface DetailState {
@@ -230,21 +230,26 @@ async function showAccount(ctx: Context, deps: AppDeps, id: string, state: Detai
     factors: account.factors.map((factor) => ({
       id: factor.id,
       name: factorLabel(factor),
-      added: formatDateTime(new Date(factor.createdAt)),
-      lastUsed: factor.lastUsedAt ? formatDateTime(new Date(factor.lastUsedAt)) : null,
-      left: factor.remainingCodes === null ? null : `${factor.remainingCodes} of ${factor.codeCount} left`,
+      facts: tAdmin('admin.account.factors.facts', {
+        added: formatDateTime(new Date(factor.createdAt)),
+        used: factor.lastUsedAt ? 'yes' : 'no',
+        lastUsed: factor.lastUsedAt ? formatDateTime(new Date(factor.lastUsedAt)) : '',
+        codes: factor.remainingCodes === null ? 'no' : 'yes',
+        remaining: factor.remainingCodes ?? 0,
+        total: factor.codeCount ?? 0,
+      }),
     })),
     events: records.map((record) => ({
       at: formatDateTime(new Date(record.at)),
       iso: new Date(record.at).toISOString(),
-      text: EVENT_TEXT[record.event as AuditEvent] ?? record.event,
+      text: eventText(record.event),
       actor: actorText(record.actor, emails),
       ip: record.ip ?? '—',
       details: detailsText(record.details),
     })),
     edit: state.edit ?? { name: account.name, groups: account.groups.join(', '), notes: account.notes },
     errors: state.errors ?? {},
-    rules: deps.policy.describe({ history: false }),
+    rules: deps.policy.describeFor(tAdmin, { history: false }),
   }, status);
 }
 
@@ -253,9 +258,9 @@ export async function showDetail(ctx: Context, deps: AppDeps): Promise<void> {
 }
 
 const editForm = z.object({
-  name: optionalText(200, 'Use at most 200 characters.'),
-  groups: optionalText(4000, 'Too many groups.'),
-  notes: optionalText(2000, 'Use at most 2,000 characters.'),
+  name: optionalText(200, tAdmin('admin.form.tooLong', { max: 200 })),
+  groups: optionalText(4000, tAdmin('admin.form.tooManyGroups')),
+  notes: optionalText(2000, tAdmin('admin.form.tooLong', { max: 2000 })),
 });
 
 export async function submitEdit(ctx: Context, deps: AppDeps): Promise<void> {
@@ -289,8 +294,8 @@ export async function submitReset(ctx: Context, deps: AppDeps): Promise<void> {
 }
 
 const temporaryForm = z.object({
-  temporaryPassword: z.string({ error: (issue) => (issue.input === undefined ? 'Type a temporary password.' : UNREADABLE) })
-    .min(1, 'Type a temporary password.'),
+  temporaryPassword: z.string({ error: (issue) => (issue.input === undefined ? tAdmin('admin.form.temporaryMissing') : UNREADABLE) })
+    .min(1, tAdmin('admin.form.temporaryMissing')),
 });
 
 export async function submitTemporaryPassword(ctx: Context, deps: AppDeps): Promise<void> {
@@ -298,7 +303,7 @@ export async function submitTemporaryPassword(ctx: Context, deps: AppDeps): Prom
   const form = parseForm(temporaryForm, ctx);
   if (!form.ok) return showAccount(ctx, deps, id, { errors: form.errors }, 400);
   const issues = await domain(() => adminSetTemporaryPassword(deps, id, form.data.temporaryPassword, adminContext(ctx)));
-  if (issues.length) return showAccount(ctx, deps, id, { errors: { temporaryPassword: issues.map((issue) => issue.message).join(' ') } }, 400);
+  if (issues.length) return showAccount(ctx, deps, id, { errors: { temporaryPassword: describeIssues(tAdmin, issues) } }, 400);
   seeOther(ctx, `/admin/accounts/${id}`, 'temporary_set');
 }
 
@@ -315,17 +320,17 @@ export async function submitResetFactors(ctx: Context, deps: AppDeps): Promise<v
 }
 
 const removeFactorForm = z.object({
-  factorId: z.string({ error: 'Choose a second factor to remove.' }).regex(FACTOR_ID_PATTERN, 'Choose a second factor to remove.'),
+  factorId: z.string({ error: tAdmin('admin.form.factorMissing') }).regex(FACTOR_ID_PATTERN, tAdmin('admin.form.factorMissing')),
 });
 
 /** One factor, chosen from the account's list (an id of another account's factor is not on it: a 404, nothing removed). */
 export async function submitRemoveFactor(ctx: Context, deps: AppDeps): Promise<void> {
   const id = accountId(ctx);
   const form = parseForm(removeFactorForm, ctx);
-  if (!form.ok) return showAccount(ctx, deps, id, { errors: { factors: form.errors.factorId ?? 'The form could not be read.' } }, 400);
+  if (!form.ok) return showAccount(ctx, deps, id, { errors: { factors: form.errors.factorId ?? tAdmin('admin.form.formUnreadable') } }, 400);
   if (!(await deps.users.exists({ _id: id }))) throw notFound();
   const factor = (await factorsOf(deps.factors, id)).find((f) => f.id === form.data.factorId);
-  const gone = () => new HttpError(404, 'Second factor not found', 'This account has no such second factor. It may have been removed already.');
+  const gone = () => new HttpError(404, 'admin.error.factorNotFound.title', 'admin.error.factorNotFound.message');
   if (!factor) throw gone();
   if (!(await removeFactor(deps.factors, id, factor.id, adminContext(ctx)))) throw gone();
   seeOther(ctx, `/admin/accounts/${id}`, 'factor_removed', { kind: factor.kind, ...(factor.name ? { name: factor.name } : {}) });
@@ -353,23 +358,23 @@ export async function submitUnlock(ctx: Context, deps: AppDeps): Promise<void> {
 export async function submitDisabled(ctx: Context, deps: AppDeps, disabled: boolean): Promise<void> {
   const id = accountId(ctx);
   if (disabled && id === adminOf(ctx).user._id) {
-    return showAccount(ctx, deps, id, { errors: { status: 'You cannot disable your own account. Ask another administrator.' } }, 409);
+    return showAccount(ctx, deps, id, { errors: { status: tAdmin('admin.form.disableSelf') } }, 409);
   }
   await domain(() => setDisabled(deps, id, disabled, adminContext(ctx)));
   seeOther(ctx, `/admin/accounts/${id}`, disabled ? 'disabled' : 'enabled');
 }
 
 const roleForm = z.object({
-  admin: z.enum(['grant', 'remove'], { error: 'Choose to grant or remove the admin role.' }),
+  admin: z.enum(['grant', 'remove'], { error: tAdmin('admin.form.roleMissing') }),
 });
 
 export async function submitAdminRole(ctx: Context, deps: AppDeps): Promise<void> {
   const id = accountId(ctx);
   const form = parseForm(roleForm, ctx);
-  if (!form.ok) return showAccount(ctx, deps, id, { errors: { role: form.errors.admin ?? 'The form could not be read.' } }, 400);
+  if (!form.ok) return showAccount(ctx, deps, id, { errors: { role: form.errors.admin ?? tAdmin('admin.form.formUnreadable') } }, 400);
   const grant = form.data.admin === 'grant';
   if (!grant && id === adminOf(ctx).user._id) {
-    return showAccount(ctx, deps, id, { errors: { role: 'You cannot remove your own admin role. Ask another administrator.' } }, 409);
+    return showAccount(ctx, deps, id, { errors: { role: tAdmin('admin.form.removeOwnRole') } }, 409);
   }
   await domain(() => setRole(deps, id, ADMIN_ROLE, grant, adminContext(ctx)));
   seeOther(ctx, `/admin/accounts/${id}`, grant ? 'admin_granted' : 'admin_removed');

@@ -4,9 +4,9 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { AppDeps } from '../../deps.ts';
-import { AUDIT_EVENTS, type AuditEvent } from '../../accounts/audit.ts';
+import { AUDIT_EVENTS } from '../../accounts/audit.ts';
 import { findUserByEmail } from '../../accounts/users.ts';
-import { EVENT_TEXT, actorIds, actorText, detailsText, emailsOf, formatDateTime, renderAdmin } from './page.ts';
+import { actorIds, actorText, detailsText, emailsOf, eventText, formatDateTime, renderAdmin, tAdmin } from './page.ts';
 
 const LIMIT = 200;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -30,10 +30,10 @@ export async function showAudit(ctx: Context, deps: AppDeps): Promise<void> {
   const errors: Record<string, string> = {};
   const since = day(filter.since);
   const untilDay = day(filter.until);
-  if (filter.since && !since) errors.since = 'Use a date such as 2025-01-31.';
-  if (filter.until && !untilDay) errors.until = 'Use a date such as 2025-01-31.';
-  if (since && untilDay && untilDay < since) errors.until = 'The end comes before the start.';
-  if (typeof ctx.query.event === 'string' && ctx.query.event && !filter.event) errors.event = 'Choose an event from the list.';
+  if (filter.since && !since) errors.since = tAdmin('admin.audit.error.date');
+  if (filter.until && !untilDay) errors.until = tAdmin('admin.audit.error.date');
+  if (since && untilDay && untilDay < since) errors.until = tAdmin('admin.audit.error.order');
+  if (typeof ctx.query.event === 'string' && ctx.query.event && !filter.event) errors.event = tAdmin('admin.audit.error.event');
   // Until is inclusive: the whole of that day.
   const until = untilDay && !errors.until ? new Date(untilDay.getTime() + 86_400_000) : null;
 
@@ -45,7 +45,7 @@ export async function showAudit(ctx: Context, deps: AppDeps): Promise<void> {
     if (user) userId = user._id;
     else noAccount = true;
   }
-  if (noAccount) errors.email = 'No account has this email address.';
+  if (noAccount) errors.email = tAdmin('admin.audit.error.noAccount');
   else {
     records = await deps.audit.list({
       ...(userId ? { userId } : {}),
@@ -57,15 +57,15 @@ export async function showAudit(ctx: Context, deps: AppDeps): Promise<void> {
   }
   const emails = await emailsOf(deps, [...records.map((r) => r.userId), ...actorIds(records.map((r) => r.actor))]);
   renderAdmin(ctx, 'audit', 'audit', {
-    title: 'Audit trail',
+    title: tAdmin('admin.audit.title'),
     values: { event: filter.event ?? '', email: typeof ctx.query.email === 'string' ? ctx.query.email.slice(0, 254) : '', since: filter.since ?? '', until: filter.until ?? '' },
-    events: AUDIT_EVENTS.map((value) => ({ value, text: EVENT_TEXT[value] ?? value })),
+    events: AUDIT_EVENTS.map((value) => ({ value, text: eventText(value) })),
     errors,
     limit: LIMIT,
     records: records.map((record) => ({
       at: formatDateTime(new Date(record.at)),
       iso: new Date(record.at).toISOString(),
-      event: EVENT_TEXT[record.event as AuditEvent] ?? record.event,
+      event: eventText(record.event),
       userId: record.userId,
       email: record.userId ? emails.get(record.userId) ?? record.userId : null,
       actor: actorText(record.actor, emails),

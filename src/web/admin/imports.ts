@@ -15,7 +15,7 @@ import { IMPORT_COLUMNS } from '../../accounts/import.ts';
 import { AccountError } from '../../accounts/errors.ts';
 import { HttpError } from '../http-error.ts';
 import { formExpired, type Csrf } from '../middleware/csrf.ts';
-import { adminContext, adminOf, emailsOf, formatDateTime, renderAdmin } from './page.ts';
+import { adminContext, adminOf, emailsOf, formatDateTime, renderAdmin, tAdmin } from './page.ts';
 
 export const MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
 /** The form's own parts (boundaries, headers, _csrf, upsert) on top of the file. */
@@ -24,16 +24,26 @@ const FORM_OVERHEAD_BYTES = 64 * 1024;
 const MAX_UPLOADS = 2;
 const JOB_ID = /^[0-9a-f-]{36}$/;
 
-const TOO_LARGE = () => new HttpError(413, 'File too large', 'The CSV file may be at most 50 MB. Split it into smaller files.');
-const STATUS_TEXT: Record<string, string> = { running: 'Running', done: 'Done', failed: 'Failed' };
-/** Where a running job stands, in words (the phase and who holds it). */
+const TOO_LARGE = () => new HttpError(413, 'admin.error.tooLarge.title', 'admin.error.tooLarge.message');
+/** Catalog keys (locales/en/admin.json) of a job's status, of where a running job stands (the phase and who holds it), and of its phase. */
+const STATUS_TEXT: Record<string, string> = { running: 'admin.import.status.running', done: 'admin.import.status.done', failed: 'admin.import.status.failed' };
 const RUN_TEXT: Record<NonNullable<ReturnType<typeof runState>>, string> = {
-  uploading: 'The file is being uploaded.',
-  waiting: 'Waiting for a server to start it.',
-  running: 'Running; this page refreshes itself.',
-  interrupted: 'The server running it stopped; another one resumes it where it stopped within a minute.',
+  uploading: 'admin.import.run.uploading',
+  waiting: 'admin.import.run.waiting',
+  running: 'admin.import.run.running',
+  interrupted: 'admin.import.run.interrupted',
 };
-const PHASE_TEXT: Record<string, string> = { upload: 'receiving the file', rows: 'importing rows', invitations: 'sending invitations' };
+const PHASE_TEXT: Record<string, string> = { upload: 'admin.import.phase.upload', rows: 'admin.import.phase.rows', invitations: 'admin.import.phase.invitations' };
+
+/** "3 sent of 5, 1 not needed (…), 1 refused by the mail server": the counts that are not zero. */
+function invitationsText(invitations: NonNullable<ImportJob['invitations']>): string {
+  return [
+    tAdmin('admin.import.invitations.sent', { sent: invitations.sent, total: invitations.total }),
+    invitations.skipped ? tAdmin('admin.import.invitations.skipped', { count: invitations.skipped }) : null,
+    invitations.failed ? tAdmin('admin.import.invitations.failed', { count: invitations.failed }) : null,
+    invitations.uncertain ? tAdmin('admin.import.invitations.uncertain', { count: invitations.uncertain }) : null,
+  ].filter(Boolean).join(', ');
+}
 
 function jobView(job: ImportJob, emails: Map<string, string>) {
   const run = runState(job);
@@ -41,14 +51,15 @@ function jobView(job: ImportJob, emails: Map<string, string>) {
   return {
     id: job._id,
     status: job.status,
-    statusText: STATUS_TEXT[job.status] ?? job.status,
-    runText: run ? RUN_TEXT[run] : null,
-    phaseText: job.status === 'running' && job.phase ? PHASE_TEXT[job.phase] ?? null : null,
+    statusText: STATUS_TEXT[job.status] ? tAdmin(STATUS_TEXT[job.status]!) : job.status,
+    runText: run ? tAdmin(RUN_TEXT[run]) : null,
+    phaseText: job.status === 'running' && job.phase && PHASE_TEXT[job.phase] ? tAdmin(PHASE_TEXT[job.phase]!) : null,
     sendInvitations: Boolean(job.sendInvitations),
     invitations: invitations && {
       total: invitations.total, sent: invitations.sent, failed: invitations.failed, skipped: invitations.skipped,
       uncertain: invitations.uncertain, failedTo: invitations.failedTo ?? [], uncertainTo: invitations.uncertainTo ?? [],
     },
+    invitationsText: invitations ? invitationsText(invitations) : null,
     fileName: job.fileName,
     upsert: job.upsert,
     startedBy: emails.get(job.startedBy) ?? job.startedBy,
@@ -64,7 +75,7 @@ async function showImportsPage(ctx: Context, deps: AppDeps, errors: Record<strin
   const jobs = await listImportJobs(deps, 20);
   const emails = await emailsOf(deps, jobs.map((job) => job.startedBy));
   renderAdmin(ctx, 'imports', 'imports', {
-    title: 'Import accounts',
+    title: tAdmin('admin.imports.title'),
     jobs: jobs.map((job) => jobView(job, emails)),
     columns: IMPORT_COLUMNS,
     errors,
@@ -78,7 +89,7 @@ export function showImports(ctx: Context, deps: AppDeps): Promise<void> {
 async function findJob(ctx: Context, deps: AppDeps): Promise<ImportJob> {
   const id = ctx.params.id;
   const job = typeof id === 'string' && JOB_ID.test(id) ? await getImportJob(deps, id) : null;
-  if (!job) throw new HttpError(404, 'Import not found', 'There is no such import.');
+  if (!job) throw new HttpError(404, 'admin.error.importNotFound.title', 'admin.error.importNotFound.message');
   return job;
 }
 
@@ -86,7 +97,7 @@ export async function showJob(ctx: Context, deps: AppDeps): Promise<void> {
   const job = await findJob(ctx, deps);
   const emails = await emailsOf(deps, [job.startedBy]);
   renderAdmin(ctx, 'import', 'imports', {
-    title: 'Import',
+    title: tAdmin('admin.import.heading'),
     job: jobView(job, emails),
     rejected: job.rejected.slice(0, 100),
     refresh: job.status === 'running',
@@ -106,7 +117,7 @@ type Outcome =
   | { kind: 'error'; error: unknown }
   | { kind: 'form'; errors: Record<string, string> };
 
-const unreadable = () => new HttpError(400, 'Request not understood', 'The upload could not be read.');
+const unreadable = () => new HttpError(400, 'errors.badRequest.title', 'admin.error.uploadUnreadable');
 
 /** The form's fields beside its file. */
 interface UploadFields {
@@ -144,11 +155,11 @@ export function importUpload(deps: AppDeps, csrf: Pick<Csrf, 'accepts'>) {
 
 /** Not multipart, announced larger than the limit, or this instance already busy storing uploads. */
 function refuseBeforeReading(ctx: Context, receiving: number): void {
-  if (!ctx.is('multipart/form-data')) throw new HttpError(415, 'Request not understood', 'Upload the CSV file with the form on the imports page.');
+  if (!ctx.is('multipart/form-data')) throw new HttpError(415, 'errors.badRequest.title', 'admin.error.notAnUpload');
   const length = Number(ctx.get('content-length'));
   if (Number.isFinite(length) && length > MAX_UPLOAD_BYTES + FORM_OVERHEAD_BYTES) throw TOO_LARGE();
   if (receiving >= MAX_UPLOADS) {
-    throw new HttpError(429, 'Imports busy', 'Other uploads are still being received. Wait a moment, then upload again.', { 'Retry-After': '10' });
+    throw new HttpError(429, 'admin.error.importsBusy.title', 'admin.error.importsBusy.message', { 'Retry-After': '10' });
   }
 }
 
@@ -192,7 +203,7 @@ function receiveForm(ctx: Context, parser: busboy.Busboy, csrfOk: (fields: Uploa
       if (tooLarge) return resolve({ kind: 'error', error: TOO_LARGE() });
       if (malformed) return resolve({ kind: 'error', error: unreadable() });
       if (!csrfOk(fields)) return resolve({ kind: 'error', error: formExpired() });
-      resolve({ kind: 'form', errors: { file: 'Choose a CSV file to upload.' } });
+      resolve({ kind: 'form', errors: { file: tAdmin('admin.imports.fileMissing') } });
     };
 
     parser.on('field', (name, value, info) => {
@@ -218,11 +229,11 @@ function receiveForm(ctx: Context, parser: busboy.Busboy, csrfOk: (fields: Uploa
       };
       file.on('limit', () => {
         tooLarge = true;
-        stop('the file is larger than 50 MB; nothing was imported');
+        stop(tAdmin('admin.import.stopped.tooLarge'));
       });
-      file.on('error', () => stop('the upload was cut off; nothing was imported'));
+      file.on('error', () => stop(tAdmin('admin.import.stopped.cutOff')));
       ctx.req.on('close', () => {
-        if (!ctx.req.complete) stop('the upload was interrupted; nothing was imported');
+        if (!ctx.req.complete) stop(tAdmin('admin.import.stopped.interrupted'));
       });
       started = store(fields, input, info.filename, { drop, tooLarge: () => tooLarge });
     });

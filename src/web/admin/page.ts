@@ -1,6 +1,13 @@
 // What every admin page shares: the signed-in admin, the nav, the notice a
 // successful POST leaves behind (post/redirect/get), the audit actor, and words
 // for statuses and events.
+//
+// The console's language: English, whatever the person's language (issue 13 lets
+// the console stay English). Its texts are catalog keys "admin.*" that exist only
+// in English (locales/en/admin*.json). requireAdmin (session.ts) sets the request's
+// language to CONSOLE_LOCALE before anything renders, so a console page, its
+// refusals and its error pages say <html lang="en" dir="ltr"> and never mix in
+// another language; texts made here use tAdmin, the same language.
 import type { Context } from 'koa';
 import type { AppDeps } from '../../deps.ts';
 import type { User } from '../../db/models/user.ts';
@@ -9,8 +16,21 @@ import type { Portal } from '../account/session.ts';
 import { formatDateTime } from '../account/page.ts';
 import { requestContext } from '../forms.ts';
 import { render } from '../render.ts';
+import { DEFAULT_LOCALE, type Locale } from '../../i18n/locales.ts';
+import { translator } from '../../i18n/messages.ts';
 
 export { formatDate, formatDateTime } from '../account/page.ts';
+
+/** The language of every console page. */
+export const CONSOLE_LOCALE: Locale = DEFAULT_LOCALE;
+
+/** The console's texts (catalog keys "admin.*") in its language. */
+export const tAdmin = translator(CONSOLE_LOCALE);
+
+/** Makes the request speak the console's language, whatever the person picked (localeOf reads ctx.state.locale first). */
+export function speakConsoleLanguage(ctx: Context): void {
+  ctx.state.locale = CONSOLE_LOCALE;
+}
 
 export type AdminSection = 'accounts' | 'new' | 'audit' | 'imports';
 
@@ -28,39 +48,40 @@ const count = (value: unknown): number | null => {
   const n = typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : NaN;
   return Number.isFinite(n) ? n : null;
 };
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** Notices by code; a few carry counts in the query (numbers only, so nothing else can be injected). */
 const NOTICES: Record<string, (q: Context['query']) => string> = {
-  created: () => 'The account was created with a temporary password, to be changed at the first sign-in.',
-  invited: () => 'The account was created and the invitation was sent.',
-  saved: () => 'The account was saved.',
-  reset_sent: () => 'A password reset email was sent.',
-  invite_sent: () => 'The invitation was sent again.',
-  temporary_set: () => 'The temporary password was set. It must be changed at the next sign-in; every session of the account was ended.',
+  created: () => tAdmin('admin.notice.created'),
+  invited: () => tAdmin('admin.notice.invited'),
+  saved: () => tAdmin('admin.notice.saved'),
+  reset_sent: () => tAdmin('admin.notice.resetSent'),
+  invite_sent: () => tAdmin('admin.notice.inviteSent'),
+  temporary_set: () => tAdmin('admin.notice.temporarySet'),
   signed_out: (q) => {
     const sessions = count(q.sessions);
     const grants = count(q.grants);
-    const what = sessions !== null && grants !== null ? ` (${plural(sessions, 'session')}, ${plural(grants, 'app grant')})` : '';
-    return `The account was signed out everywhere${what}. Its apps must sign it in again.`;
+    const counted = sessions !== null && grants !== null;
+    return tAdmin('admin.notice.signedOut', { counted: counted ? 'yes' : 'no', sessions: sessions ?? 0, grants: grants ?? 0 });
   },
   unlocked: (q) => {
     const failures = count(q.failures);
     const until = typeof q.until === 'string' && /^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(q.until) ? new Date(q.until) : null;
-    let before = failures !== null ? ` Before: ${plural(failures, 'failed attempt')}` : '';
-    if (before && until && !Number.isNaN(until.getTime())) before += `, locked until ${formatDateTime(until)}`;
-    return `The account was unlocked.${before ? `${before}.` : ''}`;
+    const locked = failures !== null && until !== null && !Number.isNaN(until.getTime());
+    return tAdmin('admin.notice.unlocked', {
+      before: failures !== null ? 'yes' : 'no', failures: failures ?? 0, locked: locked ? 'yes' : 'no', until: locked ? formatDateTime(until) : '',
+    });
   },
   factors_reset: (q) => {
     const removed = count(q.removed);
-    return removed === 0 ? 'The account had no second factor.' : `Two-step verification was reset${removed ? ` (${plural(removed, 'factor')} removed)` : ''}: the next sign-in asks for the password only. The person was told by email.`;
+    if (removed === 0) return tAdmin('admin.notice.noFactors');
+    return tAdmin('admin.notice.factorsReset', { counted: removed ? 'yes' : 'no', removed: removed ?? 0 });
   },
-  enrolment_required: () => 'The person must set up two-step verification at their next sign-in, right after the password.',
-  enrolment_already_required: () => 'The person was already required to set up two-step verification at their next sign-in.',
-  disabled: () => 'The account was disabled and signed out everywhere.',
-  enabled: () => 'The account was enabled.',
-  admin_granted: () => 'The account now has the admin role.',
-  admin_removed: () => 'The admin role was removed.',
+  enrolment_required: () => tAdmin('admin.notice.enrolmentRequired'),
+  enrolment_already_required: () => tAdmin('admin.notice.enrolmentAlreadyRequired'),
+  disabled: () => tAdmin('admin.notice.disabled'),
+  enabled: () => tAdmin('admin.notice.enabled'),
+  admin_granted: () => tAdmin('admin.notice.adminGranted'),
+  admin_removed: () => tAdmin('admin.notice.adminRemoved'),
 };
 
 export function renderAdmin(ctx: Context, view: string, section: AdminSection | null, locals: Record<string, unknown> = {}, status = 200): void {
@@ -77,44 +98,51 @@ export function seeOther(ctx: Context, path: string, notice?: keyof typeof NOTIC
   ctx.redirect(`${path}?${query}`);
 }
 
-export const STATUS_TEXT: Record<string, string> = {
-  active: 'Active', invited: 'Invited', unverified: 'Unverified', must_change: 'Must change password', locked: 'Locked', disabled: 'Disabled',
+export const STATUS_TEXT: Record<string, string> = Object.fromEntries(
+  ['active', 'invited', 'unverified', 'must_change', 'locked', 'disabled'].map((status) => [status, tAdmin(`admin.status.${status}`)]),
+);
+
+/**
+ * The catalog key naming each audit event (locales/en/admin*.json): a Record over every
+ * audit event, so an event added to the trail must be named here.
+ */
+export const EVENT_TEXT: Record<AuditEvent, string> = {
+  'signin.succeeded': 'admin.event.signin.succeeded',
+  'signin.failed': 'admin.event.signin.failed',
+  'account.locked': 'admin.event.account.locked',
+  'account.unlocked': 'admin.event.account.unlocked',
+  'password.reset_requested': 'admin.event.password.reset_requested',
+  'password.reset': 'admin.event.password.reset',
+  'password.changed': 'admin.event.password.changed',
+  'password.temporary_set': 'admin.event.password.temporary_set',
+  'invite.sent': 'admin.event.invite.sent',
+  'invite.accepted': 'admin.event.invite.accepted',
+  'signup.created': 'admin.event.signup.created',
+  'email.verified': 'admin.event.email.verified',
+  'grant.revoked': 'admin.event.grant.revoked',
+  'signout.everywhere': 'admin.event.signout.everywhere',
+  'account.created': 'admin.event.account.created',
+  'account.updated': 'admin.event.account.updated',
+  'account.disabled': 'admin.event.account.disabled',
+  'account.enabled': 'admin.event.account.enabled',
+  'profile.updated': 'admin.event.profile.updated',
+  'factor.added': 'admin.event.factor.added',
+  'factor.removed': 'admin.event.factor.removed',
+  'factor.verified': 'admin.event.factor.verified',
+  'recovery_codes.generated': 'admin.event.recovery_codes.generated',
+  'browser.trusted': 'admin.event.browser.trusted',
+  'browsers.forgotten': 'admin.event.browsers.forgotten',
+  'account.migrated': 'admin.event.account.migrated',
+  'account.deleted': 'admin.event.account.deleted',
+  'group.created': 'admin.event.group.created',
+  'group.updated': 'admin.event.group.updated',
+  'group.deleted': 'admin.event.group.deleted',
+  'factor.enrolment_required': 'admin.event.factor.enrolment_required',
 };
 
-/** A Record over every audit event: an event added to the trail must be named here. */
-export const EVENT_TEXT: Record<AuditEvent, string> = {
-  'signin.succeeded': 'Sign-in succeeded',
-  'signin.failed': 'Sign-in failed',
-  'account.locked': 'Account locked',
-  'account.unlocked': 'Account unlocked',
-  'password.reset_requested': 'Password reset requested',
-  'password.reset': 'Password reset',
-  'password.changed': 'Password changed',
-  'password.temporary_set': 'Temporary password set',
-  'invite.sent': 'Invitation sent',
-  'invite.accepted': 'Invitation accepted',
-  'signup.created': 'Signed up',
-  'email.verified': 'Email verified',
-  'grant.revoked': 'App access revoked',
-  'signout.everywhere': 'Signed out everywhere',
-  'account.created': 'Account created',
-  'account.updated': 'Account updated',
-  'account.disabled': 'Account disabled',
-  'account.enabled': 'Account enabled',
-  'profile.updated': 'Profile updated',
-  'factor.added': 'Second factor added',
-  'factor.removed': 'Second factor removed',
-  'factor.verified': 'Second factor used',
-  'recovery_codes.generated': 'Recovery codes generated',
-  'browser.trusted': 'Browser trusted to skip the second step',
-  'browsers.forgotten': 'Trusted browsers forgotten',
-  'account.migrated': 'Moved in from the old password store',
-  'account.deleted': 'Account deleted',
-  'group.created': 'Group created',
-  'group.updated': 'Group changed',
-  'group.deleted': 'Group deleted',
-  'factor.enrolment_required': 'Two-step verification required at next sign-in',
-};
+/** An audit event in words; an event no longer in the list (an old record) by its name. */
+export const eventText = (event: string): string =>
+  (Object.hasOwn(EVENT_TEXT, event) ? tAdmin(EVENT_TEXT[event as AuditEvent]) : event);
 
 /** Emails of the accounts these ids name (accounts and admin actors of audit records), in one query. */
 export async function emailsOf(deps: AppDeps, ids: Iterable<string | null | undefined>): Promise<Map<string, string>> {
@@ -128,7 +156,7 @@ export async function emailsOf(deps: AppDeps, ids: Iterable<string | null | unde
 export function actorText(actor: string, emails: Map<string, string>): string {
   if (actor.startsWith('admin:')) {
     const id = actor.slice('admin:'.length);
-    return `admin ${emails.get(id) ?? id}`;
+    return tAdmin('admin.actor.admin', { email: emails.get(id) ?? id });
   }
   return actor;
 }

@@ -24,6 +24,7 @@ import { adminsNeedTwoStep } from '../../accounts/factor-admin.ts';
 import { ACR } from '../../oidc/authentication.ts';
 import { SESSION_COOKIE, portalSessions, type Portal } from '../account/session.ts';
 import { render } from '../render.ts';
+import { speakConsoleLanguage, tAdmin } from './page.ts';
 
 export const ADMIN_COOKIE = 'lk_admin';
 /** The hand-over from the portal; behind the portal's requireSession. */
@@ -42,7 +43,7 @@ export function safeAdminReturn(value: unknown): string {
   return url.pathname + url.search;
 }
 
-const signInAgain = (returnTo = '/admin') => ({ href: `${ENTRY_PATH}?return=${encodeURIComponent(returnTo)}`, text: 'Sign in again' });
+const signInAgain = (returnTo = '/admin') => ({ href: `${ENTRY_PATH}?return=${encodeURIComponent(returnTo)}`, text: tAdmin('admin.signInAgain') });
 
 /** The portal's sign-in asking for the password and a second factor again, then back to the entry (marked as asked). */
 const twoStepSignInPath = (returnTo: string) =>
@@ -56,6 +57,7 @@ export function adminAuth(deps: AppDeps) {
 
   /** GET /account/admin?return=/admin/...: the portal session (ctx.state.portal) goes on to /admin. */
   function enter(ctx: Context): void {
+    speakConsoleLanguage(ctx);
     const portal = ctx.state.portal as Portal;
     const { session } = portal;
     const returnTo = safeAdminReturn(ctx.query.return);
@@ -64,9 +66,9 @@ export function adminAuth(deps: AppDeps) {
       // Asked already and still a password alone: the account has no second factor to give.
       if (ctx.query.asked === '1') {
         return render(ctx, 'admin/message', {
-          title: 'Two-step verification required',
-          message: 'Administrators must sign in with a second factor to use the admin console, and this sign-in used a password only. Set up an authenticator app or a passkey on your account\'s security page, then sign in again.',
-          link: { href: '/account/security', text: 'Set up two-step verification' },
+          title: tAdmin('admin.refused.noSecondFactor.title'),
+          message: tAdmin('admin.refused.noSecondFactor.message'),
+          link: { href: '/account/security', text: tAdmin('admin.refused.noSecondFactor.link') },
         }, 403);
       }
       return ctx.redirect(twoStepSignInPath(returnTo));
@@ -95,6 +97,8 @@ export function adminAuth(deps: AppDeps) {
    * Runs before any body is read, so a refused request changes nothing.
    */
   const requireAdmin: Middleware = async (ctx: Context, next: Next) => {
+    // First: every console answer, refusals and error pages included, is in the console's language.
+    speakConsoleLanguage(ctx);
     const portal = await load(ctx);
     if (!portal) {
       if (ctx.cookies.get(ADMIN_COOKIE)) ctx.cookies.set(ADMIN_COOKIE, null, cookieOptions);
@@ -103,16 +107,16 @@ export function adminAuth(deps: AppDeps) {
         return ctx.redirect(`${ENTRY_PATH}?return=${encodeURIComponent(safeAdminReturn(ctx.originalUrl))}`);
       }
       return render(ctx, 'admin/message', {
-        title: 'You are signed out',
-        message: 'Your session has ended, so nothing was changed. Sign in again and retry.',
+        title: tAdmin('admin.refused.signedOut.title'),
+        message: tAdmin('admin.refused.signedOut.message'),
         link: signInAgain(),
       }, 401);
     }
     if (!isAdmin(portal.user)) {
       return render(ctx, 'admin/message', {
-        title: 'Administrators only',
-        message: 'The admin console is for administrators. Your account does not have the admin role, so nothing was changed.',
-        link: { href: '/account', text: 'Go to your account' },
+        title: tAdmin('admin.refused.notAdmin.title'),
+        message: tAdmin('admin.refused.notAdmin.message'),
+        link: { href: '/account', text: tAdmin('admin.refused.notAdmin.link') },
       }, 403);
     }
     if (lacksTwoStep(portal)) {
@@ -121,8 +125,8 @@ export function adminAuth(deps: AppDeps) {
         return ctx.redirect(`${ENTRY_PATH}?return=${encodeURIComponent(safeAdminReturn(ctx.originalUrl))}`);
       }
       return render(ctx, 'admin/message', {
-        title: 'Two-step sign-in required',
-        message: 'Administrators must sign in with a second factor to change anything here, and your sign-in used a password only, so nothing was changed. Sign in again with your second factor and retry.',
+        title: tAdmin('admin.refused.twoStep.title'),
+        message: tAdmin('admin.refused.twoStep.message'),
         link: signInAgain(),
       }, 403);
     }

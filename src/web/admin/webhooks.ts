@@ -11,15 +11,16 @@ import type { DeliveryStatus } from '../../db/models/webhook.ts';
 import { HttpError } from '../http-error.ts';
 import { echo, type FieldErrors } from '../forms.ts';
 import { render } from '../render.ts';
-import { actorText, adminContext, adminOf, emailsOf, formatDateTime, seeOther } from './page.ts';
+import { actorText, adminContext, adminOf, emailsOf, formatDateTime, seeOther, tAdmin } from './page.ts';
 
 const ID = /^wh[ep]_[\w-]{1,64}$|^dlv_[\w-]{1,64}$/;
-const UNREADABLE = 'This field could not be read.';
+const UNREADABLE = tAdmin('admin.form.unreadable');
 
+/** Notices by code: catalog keys (locales/en/admin.json). */
 const NOTICES: Record<string, string> = {
-  webhook_saved: 'The endpoint was saved.',
-  webhook_deleted: 'The endpoint was deleted; nothing more is sent to it.',
-  redelivered: 'The event will be sent again in a moment.',
+  webhook_saved: 'admin.notice.webhookSaved',
+  webhook_deleted: 'admin.notice.webhookDeleted',
+  redelivered: 'admin.notice.redelivered',
 };
 
 const EVENT_CHOICES = WEBHOOK_EVENT_TYPES.map((value) => ({ value, text: WEBHOOK_EVENTS[value] }));
@@ -27,12 +28,13 @@ const EVENT_CHOICES = WEBHOOK_EVENT_TYPES.map((value) => ({ value, text: WEBHOOK
 /** Admin pages of this section: the nav's "Webhooks" is current, the notice is this module's own. */
 function renderWebhooks(ctx: Context, view: string, locals: Record<string, unknown>, status = 200): void {
   const { user } = adminOf(ctx);
-  const notice = status === 200 && typeof ctx.query.notice === 'string' ? NOTICES[ctx.query.notice] ?? null : null;
+  const key = status === 200 && typeof ctx.query.notice === 'string' && Object.hasOwn(NOTICES, ctx.query.notice) ? NOTICES[ctx.query.notice]! : null;
+  const notice = key ? tAdmin(key) : null;
   render(ctx, `admin/${view}`, { section: 'webhooks', me: { id: user._id, email: user.email }, notice, ...locals }, status);
 }
 
 function notFound(): HttpError {
-  return new HttpError(404, 'Webhook endpoint not found', 'There is no such webhook endpoint or delivery. It may have been deleted.');
+  return new HttpError(404, 'admin.error.webhookNotFound.title', 'admin.error.webhookNotFound.message');
 }
 
 function idParam(ctx: Context, name: string): string {
@@ -54,18 +56,18 @@ async function domain<T>(work: () => Promise<T>): Promise<{ ok: true; value: T }
 }
 
 const endpointForm = z.object({
-  url: z.string({ error: (issue) => (issue.input === undefined ? 'Give the URL to send events to.' : UNREADABLE) }).max(URL_MAX, `At most ${URL_MAX} characters.`),
+  url: z.string({ error: (issue) => (issue.input === undefined ? tAdmin('admin.webhooks.error.urlMissing') : UNREADABLE) }).max(URL_MAX, tAdmin('admin.webhooks.error.tooLong', { max: URL_MAX })),
   // One checkbox ticked arrives as a string, several as a list.
-  events: z.union([z.string(), z.array(z.string()).max(WEBHOOK_EVENT_TYPES.length + 1)], { error: (issue) => (issue.input === undefined ? 'Choose at least one event.' : UNREADABLE) })
+  events: z.union([z.string(), z.array(z.string()).max(WEBHOOK_EVENT_TYPES.length + 1)], { error: (issue) => (issue.input === undefined ? tAdmin('admin.webhooks.error.eventsMissing') : UNREADABLE) })
     .transform((value) => (typeof value === 'string' ? [value] : value)),
-  description: z.string({ error: UNREADABLE }).max(DESCRIPTION_MAX, `At most ${DESCRIPTION_MAX} characters.`).optional(),
+  description: z.string({ error: UNREADABLE }).max(DESCRIPTION_MAX, tAdmin('admin.webhooks.error.tooLong', { max: DESCRIPTION_MAX })).optional(),
 });
 
 function readEndpointForm(ctx: Context): { ok: true; data: z.infer<typeof endpointForm> } | { ok: false; errors: FieldErrors } {
   const parsed = endpointForm.safeParse(ctx.request.body ?? {});
   if (parsed.success) return { ok: true, data: parsed.data };
   const errors: FieldErrors = {};
-  for (const issue of parsed.error.issues) errors[String(issue.path[0] ?? 'form')] ??= issue.path.length ? issue.message : 'The form could not be read.';
+  for (const issue of parsed.error.issues) errors[String(issue.path[0] ?? 'form')] ??= issue.path.length ? issue.message : tAdmin('admin.form.formUnreadable');
   return { ok: false, errors };
 }
 
@@ -78,13 +80,13 @@ function echoForm(ctx: Context): { url: string; description: string; events: str
 
 const endpointRow = (endpoint: EndpointView) => ({
   ...endpoint,
-  eventsText: endpoint.events.length === WEBHOOK_EVENT_TYPES.length ? 'All events' : endpoint.events.join(', '),
+  eventsText: endpoint.events.length === WEBHOOK_EVENT_TYPES.length ? tAdmin('admin.webhooks.allEvents') : endpoint.events.join(', '),
   createdAt: formatDateTime(endpoint.createdAt),
 });
 
 export async function showWebhooks(ctx: Context, deps: AppDeps, form = { url: '', description: '', events: [] as string[] }, errors: FieldErrors = {}, status = 200): Promise<void> {
   const endpoints = await deps.webhooks.list();
-  renderWebhooks(ctx, 'webhooks', { title: 'Webhooks', endpoints: endpoints.map(endpointRow), choices: EVENT_CHOICES, form, errors }, status);
+  renderWebhooks(ctx, 'webhooks', { title: tAdmin('admin.webhooks.title'), endpoints: endpoints.map(endpointRow), choices: EVENT_CHOICES, form, errors }, status);
 }
 
 export async function submitNewWebhook(ctx: Context, deps: AppDeps): Promise<void> {
@@ -93,11 +95,13 @@ export async function submitNewWebhook(ctx: Context, deps: AppDeps): Promise<voi
   const created = await domain(() => deps.webhooks.create(form.data, adminContext(ctx).actor!));
   if (!created.ok) return showWebhooks(ctx, deps, echoForm(ctx), created.errors, created.status);
   // The secret is shown on this answer only (no redirect: it must never sit in a URL or history).
-  renderWebhooks(ctx, 'webhook-secret', { title: 'Webhook endpoint registered', endpoint: endpointRow(created.value.endpoint), secret: created.value.secret, fresh: true });
+  renderWebhooks(ctx, 'webhook-secret', { title: tAdmin('admin.webhookSecret.registered'), endpoint: endpointRow(created.value.endpoint), secret: created.value.secret, fresh: true });
 }
 
 const DELIVERY_STATUSES: DeliveryStatus[] = ['pending', 'delivered', 'failed'];
-const STATUS_TEXT: Record<DeliveryStatus, string> = { pending: 'Pending', delivered: 'Delivered', failed: 'Failed' };
+const STATUS_TEXT: Record<DeliveryStatus, string> = {
+  pending: tAdmin('admin.webhook.status.pending'), delivered: tAdmin('admin.webhook.status.delivered'), failed: tAdmin('admin.webhook.status.failed'),
+};
 
 export async function showWebhook(ctx: Context, deps: AppDeps, id = idParam(ctx, 'id'), extra: { form?: ReturnType<typeof echoForm>; errors?: FieldErrors } = {}, status = 200): Promise<void> {
   const found = await domain(() => deps.webhooks.get(id));
@@ -108,7 +112,7 @@ export async function showWebhook(ctx: Context, deps: AppDeps, id = idParam(ctx,
   // Accounts by email where they still exist; the creator as the console names actors.
   const emails = await emailsOf(deps, [...deliveries.map((d) => d.accountId), endpoint.createdBy.replace(/^admin:/, '')]);
   renderWebhooks(ctx, 'webhook', {
-    title: `Webhook ${endpoint.url}`,
+    title: tAdmin('admin.webhook.pageTitle', { url: endpoint.url }),
     endpoint: { ...endpointRow(endpoint), createdBy: actorText(endpoint.createdBy, emails) },
     form: extra.form ?? { url: endpoint.url, description: endpoint.description, events: endpoint.events },
     errors: extra.errors ?? {},
@@ -152,7 +156,7 @@ export async function submitRotateSecret(ctx: Context, deps: AppDeps): Promise<v
   const rotated = await domain(() => deps.webhooks.rotateSecret(id));
   if (!rotated.ok) throw notFound();
   const endpoint = await deps.webhooks.get(id);
-  renderWebhooks(ctx, 'webhook-secret', { title: 'New webhook secret', endpoint: endpointRow(endpoint), secret: rotated.value, fresh: false });
+  renderWebhooks(ctx, 'webhook-secret', { title: tAdmin('admin.webhookSecret.new'), endpoint: endpointRow(endpoint), secret: rotated.value, fresh: false });
 }
 
 export async function submitDeleteWebhook(ctx: Context, deps: AppDeps): Promise<void> {
