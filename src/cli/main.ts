@@ -9,6 +9,7 @@ import { registerAuditCommands } from './audit.ts';
 import { registerDevDbCommands } from './devdb.ts';
 import { registerWebhookCommands } from './webhooks.ts';
 import { registerDataKeyCommands } from './data-keys.ts';
+import { registerSessionCommands } from './sessions.ts';
 
 const program = new Command('latchkey')
   .description([
@@ -28,5 +29,6 @@ registerAuditCommands(program);
 registerDevDbCommands(program);
 registerWebhookCommands(program);
 registerDataKeyCommands(program);
+registerSessionCommands(program);
 
 await program.parseAsync(process.argv);
