@@ -10,13 +10,16 @@ import { databaseGate } from './web/middleware/database-gate.ts';
 import { csrf } from './web/middleware/csrf.ts';
 import { routes } from './web/routes.ts';
 import { HttpError } from './web/http-error.ts';
+import { CookieSigner } from './cookie-signing.ts';
 
 const methodNotAllowed = () => new HttpError(405, 'Not allowed', 'This page does not accept that request.');
 const notImplemented = () => new HttpError(501, 'Not supported', 'This request is not supported.');
 
 export function createApp(deps: AppDeps, cookieKeys: string[]): Koa {
   const { config, log } = deps;
-  const app = new Koa({ keys: cookieKeys, proxy: config.trustProxy });
+  const app = new Koa({ proxy: config.trustProxy });
+  // Koa hands app.keys to `cookies`, which takes any keygrip-like signer (koa's types say only string[]).
+  app.keys = new CookieSigner(cookieKeys) as unknown as string[];
   app.silent = true; // errors are logged once, by errorPages
 
   const forms = csrf({ secret: cookieKeys[0]!, secure: config.secure });

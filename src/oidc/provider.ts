@@ -10,6 +10,7 @@ import { FIRST_PARTY, REQUIRE_MFA } from './clients.ts';
 import { OPERATOR_SCOPES, SCOPE_CLAIMS, SCOPES, findAccountIn } from './account.ts';
 import type { UserModel } from '../db/models/user.ts';
 import type { Policy } from '../config.ts';
+import { CookieSigner } from '../cookie-signing.ts';
 
 // Lifetimes in seconds, as oidc-provider takes them.
 const MINUTE = 60;
@@ -111,7 +112,7 @@ export function createProvider(options: ProviderOptions): Provider {
     // Authorization code with PKCE (S256) for every client, confidential ones too.
     pkce: { required: () => true },
     cookies: {
-      keys: options.cookieKeys,
+      keys: new CookieSigner(options.cookieKeys),
       names: { session: 'lk_session', interaction: 'lk_interaction', resume: 'lk_resume' },
       long: cookie,
       short: cookie,
