@@ -42,6 +42,7 @@ import {
   submitRequireEnrolment, submitRemoveFactor, submitResetFactors, submitTemporaryPassword, submitUnlock,
 } from './admin/accounts.ts';
 import { showAudit } from './admin/audit.ts';
+import { submitEndSession as submitEndAccountSession } from './admin/sessions.ts';
 import { downloadReport, importUpload, showImports, showJob } from './admin/imports.ts';
 import { showWebhook, showWebhooks, submitDeleteWebhook, submitEditWebhook, submitNewWebhook, submitRedeliver, submitRotateSecret } from './admin/webhooks.ts';
 import { apiRoutes } from './api/routes.ts';
@@ -199,6 +200,7 @@ function adminConsole(deps: AppDeps, csrf: Csrf): Router {
   router.post('/admin/accounts/:id/reset', ...post, (ctx) => submitReset(ctx, deps));
   router.post('/admin/accounts/:id/temporary-password', ...post, (ctx) => submitTemporaryPassword(ctx, deps));
   router.post('/admin/accounts/:id/sign-out', ...post, (ctx) => submitForceSignIn(ctx, deps));
+  router.post('/admin/accounts/:id/end-session', ...post, (ctx) => submitEndAccountSession(ctx, deps));
   router.post('/admin/accounts/:id/unlock', ...post, (ctx) => submitUnlock(ctx, deps));
   router.post('/admin/accounts/:id/reset-factors', ...post, (ctx) => submitResetFactors(ctx, deps));
   router.post('/admin/accounts/:id/remove-factor', ...post, (ctx) => submitRemoveFactor(ctx, deps));

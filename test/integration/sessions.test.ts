@@ -351,6 +351,57 @@ describe('sessions and devices', function () {
     });
   });
 
+  describe('in the admin console', () => {
+    it('shows the account\'s sessions on its page and ends one; bad, unknown and other accounts\' ids are 404s that end nothing', async () => {
+      const person = await newPerson('console');
+      const other = await newPerson('console-other');
+      await portalBrowser(person.email, person.password, CHROME_WINDOWS);
+      const firefox = await portalBrowser(person.email, person.password, FIREFOX_LINUX);
+      const firefoxTokens = await appTokens(firefox, person.email, person.password);
+      await portalBrowser(other.email, other.password, SAFARI_IOS);
+      const otherId = (await listSessions(server.deps, other.id))[0]!.id;
+      const firefoxId = (await listSessions(server.deps, person.id)).find((s) => s.device.browser === 'Firefox')!.id;
+
+      const admin = new Agent();
+      const login = await admin.follow(url(`/admin/accounts/${person.id}`));
+      const loginForm = formOn(login.body, /\/login$/);
+      const page = await admin.follow(new URL(loginForm.action, login.url).href, { form: { ...loginForm.fields, email: 'sessions-admin@example.com', password: ADMIN_PASSWORD } });
+      expect(page.status, page.body.slice(0, 300)).to.equal(200);
+      const html = decode(page.body);
+      expect(html).to.contain('id="sessions-heading"').and.contain('Chrome on Windows').and.contain('Firefox on Linux').and.contain('Test App');
+      expect(html).to.contain(firefoxId).and.not.contain(otherId);
+
+      const { fields } = formOn(page.body, /\/end-session$/);
+      const send = (path: string, form: string) => admin.request(url(path), { form: `_csrf=${encodeURIComponent(fields._csrf!)}&${form}` });
+      const before = [await liveSessionCount(person.id), await liveSessionCount(other.id)];
+      for (const [path, form] of [
+        [`/admin/accounts/${person.id}/end-session`, ''],
+        [`/admin/accounts/${person.id}/end-session`, 'sessionId%5B%24ne%5D=x'],
+        [`/admin/accounts/${person.id}/end-session`, `sessionId=${'a'.repeat(5000)}`],
+        [`/admin/accounts/${person.id}/end-session`, 'sessionId=nosuchsession0000000'],
+        [`/admin/accounts/${person.id}/end-session`, `sessionId=${otherId}`],
+        [`/admin/accounts/no-such-account/end-session`, `sessionId=${firefoxId}`],
+        [`/admin/accounts/${other.id}/end-session`, `sessionId=${firefoxId}`],
+      ]) {
+        const answer = await send(path!, form!);
+        expect(answer.status, `${path} ${form!.slice(0, 40)}`).to.equal(404);
+        expect(answer.body).to.not.match(/\bat \S+ \(|node_modules|\.ts:\d+|Error:/);
+      }
+      expect((await admin.request(url(`/admin/accounts/${person.id}/end-session`), { form: { sessionId: firefoxId } })).status).to.equal(403);
+      expect([await liveSessionCount(person.id), await liveSessionCount(other.id)]).to.deep.equal(before);
+
+      const ended = await send(`/admin/accounts/${person.id}/end-session`, `sessionId=${firefoxId}`);
+      expect(ended.status).to.equal(303);
+      expect(ended.headers.get('location')).to.equal(`/admin/accounts/${person.id}?notice=session_ended`);
+      expect(await refreshWorks(firefoxTokens.refresh_token!)).to.equal(false);
+      expect(await promptsLogin(firefox)).to.equal(true);
+      const after = decode((await admin.request(url(`/admin/accounts/${person.id}?notice=session_ended`))).body);
+      expect(after).to.contain('Session ended: that browser is signed out').and.not.contain('Firefox on Linux');
+      const [event] = await server.deps.audit.list({ userId: person.id, events: ['session.ended'] });
+      expect(event!.actor).to.match(/^admin:/);
+    });
+  });
+
   describe('accessibility of the page (axe, WCAG 2.2 AA)', () => {
     const browser = useBrowser();
     for (const lang of ['en', 'ar'] as const) {

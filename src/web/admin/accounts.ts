@@ -16,6 +16,7 @@ import { AccountError, type AccountErrorCode } from '../../accounts/errors.ts';
 import { HttpError } from '../http-error.ts';
 import { echo, parseForm, type FieldErrors } from '../forms.ts';
 import { clientName } from '../account/apps.ts';
+import { consoleSessions } from './sessions.ts';
 import { scopeText } from '../account/page.ts';
 import {
   ACCOUNT_ID, STATUS_TEXT, actorIds, actorText, adminContext, adminOf, detailsText, emailsOf, eventText, formatDateTime,
@@ -226,6 +227,7 @@ async function showAccount(ctx: Context, deps: AppDeps, id: string, state: Detai
       lockedUntil: lock.lockedUntil && account.locked ? formatDateTime(new Date(lock.lockedUntil)) : null,
     } : null,
     apps,
+    sessions: await consoleSessions(deps, id),
     ...(removed ? { notice: removed } : {}),
     factors: account.factors.map((factor) => ({
       id: factor.id,

@@ -82,6 +82,7 @@ const NOTICES: Record<string, (q: Context['query']) => string> = {
   enabled: () => tAdmin('admin.notice.enabled'),
   admin_granted: () => tAdmin('admin.notice.adminGranted'),
   admin_removed: () => tAdmin('admin.notice.adminRemoved'),
+  session_ended: () => tAdmin('admin.sessions.notice.ended'),
 };
 
 export function renderAdmin(ctx: Context, view: string, section: AdminSection | null, locals: Record<string, unknown> = {}, status = 200): void {
@@ -138,6 +139,8 @@ export const EVENT_TEXT: Record<AuditEvent, string> = {
   'group.updated': 'admin.event.group.updated',
   'group.deleted': 'admin.event.group.deleted',
   'factor.enrolment_required': 'admin.event.factor.enrolment_required',
+  'session.ended': 'admin.event.session.ended',
+  'sessions.ended_others': 'admin.event.sessions.ended_others',
 };
 
 /** An audit event in words; an event no longer in the list (an old record) by its name. */
