@@ -12,8 +12,8 @@ import { routes } from './web/routes.ts';
 import { HttpError } from './web/http-error.ts';
 import { CookieSigner } from './cookie-signing.ts';
 
-const methodNotAllowed = () => new HttpError(405, 'Not allowed', 'This page does not accept that request.');
-const notImplemented = () => new HttpError(501, 'Not supported', 'This request is not supported.');
+const methodNotAllowed = () => new HttpError(405, 'errors.methodNotAllowed.title', 'errors.methodNotAllowed.message');
+const notImplemented = () => new HttpError(501, 'errors.notImplemented.title', 'errors.notImplemented.message');
 
 export function createApp(deps: AppDeps, cookieKeys: string[]): Koa {
   const { config, log } = deps;

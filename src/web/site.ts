@@ -61,7 +61,7 @@ function safeEqual(a: string, b: string): boolean {
 export async function metrics(ctx: Context, deps: AppDeps): Promise<void> {
   const token = deps.config.metricsToken;
   const allowed = token ? safeEqual(ctx.get('authorization'), `Bearer ${token}`) : LOOPBACK.has(ctx.ip);
-  if (!allowed) throw new HttpError(token ? 401 : 403, 'Not allowed', 'Metrics are not public.');
+  if (!allowed) throw new HttpError(token ? 401 : 403, 'errors.forbidden.title', 'errors.metrics.message');
   ctx.type = deps.metrics.registry.contentType;
   ctx.set('Cache-Control', 'no-store');
   ctx.body = await deps.metrics.registry.metrics();

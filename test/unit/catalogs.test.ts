@@ -3,7 +3,7 @@
 // placeholders and tags as its English source. The admin console stays English
 // (issue 13): its texts live in locales/en/admin*.json, only there, all "admin." keys.
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { expect } from 'chai';
 import { IntlMessageFormat } from 'intl-messageformat';
 import { LOCALES_DIR, allCatalogs } from '../../src/i18n/messages.ts';
@@ -74,4 +74,19 @@ describe('message catalogs', () => {
       }
     });
   }
+
+  it('every error thrown with fixed words says them as catalog keys (the error page translates keys only)', () => {
+    const src = resolve(import.meta.dirname, '../../src');
+    const files = (readdirSync(src, { recursive: true }) as string[]).filter((file) => file.endsWith('.ts'));
+    const literals: string[] = [];
+    for (const file of files) {
+      const code = readFileSync(join(src, file), 'utf8');
+      for (const match of code.matchAll(/new HttpError\(\s*[^,]+,\s*('[^']*')\s*,\s*('[^']*')?/g)) {
+        for (const literal of [match[1], match[2]]) if (literal) literals.push(`${file}: ${literal}`);
+      }
+    }
+    expect(literals.length, 'HttpErrors with fixed words').to.be.greaterThan(10);
+    const notKeys = literals.filter((found) => !Object.hasOwn(english, found.slice(found.indexOf(": '") + 3, -1)));
+    expect(notKeys, 'titles and messages that are not catalog keys').to.deep.equal([]);
+  });
 });

@@ -8,6 +8,7 @@ import type { Context, Middleware } from 'koa';
 import type { Logger } from '../../log.ts';
 import { isDatabaseUnavailable } from '../../db/connection.ts';
 import { DATABASE_UNAVAILABLE } from '../middleware/database-gate.ts';
+import { inEnglish } from '../http-error.ts';
 
 /** The documented problem types: code → status, title and what it means. */
 export const PROBLEM_TYPES = {
@@ -185,7 +186,7 @@ export function apiErrors(issuer: string, log: Logger): Middleware {
       if (isDatabaseUnavailable(error)) {
         log.warn({ reqId: ctx.state.requestId, path: ctx.path, err: (error as Error).message }, 'database unavailable');
         const { status, title, message, headers } = DATABASE_UNAVAILABLE;
-        send(ctx, { type: 'about:blank', title, status, detail: message }, headers);
+        send(ctx, { type: 'about:blank', title: inEnglish(title), status, detail: inEnglish(message) }, headers);
         return;
       }
       // A client error raised by a library (http-errors with expose): its status, none of its text.

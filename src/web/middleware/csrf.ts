@@ -7,7 +7,7 @@ import { HttpError } from '../http-error.ts';
 
 const COOKIE = 'lk_csrf';
 
-export const formExpired = () => new HttpError(403, 'Form expired', 'This form has expired or was sent from another site. Go back, reload the page and try again.');
+export const formExpired = () => new HttpError(403, 'errors.form.expired.title', 'errors.form.expired.message');
 
 export interface Csrf {
   /** Gives the browser a CSRF cookie (pages with forms). */

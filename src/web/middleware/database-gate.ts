@@ -9,8 +9,8 @@ const CONNECTED = 1;
 // Liveness and static files never need the database.
 const EXEMPT = /^\/(healthz|assets)\//;
 
-/** The one answer for "the database is away", from the gate or from a request it fails mid-way. */
-export const DATABASE_UNAVAILABLE = new HttpError(503, 'Temporarily unavailable', 'We cannot reach our database right now. Please try again in a minute.', { 'Retry-After': '30' });
+/** The one answer for "the database is away", from the gate or from a request it fails mid-way (catalog keys: errors.json). */
+export const DATABASE_UNAVAILABLE = new HttpError(503, 'errors.unavailable.title', 'errors.unavailable.message', { 'Retry-After': '30' });
 
 export function databaseGate(connection: Connection): Middleware {
   return async (ctx, next) => {

@@ -1,5 +1,6 @@
 // URL-encoded form bodies for our POST routes only (the provider parses its own).
-// Small limits, and a 415 for anything that is not a form.
+// Small limits, and a 415 for anything that is not a form. Refusals are catalog keys
+// (locales/*/errors.json): the error page says them in the page's language.
 import { bodyParser } from '@koa/bodyparser';
 import type { Context, Middleware, Next } from 'koa';
 import { HttpError } from '../http-error.ts';
@@ -9,13 +10,13 @@ const parse = bodyParser({
   formLimit: '16kb',
   onError: (error) => {
     const status = (error as { status?: number }).status;
-    throw new HttpError(status === 413 ? 413 : 400, 'Request not understood', status === 413 ? 'The form was too large.' : 'The form could not be read.');
+    throw new HttpError(status === 413 ? 413 : 400, 'errors.badRequest.title', status === 413 ? 'errors.form.tooLarge' : 'errors.form.unreadable');
   },
 });
 
 export const formBody: Middleware = async (ctx: Context, next: Next) => {
   if (!ctx.is('application/x-www-form-urlencoded')) {
-    throw new HttpError(415, 'Request not understood', 'This page only accepts form submissions.');
+    throw new HttpError(415, 'errors.badRequest.title', 'errors.form.notAForm');
   }
   await parse(ctx, next);
 };
