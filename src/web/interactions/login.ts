@@ -64,7 +64,7 @@ export async function showLogin(ctx: Context, deps: AppDeps, interaction: Intera
 }
 
 export async function submitLogin(ctx: Context, deps: AppDeps, interaction: Interaction): Promise<void> {
-  if (interaction.prompt.name !== 'login') throw new HttpError(400, 'Already signed in', 'This step is already done. Go back to the app and start again.');
+  if (interaction.prompt.name !== 'login') throw new HttpError(400, 'errors.step.done.title', 'errors.step.done');
 
   const form = parseForm(loginForm, ctx);
   if (!form.ok) return showLogin(ctx, deps, interaction, { email: echo(ctx, 'email'), errors: form.errors, status: 400 });
