@@ -311,6 +311,12 @@ describe('sessions and devices', function () {
       const document = (await call('/api/openapi.json', { token: null })).json;
       expect(document.paths['/api/admin/accounts/{id}/sessions'].get.operationId).to.equal('adminListSessions');
       expect(document.paths['/api/admin/accounts/{id}/sessions/{sessionId}'].delete.operationId).to.equal('adminEndSession');
+      for (const operation of [document.paths['/api/admin/accounts/{id}/sessions'].get, document.paths['/api/admin/accounts/{id}/sessions/{sessionId}'].delete]) {
+        expect(operation.security).to.deep.equal([{ bearerAuth: ['admin'] }, { adminClientCredentials: ['admin'] }]);
+        expect(Object.keys(operation.responses)).to.include.members(['401', '403', '404']);
+      }
+      expect(document.paths['/api/admin/accounts/{id}/sessions/{sessionId}'].delete.parameters.map((p: { name: string }) => p.name)).to.deep.equal(['id', 'sessionId']);
+      expect(document.components.schemas.AccountSessionList.properties.items.items).to.deep.equal({ $ref: '#/components/schemas/AccountSession' });
     });
 
     it('lists and ends sessions with the CLI, by email or id', async function () {
