@@ -435,5 +435,26 @@ describe('sessions and devices', function () {
         }
       });
     }
+
+    it('passes on the console\'s account page with its sessions section', async () => {
+      const person = await newPerson('a11y-console');
+      await appTokens(await portalBrowser(person.email, person.password, FIREFOX_LINUX), person.email, person.password);
+      await portalBrowser(person.email, person.password, CHROME_WINDOWS);
+      let context: BrowserContext | undefined;
+      try {
+        context = await browser.newContext();
+        const page = await context.newPage();
+        await page.goto(url(`/admin/accounts/${person.id}`));
+        await page.locator('#email').fill('sessions-admin@example.com');
+        await page.locator('#password').fill(ADMIN_PASSWORD);
+        await page.locator('button[type="submit"].primary').first().click();
+        await page.waitForURL(url(`/admin/accounts/${person.id}`));
+        await page.locator('li.session').nth(1).waitFor();
+        const violations = await axeViolations(page);
+        expect(violations, describeViolations(violations)).to.deep.equal([]);
+      } finally {
+        await context?.close();
+      }
+    });
   });
 });
