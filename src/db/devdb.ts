@@ -16,7 +16,8 @@ const FERRETDB_MODULE = 'github.com/FerretDB/FerretDB';
 /**
  * Patched FerretDB files (upstream path in the module → our copy) compiled in
  * place of upstream's. They make the SQLite backend use its indexes for `_id`,
- * for string equalities on indexed fields and for dotted keys, and track
+ * for string equalities on indexed fields and for dotted keys, run write commands
+ * one at a time (single-document atomicity, as MongoDB), and track
  * resources and build query logs only when debugging (a stack trace and a
  * formatted log line per query otherwise); see
  * scripts/devdb/patches and the README ("An embedded database").
@@ -28,6 +29,7 @@ const PATCHED_FILES: Record<string, string> = {
   'internal/util/resource/resource.go': 'patches/resource.go',
   'internal/util/fsql/db.go': 'patches/fsql-db.go',
   'internal/util/fsql/tx.go': 'patches/fsql-tx.go',
+  'internal/clientconn/conn.go': 'patches/clientconn-conn.go',
 };
 
 export interface DevDb {
