@@ -430,6 +430,7 @@ describe('sessions and devices', function () {
           expect(await page.locator('h1').textContent()).to.equal(translator(lang)('sessions.title'));
           const violations = await axeViolations(page);
           expect(violations, describeViolations(violations)).to.deep.equal([]);
+          if (process.env.SESSIONS_SHOTS) await page.screenshot({ path: `${process.env.SESSIONS_SHOTS}/sessions-${lang}.png`, fullPage: true });
         } finally {
           await context?.close();
         }
@@ -452,6 +453,7 @@ describe('sessions and devices', function () {
         await page.locator('li.session').nth(1).waitFor();
         const violations = await axeViolations(page);
         expect(violations, describeViolations(violations)).to.deep.equal([]);
+        if (process.env.SESSIONS_SHOTS) await page.screenshot({ path: `${process.env.SESSIONS_SHOTS}/sessions-console.png`, fullPage: true });
       } finally {
         await context?.close();
       }
