@@ -99,6 +99,7 @@ describe('fuzzing every form and API route', function () {
       `/interaction/${uid}/login`, `/interaction/${uid}/confirm`, `/interaction/${uid}/change-password`, `/interaction/${uid}/abort`,
       '/password/forgot', '/password/reset', '/password/set', '/password/resend', '/signup', '/email/verify',
       '/account/profile', '/account/password', '/account/apps/revoke', '/account/sign-out-everywhere',
+      '/account/sessions/end', '/account/sessions/end-others',
       '/token', '/token/introspection', '/token/revocation', '/session/end/confirm',
     ];
     const jsonRoutes = ['/api/account/password', '/api/password-resets', '/api/password-resets/confirm', '/api/admin/accounts'];
