@@ -58,6 +58,10 @@ const PolicySchema = z.strictObject({
     temporaryPasswordDays: positiveInt.default(7),
     // The link to the account portal a person gets right after choosing a first password.
     firstLoginMinutes: positiveInt.max(60).default(15),
+    // Change of email (accounts/email-change.ts): the confirmation link sent to the new address,
+    // and the undo link sent to the old one (long enough to notice a change one did not make).
+    emailChangeHours: positiveInt.max(7 * 24).default(24),
+    emailChangeUndoDays: positiveInt.max(90).default(7),
   }).prefault({}),
   // How long sign-ins, sessions and tokens last. Short access tokens bound what a
   // leaked one can do (every token is looked up on use, so revocation is immediate
@@ -97,6 +101,28 @@ const PolicySchema = z.strictObject({
     trustBrowserDays: z.number().int().min(0).max(365).default(0),
   }).prefault({}),
   audit: z.strictObject({ retentionDays: positiveInt.default(365) }).prefault({}),
+  // Deleting an account (accounts/deletion.ts). graceDays 0 (the default) erases at once, as
+  // the person asked and expects; a grace period (up to 90 days) disables the account at once
+  // instead and erases it when the period ends, unless they sign in and restore it first.
+  accountDeletion: z.strictObject({ graceDays: z.number().int().min(0).max(90).default(0) }).prefault({}),
+  // "Download my data" in the portal (accounts/export.ts): each export reads every record of the
+  // account, so a stolen session cannot turn it into a load on the database.
+  dataExport: z.strictObject({ perAccountPerHour: positiveInt.max(100).default(5) }).prefault({}),
+  // The organisation's terms (accounts/terms.ts). Without a version there are no terms to
+  // accept; when the version differs from the one a person accepted, their next sign-in
+  // asks them to accept it before it goes on to the app (declining: access_denied).
+  terms: z.strictObject({
+    version: z.string().trim().min(1).max(64).regex(/^[\w.:-]+$/, 'letters, digits and . _ : - only').nullable().default(null),
+    // Where the terms are read: an https URL, or a path this server (or its proxy) serves.
+    url: z.union([z.url({ protocol: /^https$/ }), z.string().regex(/^\/(?!\/)[^\s]{0,500}$/, 'an https URL or a path starting with one /')]).nullable().default(null),
+  }).prefault({}).refine((terms) => !terms.version || terms.url, { message: 'terms.url is required when terms.version is set (people must be able to read what they accept)' }),
+  // Emails that tell an account's owner something happened (accounts/new-browser.ts).
+  notices: z.strictObject({
+    // A sign-in from a browser the account has not used before (default on).
+    newBrowser: z.boolean().default(true),
+    // At most one such email per account in this many minutes (one new browser after another: one email).
+    newBrowserThrottleMinutes: positiveInt.max(7 * 24 * 60).default(60),
+  }).prefault({}),
   // Moving people in from an old password store at their next sign-in (accounts/legacy-migration.ts).
   // Off without a url; the shared secret is the environment's LEGACY_MIGRATION_SECRET.
   legacyMigration: z.strictObject({

@@ -42,7 +42,10 @@ import { loadTheme, type Theme } from './web/theme.ts';
 import { httpLegacySource } from './legacy/http-source.ts';
 import { trustedBrowserModel } from './db/models/trusted-browser.ts';
 import { PENDING_SECOND_STEPS } from './accounts/second-step.ts';
+import { PENDING_RESTORES } from './accounts/deletion.ts';
+import { KNOWN_BROWSERS } from './accounts/new-browser.ts';
 import { SESSION_DEVICES } from './db/models/session-device.ts';
+import { ensureEmailChangeIndexes } from './accounts/email-change.ts';
 
 export interface Services {
   config: Config;
@@ -105,6 +108,8 @@ export function createServices(config: Config, log: Logger, connection: Connecti
     reset: lifetimes.resetMinutes * 60_000,
     verify_email: lifetimes.verifyEmailHours * 3_600_000,
     first_login: lifetimes.firstLoginMinutes * 60_000,
+    email_change: lifetimes.emailChangeHours * 3_600_000,
+    email_change_undo: lifetimes.emailChangeUndoDays * 86_400_000,
   })[purpose];
   const links = new OneTimeLinks(linkModel(connection), lifetimeMs);
   const theme = loadTheme(config.policy.theme);
@@ -168,12 +173,14 @@ export async function prepareDatabase(services: Services): Promise<() => void> {
   await passkeyModel(connection).createIndexes();
   await trustedBrowserModel(connection).createIndexes();
   await db.collection(PORTAL_SESSIONS).createIndex({ accountId: 1 });
+  await db.collection(KNOWN_BROWSERS).createIndex({ userId: 1 });
   await db.collection(SESSION_DEVICES).createIndex({ accountId: 1 });
   await ensureThrottleIndexes(connection);
   await services.jobs.prepare();
   await ensureImportJobIndexes(db);
   await ensureJobFileIndexes(db);
   await ensureWebhookIndexes(db);
+  await ensureEmailChangeIndexes(db);
 
   const expiring = [
     { collection: lockoutModel(connection).collection as never, field: 'expiresAt' },
@@ -184,10 +191,12 @@ export async function prepareDatabase(services: Services): Promise<() => void> {
     { collection: challengeModel(connection).collection as never, field: 'expiresAt' },
     { collection: trustedBrowserModel(connection).collection as never, field: 'expiresAt' },
     { collection: db.collection(PORTAL_SESSIONS), field: 'expiresAt' },
+    { collection: db.collection(KNOWN_BROWSERS), field: 'expiresAt' },
     { collection: db.collection(SESSION_DEVICES), field: 'expiresAt' },
     { collection: db.collection(IMPORT_JOBS), field: 'expiresAt' },
     { collection: db.collection(IMPORT_INVITES), field: 'expiresAt' },
     { collection: db.collection(PENDING_SECOND_STEPS), field: 'expiresAt' },
+    { collection: db.collection(PENDING_RESTORES), field: 'expiresAt' },
     { collection: db.collection(MAIL_JOBS), field: 'expiresAt' },
     { collection: db.collection(WEBHOOK_DELIVERIES), field: 'expiresAt' },
   ];

@@ -23,6 +23,13 @@ export const AUDIT_EVENTS = [
   'account.migrated',
   // One session ended (by the person or an operator), or all but the person's own (accounts/sessions.ts).
   'session.ended', 'sessions.ended_others',
+  // Deletion with a grace period (accounts/deletion.ts): disabled and scheduled, then restored at a sign-in or erased (account.deleted).
+  'account.deletion_scheduled', 'account.restored',
+  // The organisation's terms accepted (accounts/terms.ts); a sign-in from a browser the account had not used (accounts/new-browser.ts).
+  'terms.accepted', 'signin.new_browser',
+  // Change of email (accounts/email-change.ts): a confirmation link sent to the new address, the
+  // change done (confirmed, or an operator's override), and undone from the old address.
+  'email.change_requested', 'email.changed', 'email.change_undone',
 ] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 

@@ -23,18 +23,22 @@ export class OneTimeLinks {
     this.#lifetimeMs = lifetimeMs;
   }
 
-  /** A new link; any earlier unused link of the same user and purpose stops working. */
-  async issue(userId: string, purpose: LinkPurpose, meta: { interactionUid?: string | null; clientId?: string | null; amr?: string[] | null } = {}): Promise<{ token: string; expiresAt: Date }> {
+  /**
+   * A new link; any earlier unused link of the same user and purpose stops working, unless
+   * `keepEarlier` (undo links of successive email changes: each old address keeps its own).
+   * `id`: the stored id (the token's hash), for records that point at the link without holding it.
+   */
+  async issue(userId: string, purpose: LinkPurpose, meta: { interactionUid?: string | null; clientId?: string | null; amr?: string[] | null; keepEarlier?: boolean } = {}): Promise<{ token: string; expiresAt: Date; id: string }> {
     const token = randomBytes(32).toString('base64url');
     const now = new Date();
     const expiresAt = new Date(now.getTime() + this.#lifetimeMs(purpose));
-    await this.#model.deleteMany({ userId, purpose, usedAt: null });
+    if (!meta.keepEarlier) await this.#model.deleteMany({ userId, purpose, usedAt: null });
     await this.#model.create({
       _id: hashOf(token), userId, purpose, createdAt: now, expiresAt, usedAt: null,
       interactionUid: meta.interactionUid ?? null, clientId: meta.clientId ?? null, amr: meta.amr ?? null,
       purgeAt: new Date(expiresAt.getTime() + KEEP_AFTER_EXPIRY_MS),
     });
-    return { token, expiresAt };
+    return { token, expiresAt, id: hashOf(token) };
   }
 
   /** What a link is, without using it (GET shows a form; mail scanners open links). */

@@ -2,6 +2,7 @@
 // module; they share src/cli/context.ts for configuration, database and errors.
 import { Command } from 'commander';
 import { registerUserCommands } from './users.ts';
+import { registerDeleteCommands } from './delete.ts';
 import { registerClientCommands } from './clients.ts';
 import { registerKeyCommands } from './keys.ts';
 import { registerBulkCommands } from './bulk.ts';
@@ -9,6 +10,7 @@ import { registerAuditCommands } from './audit.ts';
 import { registerDevDbCommands } from './devdb.ts';
 import { registerWebhookCommands } from './webhooks.ts';
 import { registerDataKeyCommands } from './data-keys.ts';
+import { registerEmailCommands } from './email.ts';
 import { registerSessionCommands } from './sessions.ts';
 
 const program = new Command('latchkey')
@@ -22,6 +24,7 @@ const program = new Command('latchkey')
   .addHelpText('after', '\nExample:\n  $ latchkey user:create --help\n');
 
 registerUserCommands(program);
+registerDeleteCommands(program);
 registerClientCommands(program);
 registerKeyCommands(program);
 registerBulkCommands(program);
@@ -29,6 +32,7 @@ registerAuditCommands(program);
 registerDevDbCommands(program);
 registerWebhookCommands(program);
 registerDataKeyCommands(program);
+registerEmailCommands(program);
 registerSessionCommands(program);
 
 await program.parseAsync(process.argv);

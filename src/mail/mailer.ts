@@ -196,10 +196,10 @@ export class Mailer {
       return;
     }
     // Only the known fields are kept: nothing else a caller passes sits in the queue.
-    const { locale, name: person, link, expiresInMs, appName, when, ip, factors, passkeyName, remaining } = data;
+    const { locale, name: person, link, expiresInMs, appName, when, ip, factors, passkeyName, remaining, browser, newEmail, contact } = data;
     this.#queue.push({
       name,
-      data: { to, locale: Array.isArray(locale) ? locale.slice(0, 5) : locale, name: person, link, expiresInMs, appName, when, ip, factors: Array.isArray(factors) ? [...factors] : undefined, passkeyName, remaining },
+      data: { to, locale: Array.isArray(locale) ? locale.slice(0, 5) : locale, name: person, link, expiresInMs, appName, when, ip, factors: Array.isArray(factors) ? [...factors] : undefined, passkeyName, remaining, browser, newEmail, contact },
       attempts: 0, onFailed: options.onFailed,
     });
     this.#schedulePump();

@@ -49,6 +49,12 @@ export interface MessageData {
   passkeyName?: string;
   /** How many are left (recovery_code_used: unused recovery codes). */
   remaining?: number;
+  /** The browser and system of a sign-in ("Firefox 128 on Windows", new_browser_signin), from its user agent. */
+  browser?: string;
+  /** The address an account changed to (email_changed, email_change_by_admin: told to the old one). */
+  newEmail?: string;
+  /** Whom to ask (email_change_by_admin): the organisation's support address or page, when configured. */
+  contact?: string;
 }
 
 /**
@@ -104,6 +110,9 @@ interface Locals {
   ip?: string;
   factorName?: string;
   remaining?: number;
+  browser?: string;
+  newEmail?: string;
+  contact?: string;
   lang: Locale;
   dir: 'ltr' | 'rtl';
   /** Between two sentences of one paragraph: a space, none in Japanese. */
@@ -157,6 +166,45 @@ const CATALOGUE = {
     subject: 'email.account_locked.subject',
     required: ['link'],
   },
+  // A sign-in from a browser the account had not used (accounts/new-browser.ts); the link goes
+  // to the person's sessions in the portal, where one they do not know can be ended.
+  new_browser_signin: {
+    subject: 'email.new_browser_signin.subject',
+    required: ['link'],
+  },
+  // The account is deleted (accounts/deletion.ts): to the address it had, after it is gone.
+  // data.when: when it went (it has no link: nothing is left to sign in to).
+  account_deleted: {
+    subject: 'email.account_deleted.subject',
+    required: [],
+  },
+  // A deletion with a grace period: data.when is when the account goes; the link starts a
+  // sign-in, where the right password offers to restore it.
+  account_deletion_scheduled: {
+    subject: 'email.account_deletion_scheduled.subject',
+    required: ['link'],
+  },
+  // Change of email (accounts/email-change.ts). To the new address: the link that confirms it.
+  email_change_confirm: {
+    subject: 'email.email_change_confirm.subject',
+    required: ['link', 'expiresIn'],
+  },
+  // To the old address once changed (data.newEmail): the link undoes it within expiresIn.
+  email_changed: {
+    subject: 'email.email_changed.subject',
+    required: ['link', 'expiresIn'],
+  },
+  // To the old address after an operator's override: no undo link, whom to ask instead (data.contact);
+  // the link goes to the account pages (signing in there shows the account as it is now).
+  email_change_by_admin: {
+    subject: 'email.email_change_by_admin.subject',
+    required: ['link'],
+  },
+  // To the owner of an address someone asked to move their account to: nothing changed (link: forgot password).
+  email_change_in_use: {
+    subject: 'email.email_change_in_use.subject',
+    required: ['link'],
+  },
   signup_existing_account: {
     subject: 'email.signup_existing_account.subject',
     // The link goes to the forgot-password page.
@@ -199,7 +247,7 @@ export function isLinkUnderIssuer(link: string, issuer: string): boolean {
 }
 
 /** The values that are left-to-right text whatever the message's language. */
-const ISOLATED = new Set(['product', 'productName', 'appName', 'email', 'name', 'host', 'ip']);
+const ISOLATED = new Set(['product', 'productName', 'appName', 'email', 'name', 'host', 'ip', 'browser', 'newEmail', 'contact']);
 
 const FACTOR_KEYS: Record<FactorKind, string> = {
   totp: 'email.factor.totp',
@@ -249,6 +297,9 @@ export function buildMessage(name: MessageName, data: MessageData, options: Buil
     ip: optionalText(data.ip),
     factorName: describeFactors(lang, data.factors, optionalText(data.passkeyName)),
     remaining,
+    browser: optionalText(data.browser)?.slice(0, 120),
+    newEmail: optionalText(data.newEmail),
+    contact: optionalText(data.contact),
   };
   for (const field of spec.required) {
     if (base[field] === undefined) throw new Error(`email message "${name}" needs data.${field === 'expiresIn' ? 'expiresInMs' : field === 'factorName' ? 'factors' : field}`);
@@ -257,12 +308,14 @@ export function buildMessage(name: MessageName, data: MessageData, options: Buil
     // The link itself is not repeated here: it may carry a token and errors get logged.
     throw new Error(`email message "${name}": data.link must be an absolute URL under the issuer ${issuer}`);
   }
-  if (name === 'password_changed' || name === 'factor_added' || name === 'factor_removed' || name === 'recovery_codes_generated' || name === 'recovery_code_used' || name === 'account_locked') base.when ??= formatWhen(new Date(), lang);
+  if (name === 'password_changed' || name === 'factor_added' || name === 'factor_removed' || name === 'recovery_codes_generated' || name === 'recovery_code_used' || name === 'account_locked' || name === 'new_browser_signin') base.when ??= formatWhen(new Date(), lang);
 
   // The values every message of the catalog may use.
   const raw: MessageValues = {
     product: base.product, productName, appName, email: base.email, name: base.name, host: base.issuerHost,
     when: base.when, ip: base.ip, factor: base.factorName, count: remaining, duration: base.expiresIn,
+    browser: base.browser,
+    newEmail: base.newEmail, contact: base.contact,
   };
   // Right to left, each left-to-right value (address, IP, names) is isolated (U+2068 … U+2069),
   // so "(ada@example.com)" or an IP keeps its order and its brackets inside Arabic sentences.

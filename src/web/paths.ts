@@ -11,6 +11,9 @@ export const PAGES = {
   signUp: '/signup',
   verifyEmail: '/email/verify',
   accountPassword: '/account/password',
+  // Change of email (web/account/email.ts): confirming the new address, undoing from the old one.
+  confirmEmailChange: '/email/change',
+  undoEmailChange: '/email/change/undo',
 } as const;
 
 /** Where each emailed link lands; the token rides in the query, never in a path we log. */
@@ -18,6 +21,8 @@ const LINK_PAGES = {
   invite: PAGES.setPassword,
   reset: PAGES.resetPassword,
   verify_email: PAGES.verifyEmail,
+  email_change: PAGES.confirmEmailChange,
+  email_change_undo: PAGES.undoEmailChange,
 } as const;
 
 /** The absolute URLs emails carry, under the issuer. */

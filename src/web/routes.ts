@@ -21,17 +21,22 @@ import { passkeyOptions, submitPasskey } from './interactions/passkey.ts';
 import { enrolPasskeyOptions, submitEnrolPasskey, submitEnrolTotp } from './interactions/enrol.ts';
 import { submitForcedChange } from './interactions/change-password.ts';
 import { abort, showConsent, submitConsent } from './interactions/consent.ts';
+import { showTerms, submitTerms } from './interactions/terms.ts';
 import { showForgot, submitForgot } from './password/forgot.ts';
 import { resendLink, showLinkPassword, submitLinkPassword } from './password/link-password.ts';
 import { showSignup, showVerifyEmail, submitSignup, submitVerifyEmail } from './password/signup.ts';
 import { rememberSignInOfForm } from './password/return-to-sign-in.ts';
 import { portalAuth, signedOut } from './account/session.ts';
 import { showActivity } from './account/activity.ts';
+import { downloadData, showData } from './account/data.ts';
+import { DELETE_PAGE, showDelete, showDeleted, submitDelete } from './account/delete.ts';
+import { submitRestore } from './interactions/restore.ts';
 import { showSessions, submitEndOthers, submitEndSession } from './account/sessions.ts';
 import { showApps, submitRevoke } from './account/apps.ts';
 import { showOverview, signOutEverywhere } from './account/overview.ts';
 import { showPassword, submitPassword } from './account/password.ts';
 import { showProfile, submitProfile } from './account/profile.ts';
+import { showConfirmEmailChange, showEmail, showUndoEmailChange, submitConfirmEmailChange, submitEmail, submitUndoEmailChange } from './account/email.ts';
 import {
   confirmSignInMs, passkeyRegistration, recentSignIn, showSecurity, submitConfirmTotp, submitPasskey as submitNewPasskey, submitRecoveryCodes,
   submitForgetBrowsers, submitRemove, submitRenamePasskey, submitStartTotp,
@@ -43,6 +48,7 @@ import {
 } from './admin/accounts.ts';
 import { showAudit } from './admin/audit.ts';
 import { submitEndSession as submitEndAccountSession } from './admin/sessions.ts';
+import { submitDeleteAccount } from './admin/delete.ts';
 import { downloadReport, importUpload, showImports, showJob } from './admin/imports.ts';
 import { showWebhook, showWebhooks, submitDeleteWebhook, submitEditWebhook, submitNewWebhook, submitRedeliver, submitRotateSecret } from './admin/webhooks.ts';
 import { apiRoutes } from './api/routes.ts';
@@ -90,6 +96,7 @@ function signInSteps(deps: AppDeps, csrf: Csrf): Router {
   router.get('/', showStep(deps, {
     login: (ctx, interaction) => showSignIn(ctx, deps, interaction),
     consent: (ctx, interaction) => showConsent(ctx, interaction),
+    terms: (ctx, interaction) => showTerms(ctx, deps, interaction),
   }));
   router.post('/login', ...post, withInteraction(deps, (ctx, interaction) => submitLogin(ctx, deps, interaction)));
   router.post('/second-factor', ...post, withInteraction(deps, (ctx, interaction) => submitSecondFactor(ctx, deps, interaction)));
@@ -102,6 +109,10 @@ function signInSteps(deps: AppDeps, csrf: Csrf): Router {
   router.post('/enrol/passkey', ...post, withInteraction(deps, (ctx, interaction) => submitEnrolPasskey(ctx, deps, interaction)));
   router.post('/change-password', ...post, withInteraction(deps, (ctx, interaction) => submitForcedChange(ctx, deps, interaction)));
   router.post('/confirm', ...post, withInteraction(deps, (ctx, interaction) => submitConsent(ctx, deps, interaction)));
+  // The organisation's terms when the account has not accepted the version in force: accept, or decline (access_denied).
+  router.post('/terms', ...post, withInteraction(deps, (ctx, interaction) => submitTerms(ctx, deps, interaction)));
+  // An account scheduled for deletion, its right password given: "Restore it" (restore.ts).
+  router.post('/restore', ...post, withInteraction(deps, (ctx, interaction) => submitRestore(ctx, deps, interaction)));
   router.post('/abort', ...post, withInteraction(deps, (ctx) => abort(ctx, deps)));
   return router;
 }
@@ -125,6 +136,11 @@ function passwordPages(deps: AppDeps, csrf: Csrf): Router {
   router.post(PAGES.signUp, ...post, remembersSignIn, (ctx) => submitSignup(ctx, deps));
   router.get(PAGES.verifyEmail, (ctx) => showVerifyEmail(ctx, deps));
   router.post(PAGES.verifyEmail, ...post, (ctx) => submitVerifyEmail(ctx, deps));
+  // Change of email (account/email.ts): GET shows a button or form and never uses the link; the POST does.
+  router.get(PAGES.confirmEmailChange, (ctx) => showConfirmEmailChange(ctx, deps));
+  router.post(PAGES.confirmEmailChange, ...post, (ctx) => submitConfirmEmailChange(ctx, deps));
+  router.get(PAGES.undoEmailChange, (ctx) => showUndoEmailChange(ctx, deps));
+  router.post(PAGES.undoEmailChange, ...post, (ctx) => submitUndoEmailChange(ctx, deps));
   // Where password managers send people to change a password (W3C well-known URL).
   router.get('/.well-known/change-password', (ctx) => {
     ctx.status = 302;
@@ -146,7 +162,7 @@ function accountPortal(deps: AppDeps, csrf: Csrf): Router {
   router.post('/logout', formBody, csrf.verify, (ctx) => auth.logout(ctx));
   router.get('/signed-out', (ctx) => signedOut(ctx));
 
-  router.get('/', ...page, (ctx) => showOverview(ctx));
+  router.get('/', ...page, (ctx) => showOverview(ctx, deps));
   router.get('/profile', ...page, (ctx) => showProfile(ctx));
   router.post('/profile', ...post, (ctx) => submitProfile(ctx, deps));
   router.get('/password', ...page, (ctx) => showPassword(ctx, deps));
@@ -165,6 +181,9 @@ function accountPortal(deps: AppDeps, csrf: Csrf): Router {
   router.post('/security/passkeys', ...post, recentSignIn(confirmSignInMs(recentMs)), (ctx) => submitNewPasskey(ctx, deps));
   router.post('/security/passkeys/rename', ...post, recent, (ctx) => submitRenamePasskey(ctx, deps));
   router.post('/security/trusted-browsers/forget', ...post, recent, (ctx) => submitForgetBrowsers(ctx, deps));
+  // Changing the email address: the same recent-sign-in rule (account/email.ts).
+  router.get('/email', ...page, recent, (ctx) => showEmail(ctx, deps));
+  router.post('/email', ...post, recent, (ctx) => submitEmail(ctx, deps));
   router.get('/apps', ...page, (ctx) => showApps(ctx, deps));
   router.post('/apps/revoke', ...post, (ctx) => submitRevoke(ctx, deps));
   router.get('/activity', ...page, (ctx) => showActivity(ctx, deps));
@@ -172,6 +191,13 @@ function accountPortal(deps: AppDeps, csrf: Csrf): Router {
   router.get('/sessions', ...page, (ctx) => showSessions(ctx, deps));
   router.post('/sessions/end', ...post, (ctx) => submitEndSession(ctx, deps, auth.forget));
   router.post('/sessions/end-others', ...post, (ctx) => submitEndOthers(ctx, deps));
+  // Your data: a JSON download of it (rate-limited), and deleting the account (a recent
+  // sign-in, then the account's email typed to confirm); the page after it needs no session.
+  router.get('/data', ...page, (ctx) => showData(ctx, deps));
+  router.post('/data', ...post, (ctx) => downloadData(ctx, deps));
+  router.get('/delete', ...page, recentSignIn(recentMs, DELETE_PAGE), (ctx) => showDelete(ctx, deps));
+  router.post('/delete', ...post, recentSignIn(recentMs, DELETE_PAGE), (ctx) => submitDelete(ctx, deps, auth.forget));
+  router.get('/deleted', (ctx) => showDeleted(ctx));
   router.post('/sign-out-everywhere', ...post, (ctx) => signOutEverywhere(ctx, deps, auth.forget));
   return router;
 }
@@ -201,6 +227,7 @@ function adminConsole(deps: AppDeps, csrf: Csrf): Router {
   router.post('/admin/accounts/:id/temporary-password', ...post, (ctx) => submitTemporaryPassword(ctx, deps));
   router.post('/admin/accounts/:id/sign-out', ...post, (ctx) => submitForceSignIn(ctx, deps));
   router.post('/admin/accounts/:id/end-session', ...post, (ctx) => submitEndAccountSession(ctx, deps));
+  router.post('/admin/accounts/:id/delete', ...post, (ctx) => submitDeleteAccount(ctx, deps));
   router.post('/admin/accounts/:id/unlock', ...post, (ctx) => submitUnlock(ctx, deps));
   router.post('/admin/accounts/:id/reset-factors', ...post, (ctx) => submitResetFactors(ctx, deps));
   router.post('/admin/accounts/:id/remove-factor', ...post, (ctx) => submitRemoveFactor(ctx, deps));

@@ -20,6 +20,7 @@ export const WEBHOOK_EVENTS = {
   'account.unlocked': 'An operator cleared the account\'s lockout.',
   'account.factors_changed': 'A second factor was added or removed, or recovery codes were generated.',
   'account.sessions_revoked': 'The account was signed out everywhere, or the person revoked one app\'s access.',
+  'account.email_changed': 'The account\'s email address changed: confirmed by the person from the new address, set by an operator, or undone from the old address. Fetch the account for the address.',
   'import.finished': 'A CSV import job finished (done or failed), with its counts; accountId is null.',
 } as const;
 
@@ -43,6 +44,9 @@ export const FROM_AUDIT: Partial<Record<AuditEvent | 'account.deleted', Exclude<
   'account.disabled': 'account.disabled',
   'account.enabled': 'account.enabled',
   'account.deleted': 'account.deleted',
+  // A deletion with a grace period disables the account until it is erased (then account.deleted) or restored.
+  'account.deletion_scheduled': 'account.disabled',
+  'account.restored': 'account.enabled',
   'password.changed': 'account.password_changed',
   'invite.accepted': 'account.password_changed',
   'account.migrated': 'account.password_changed',
@@ -55,6 +59,8 @@ export const FROM_AUDIT: Partial<Record<AuditEvent | 'account.deleted', Exclude<
   'recovery_codes.generated': 'account.factors_changed',
   'signout.everywhere': 'account.sessions_revoked',
   'grant.revoked': 'account.sessions_revoked',
+  'email.changed': 'account.email_changed',
+  'email.change_undone': 'account.email_changed',
   'session.ended': 'account.sessions_revoked',
   'sessions.ended_others': 'account.sessions_revoked',
 };

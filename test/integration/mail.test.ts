@@ -55,6 +55,13 @@ function dataFor(name: MessageName, to: string, link: string): MessageData {
     case 'factor_removed': return { ...base, when: new Date('2025-03-04T14:05:00Z'), ip: '203.0.113.7', factors: ['totp'] };
     case 'recovery_codes_generated': return { ...base, when: new Date('2025-03-04T14:05:00Z'), ip: '203.0.113.7' };
     case 'account_locked': return { ...base, when: new Date('2025-03-04T14:05:00Z') };
+    case 'new_browser_signin': return { ...base, link: `${ISSUER}/account/sessions`, when: new Date('2025-03-04T14:05:00Z'), ip: '203.0.113.7', browser: 'Firefox on Windows' };
+    case 'account_deleted': return { ...base, link: `${ISSUER}/signup`, when: new Date('2025-03-04T14:05:00Z') };
+    case 'email_change_confirm': return { ...base, expiresInMs: 24 * 3_600_000 };
+    case 'email_changed': return { ...base, expiresInMs: 7 * 86_400_000, when: new Date('2025-03-04T14:05:00Z'), newEmail: 'ada.new@example.org' };
+    case 'email_change_by_admin': return { ...base, link: `${ISSUER}/account`, when: new Date('2025-03-04T14:05:00Z'), newEmail: 'ada.new@example.org', contact: 'help@example.com' };
+    case 'email_change_in_use': return base;
+    case 'account_deletion_scheduled': return { ...base, link: `${ISSUER}/account`, when: new Date('2025-03-04T14:05:00Z') };
     case 'recovery_code_used': return { ...base, when: new Date('2025-03-04T14:05:00Z'), ip: '203.0.113.7', remaining: 3 };
   }
 }

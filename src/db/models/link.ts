@@ -1,6 +1,7 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 
-export type LinkPurpose = 'invite' | 'reset' | 'verify_email' | 'first_login';
+// email_change: confirms a new address (sent to it); email_change_undo: undoes a change (sent to the old one).
+export type LinkPurpose = 'invite' | 'reset' | 'verify_email' | 'first_login' | 'email_change' | 'email_change_undo';
 
 // One-time links. Only the SHA-256 of the token is stored (as _id), so a copy of
 // the database does not hold a usable link.
@@ -25,7 +26,7 @@ const linkSchema = new Schema<StoredLink>(
   {
     _id: { type: String, required: true },
     userId: { type: String, required: true },
-    purpose: { type: String, required: true, enum: ['invite', 'reset', 'verify_email', 'first_login'] },
+    purpose: { type: String, required: true, enum: ['invite', 'reset', 'verify_email', 'first_login', 'email_change', 'email_change_undo'] },
     createdAt: { type: Date, required: true },
     expiresAt: { type: Date, required: true },
     usedAt: { type: Date, default: null },

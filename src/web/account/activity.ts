@@ -39,12 +39,20 @@ const EVENT_TEXT: Record<AuditEvent, string> = {
   'browsers.forgotten': 'portal.event.browsers.forgotten',
   'account.migrated': 'portal.event.account.migrated',
   'account.deleted': 'portal.event.account.deleted',
+  'account.deletion_scheduled': 'portal.event.account.deletion_scheduled',
+  'account.restored': 'portal.event.account.restored',
   'group.created': 'portal.event.group.created',
   'group.updated': 'portal.event.group.updated',
   'group.deleted': 'portal.event.group.deleted',
   'factor.enrolment_required': 'portal.event.factor.enrolment_required',
+  'terms.accepted': 'portal.event.terms.accepted',
+  'signin.new_browser': 'portal.event.signin.new_browser',
   'session.ended': 'portal.event.session.ended',
   'sessions.ended_others': 'portal.event.sessions.ended_others',
+  // Change of email: their texts live in locales/<lang>/email-change.json.
+  'email.change_requested': 'portal.event.email.change_requested',
+  'email.changed': 'portal.event.email.changed',
+  'email.change_undone': 'portal.event.email.change_undone',
 };
 
 /** Who acted, when not the person: operators are never named. */
@@ -73,7 +81,8 @@ async function eventText(deps: AppDeps, t: Translate, record: AuditRecord, names
   if (record.event === 'grant.revoked' && typeof details.clientId === 'string') {
     const clientId = details.clientId;
     if (!names.has(clientId)) names.set(clientId, clientName(deps, clientId));
-    text = t('portal.activity.appRevoked', { app: await names.get(clientId) });
+    // The app's name isolated (U+2068 … U+2069, as emails do): a Latin name keeps its order inside an Arabic sentence.
+    text = t('portal.activity.appRevoked', { app: `\u2068${await names.get(clientId)}\u2069` });
   }
   const actor = record.actor.split(':')[0]!;
   return actor !== 'self' && BY[actor] ? t(BY[actor], { event: text }) : text;

@@ -15,8 +15,10 @@ import { defineEndpoint, runEndpoint, type Endpoint, type Method } from './endpo
 import { problemTypeDescription } from './schemas.ts';
 import { PASSWORD_ENDPOINTS } from './password.ts';
 import { ADMIN_ENDPOINTS } from './admin.ts';
+import { DELETE_ENDPOINTS } from './admin-delete.ts';
 import { WEBHOOK_ENDPOINTS } from './webhooks.ts';
 import { SESSION_ENDPOINTS } from './admin-sessions.ts';
+import { EMAIL_ENDPOINTS } from './admin-email.ts';
 
 /** The document depends only on the issuer and the declarations: made once per issuer. */
 const documents = new Map<string, Record<string, unknown>>();
@@ -45,7 +47,7 @@ const META_ENDPOINTS: Endpoint[] = [
 ];
 
 /** Every JSON endpoint: the router and the OpenAPI document are made from this list. */
-export const API_ENDPOINTS: readonly Endpoint[] = [...PASSWORD_ENDPOINTS, ...ADMIN_ENDPOINTS, ...SESSION_ENDPOINTS, ...WEBHOOK_ENDPOINTS, ...META_ENDPOINTS];
+export const API_ENDPOINTS: readonly Endpoint[] = [...PASSWORD_ENDPOINTS, ...ADMIN_ENDPOINTS, ...DELETE_ENDPOINTS, ...SESSION_ENDPOINTS, ...EMAIL_ENDPOINTS, ...WEBHOOK_ENDPOINTS, ...META_ENDPOINTS];
 
 export function apiRoutes(deps: AppDeps): Router {
   const router = new Router();

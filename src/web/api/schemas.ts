@@ -11,6 +11,7 @@ import { AUDIT_EVENTS } from '../../accounts/audit.ts';
 import { WEBHOOK_EVENT_TYPES } from '../../webhooks/events.ts';
 import { DESCRIPTION_MAX, URL_MAX } from '../../webhooks/endpoints.ts';
 import { SESSION_RESPONSE_SCHEMAS } from './session-schemas.ts';
+import { EMAIL_REQUEST_SCHEMAS, EMAIL_RESPONSE_SCHEMAS } from './email-schemas.ts';
 
 export const changePasswordRequest = z.strictObject({
   current_password: z.string().min(1).max(PASSWORD_MAX_BYTES)
@@ -252,6 +253,7 @@ export const ADMIN_REQUEST_SCHEMAS = {
   AdminEditAccountRequest: adminEditAccountRequest,
   AdminTemporaryPasswordRequest: adminTemporaryPasswordRequest,
   EmptyRequest: emptyRequest,
+  ...EMAIL_REQUEST_SCHEMAS,
 } as const;
 
 export const ADMIN_RESPONSE_SCHEMAS = {
@@ -267,6 +269,7 @@ export const ADMIN_RESPONSE_SCHEMAS = {
   AuditRecord: auditRecord,
   AuditList: auditList,
   ...SESSION_RESPONSE_SCHEMAS,
+  ...EMAIL_RESPONSE_SCHEMAS,
 } as const;
 
 // ---------------------------------------------------------------------------
