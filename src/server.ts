@@ -18,7 +18,10 @@ import { recordingSessionDevices } from './oidc/session-devices.ts';
 import { demoClient, loadClientsFile, portalClient } from './oidc/clients.ts';
 import { cookieKeysFor } from './secrets.ts';
 import { providerPages } from './web/provider-pages.ts';
+import { noticingNewBrowsers } from './web/new-browser-signin.ts';
+import { currentTerms, termsPending } from './accounts/terms.ts';
 import { createApp } from './app.ts';
+import { deletionNotice, startScheduledDeletions } from './accounts/deletion.ts';
 import { Metrics } from './metrics.ts';
 
 export interface RunningServer {
@@ -103,6 +106,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     const stopSweep = await prepareDatabase(services);
     const cookieKeys = cookieKeysFor(resolved);
     const clients = loadClientsFile(resolved.policy.clientsFile);
+    // The organisation's terms in force, if any (accounts/terms.ts): the sign-in asks for them.
+    const terms = currentTerms(resolved.policy.terms);
     clients.push(portalClient(issuer));
     if (resolved.demoApp) clients.push(demoClient(issuer));
     clients.push(...(options.clients ?? []));
@@ -121,9 +126,12 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
         clients,
         lifetimes: resolved.policy.lifetimes,
         secondFactorOf: (accountId) => secondFactorStatus(services.factors, accountId, config.policy.mfa),
+        termsPending: terms ? (accountId) => termsPending(services, terms, accountId) : undefined,
         pages: providerPages,
       });
       built.on('server_error', (_ctx, error) => log.error({ err: error }, 'provider error'));
+      // A sign-in from a browser the account had not used: its owner is told (web/new-browser-signin.ts).
+      built.use(noticingNewBrowsers(services));
       // Each session's browser, address and last use, for the sessions lists (oidc/session-devices.ts).
       built.use(recordingSessionDevices(services.db, resolved.policy.lifetimes.sessionDays * 86_400_000, log));
       return built;
@@ -151,6 +159,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     services.jobs.start();
     // Webhook deliveries from the outbox, by whichever instance holds their lease (src/webhooks).
     services.webhooks.dispatcher.start();
+    // Accounts whose deletion grace period ended are erased by whichever instance holds its lease (accounts/deletion.ts).
+    const stopDeletions = startScheduledDeletions(services, deletionNotice(services), { everyMs: config.sweepIntervalMs, owner: services.jobs.owner, log });
     // Bounded time for slow clients; keep-alive shorter than typical proxies' idle timeout.
     http.requestTimeout = 30_000;
     http.headersTimeout = 15_000;
@@ -167,6 +177,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       stop: () => (stopping ??= (async () => {
         lifecycle.state = 'draining';
         stopSweep();
+        stopDeletions();
         // Jobs running here commit their step and are handed back: another instance resumes them at once.
         const jobsStopped = deps.jobs.stop();
         // Attempts in flight finish, then the webhook lease is handed back.

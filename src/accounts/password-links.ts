@@ -171,7 +171,11 @@ export async function setPasswordWithLink(deps: PasswordFlowDeps, purpose: 'invi
  */
 export async function signUp(
   deps: PasswordFlowDeps,
-  input: { email: string; name: string; password: string; interactionUid?: string | null },
+  input: {
+    email: string; name: string; password: string; interactionUid?: string | null;
+    /** The organisation's terms accepted on the form (accounts/terms.ts), stored with a new account only. */
+    termsAccepted?: { version: string; at: Date; clientId: string | null };
+  },
   context: RequestContext = {},
   when: AfterAnswer = {},
 ): Promise<{ ok: true } | { ok: false; issues: PasswordIssue[] }> {
@@ -180,7 +184,7 @@ export async function signUp(
 
   let created: User | null = null;
   try {
-    created = await createUser(deps, { email: input.email, name: input.name, password: input.password, status: 'unverified' }, { policyChecked: true });
+    created = await createUser(deps, { email: input.email, name: input.name, password: input.password, status: 'unverified', termsAccepted: input.termsAccepted }, { policyChecked: true });
   } catch (error) {
     if (!(error instanceof AccountError && error.code === 'email_taken')) throw error;
   }
@@ -188,6 +192,7 @@ export async function signUp(
     if (created) {
       await sendLink(deps, created, 'verify_email', { interactionUid: input.interactionUid, locale: context.locale });
       await deps.audit.record('signup.created', created._id, context);
+      if (input.termsAccepted) await deps.audit.record('terms.accepted', created._id, context, { version: input.termsAccepted.version, clientId: input.termsAccepted.clientId, via: 'sign_up' });
       return;
     }
     const owner = await findUserByEmail(deps.users, input.email);

@@ -27,6 +27,8 @@ export interface NewUser {
   temporaryUntil?: Date;
   /** Self sign-up: stored unverified in the one insert, until the emailed link confirms the address. */
   status?: 'unverified';
+  /** Self sign-up with terms configured: the version accepted on the form (accounts/terms.ts). */
+  termsAccepted?: { version: string; at: Date; clientId: string | null };
 }
 
 /**
@@ -59,6 +61,7 @@ export async function createUser(
       searchTerms: searchTermsFor(email.data, input.name),
       ...(input.temporaryUntil && passwordHash ? { mustChangePassword: true, temporaryPasswordExpiresAt: input.temporaryUntil } : {}),
       ...(input.status ? { status: input.status } : {}),
+      ...(input.termsAccepted ? { termsAccepted: input.termsAccepted } : {}),
     });
     return created!.toObject() as User;
   } catch (error) {

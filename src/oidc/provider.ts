@@ -39,6 +39,8 @@ export interface ProviderOptions {
    * whether it must sign in with one whatever the app asks (accounts/mfa-policy.ts).
    */
   secondFactorOf(accountId: string): Promise<{ has: boolean; required: boolean }>;
+  /** Whether the account has still to accept the organisation's terms in force (accounts/terms.ts); absent: no terms. */
+  termsPending?(accountId: string): Promise<boolean>;
   /** Renders the provider's own pages (errors, logout) with our templates. */
   pages: {
     error(ctx: KoaContextWithOIDC, out: Record<string, string>, error: Error): Promise<void>;
@@ -55,7 +57,7 @@ export interface ProviderOptions {
  * app asks for it (acr_values with our mfa value) and the account has a second factor
  * to ask for (step-up; acr_values is voluntary, so an account without one gets what it has).
  */
-function signInPolicy(secondFactorOf: ProviderOptions['secondFactorOf']) {
+function signInPolicy(secondFactorOf: ProviderOptions['secondFactorOf'], termsPending?: ProviderOptions['termsPending']) {
   const policy = interactionPolicy.base();
   policy.get('login')!.checks.add(new interactionPolicy.Check('acr_mfa', 'Multi-factor authentication was requested', async (ctx) => {
     const { params, session, result } = ctx.oidc;
@@ -66,7 +68,22 @@ function signInPolicy(secondFactorOf: ProviderOptions['secondFactorOf']) {
     const status = await secondFactorOf(accountId);
     return status.required || (requested && status.has) ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
   }));
+  if (termsPending) policy.add(termsPrompt(termsPending), 1);
   return policy;
+}
+
+/**
+ * After the sign-in and before consent: the organisation's terms, when the account has not
+ * accepted the version in force. A prompt of its own, so a browser signed in already (SSO)
+ * is asked too; the page is web/interactions/terms.ts. Its check reads the account, so once
+ * the acceptance is stored the prompt is satisfied wherever the sign-in resumes.
+ */
+function termsPrompt(termsPending: NonNullable<ProviderOptions['termsPending']>) {
+  return new interactionPolicy.Prompt({ name: 'terms', requestable: false }, new interactionPolicy.Check('terms_not_accepted', 'The terms must be accepted', async (ctx) => {
+    const accountId = ctx.oidc.session?.accountId;
+    if (!accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    return (await termsPending(accountId)) ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+  }));
 }
 
 /** An absolute https URL without credentials, of reasonable length (what a page may load an image from). */
@@ -177,7 +194,7 @@ export function createProvider(options: ProviderOptions): Provider {
       await grant.save();
       return grant;
     },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: signInPolicy(options.secondFactorOf) },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: signInPolicy(options.secondFactorOf, options.termsPending) },
     renderError: options.pages.error as unknown as Configuration['renderError'],
     ttl: {
       AccessToken: lifetimes.accessTokenMinutes * MINUTE,

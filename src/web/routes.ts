@@ -182,8 +182,8 @@ function accountPortal(deps: AppDeps, csrf: Csrf): Router {
   router.post('/security/passkeys/rename', ...post, recent, (ctx) => submitRenamePasskey(ctx, deps));
   router.post('/security/trusted-browsers/forget', ...post, recent, (ctx) => submitForgetBrowsers(ctx, deps));
   // Changing the email address: the same recent-sign-in rule (account/email.ts).
-  router.get('/email', ...page, recent, (ctx) => showEmail(ctx, deps));
-  router.post('/email', ...post, recent, (ctx) => submitEmail(ctx, deps));
+  router.get('/email', ...page, recentSignIn(recentMs, '/account/email'), (ctx) => showEmail(ctx, deps));
+  router.post('/email', ...post, recentSignIn(recentMs, '/account/email'), (ctx) => submitEmail(ctx, deps));
   router.get('/apps', ...page, (ctx) => showApps(ctx, deps));
   router.post('/apps/revoke', ...post, (ctx) => submitRevoke(ctx, deps));
   router.get('/activity', ...page, (ctx) => showActivity(ctx, deps));

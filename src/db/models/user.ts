@@ -43,6 +43,10 @@ const userSchema = new Schema(
     status: { type: String, enum: ['active', 'invited', 'unverified', 'disabled'], default: 'active' },
     // What the status was before an operator disabled the account, restored when enabled again.
     statusBeforeDisable: { type: String, default: null },
+    // Set when the person (or an operator) asked for the account to be deleted after a grace
+    // period (policy accountDeletion.graceDays): disabled until then, erased by the background
+    // work when it passes, unless restored at a sign-in first (accounts/deletion.ts).
+    deletionScheduledFor: { type: Date, default: null },
     // SCIM provisioning (src/scim): the directory's own id for the person, and the directory
     // attributes we keep and report back but use nowhere else.
     externalId: { type: String, default: null },
@@ -53,6 +57,17 @@ const userSchema = new Schema(
       }, { _id: false }),
       default: null,
     },
+    // The organisation's terms the person accepted last (accounts/terms.ts): which version, when,
+    // and the app whose sign-in asked (null: at sign-up, or no app).
+    termsAccepted: {
+      type: new Schema({ version: String, at: Date, clientId: String }, { _id: false }),
+      default: null,
+    },
+    // New-browser notices (accounts/new-browser.ts): when the account's first browser was
+    // recorded (before that, a sign-in has nothing to compare with), and when its owner was
+    // last told of a new one (the throttle).
+    knownBrowsersSince: { type: Date, default: null },
+    newBrowserNoticeAt: { type: Date, default: null },
   },
   { timestamps: true, versionKey: false, strict: 'throw' },
 );
@@ -62,6 +77,7 @@ userSchema.index({ searchTerms: 1 });
 userSchema.index({ mustChangePassword: 1 });
 userSchema.index({ roles: 1 });
 userSchema.index({ externalId: 1 });
+userSchema.index({ deletionScheduledFor: 1 });
 
 export type User = InferSchemaType<typeof userSchema> & { _id: string };
 export type UserDocument = HydratedDocument<User>;

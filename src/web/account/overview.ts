@@ -4,10 +4,16 @@ import type { AppDeps } from '../../deps.ts';
 import { revokeAccountAccess } from '../../accounts/revocation.ts';
 import { requestContext } from '../forms.ts';
 import { portalOf, renderPortal } from './page.ts';
+import { termsSummary } from './terms-summary.ts';
+import { localeOf } from '../locale.ts';
 
-export function showOverview(ctx: Context): void {
+export function showOverview(ctx: Context, deps?: Pick<AppDeps, 'config'>): void {
   const { user } = portalOf(ctx);
-  renderPortal(ctx, 'overview', 'overview', { title: 'portal.overview.title', name: user.name, email: user.email });
+  renderPortal(ctx, 'overview', 'overview', {
+    title: 'portal.overview.title', name: user.name, email: user.email,
+    // The terms accepted, and when (views/account/_terms.pug).
+    terms: deps ? termsSummary(user, deps.config.policy.terms, localeOf(ctx)) : null,
+  });
 }
 
 /** Every session, grant and token of the account, this portal session included. */

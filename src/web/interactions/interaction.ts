@@ -91,7 +91,7 @@ export function withInteraction(deps: AppDeps, step: (ctx: Context, interaction:
 }
 
 /** Which page a GET of /interaction/:uid shows: the step the provider asks for. */
-export function showStep(deps: AppDeps, steps: { login: Step; consent: Step }) {
+export function showStep(deps: AppDeps, steps: { login: Step; consent: Step; terms?: Step }) {
   return withInteraction(deps, async (ctx, interaction) => {
     switch (interaction.prompt.name) {
       case 'login':
@@ -100,6 +100,10 @@ export function showStep(deps: AppDeps, steps: { login: Step; consent: Step }) {
         // First-party grants are made in loadExistingGrant; this only shows for other apps.
         if (isFirstParty(ctx.state.client)) return finish(ctx, deps.provider, { consent: {} });
         return steps.consent(ctx, interaction);
+      case 'terms':
+        // The organisation's terms, not accepted in their current version (oidc/provider.ts termsPrompt).
+        if (steps.terms) return steps.terms(ctx, interaction);
+        return finish(ctx, deps.provider, { error: 'interaction_required', error_description: 'This step is not supported.' });
       default:
         return finish(ctx, deps.provider, { error: 'interaction_required', error_description: 'This step is not supported.' });
     }

@@ -14,6 +14,7 @@ import { localeOf } from '../locale.ts';
 import { translator } from '../../i18n/messages.ts';
 import { describeIssues } from '../../accounts/password-policy.ts';
 import { strengthWords } from './strength-words.ts';
+import { markPasswordSetHere } from '../new-browser-signin.ts';
 
 type Purpose = 'invite' | 'reset';
 
@@ -77,6 +78,8 @@ export async function submitLinkPassword(ctx: Context, deps: AppDeps, purpose: P
     }
     return linkProblem(ctx, result.state, token);
   }
+  // The sign-in that follows in this browser is the owner's: no "new browser" email for it.
+  markPasswordSetHere(ctx, result.link.userId, { secure: deps.config.secure, signInMinutes: deps.config.policy.lifetimes.signInMinutes });
 
   // Back into the sign-in this started from, in the browser that holds it; elsewhere
   // (the link opened on another device) the password is changed and that is said.

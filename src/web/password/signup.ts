@@ -16,6 +16,8 @@ import { localeOf } from '../locale.ts';
 import { translator } from '../../i18n/messages.ts';
 import { describeIssues } from '../../accounts/password-policy.ts';
 import { strengthWords } from './strength-words.ts';
+import { acceptanceAtSignUp, currentTerms } from '../../accounts/terms.ts';
+import { markPasswordSetHere } from '../new-browser-signin.ts';
 
 const NAME_MAX = 200;
 
@@ -48,6 +50,8 @@ export function showSignup(ctx: Context, deps: AppDeps, extra: { errors?: Record
     interaction: optionalId.parse(ctx.query.interaction ?? (ctx.request.body as Record<string, unknown> | undefined)?.interaction),
     rules: deps.policy.describeFor(t, { history: false }),
     strength: strengthWords(t),
+    // The organisation's terms, accepted with a required checkbox (stored with the new account).
+    terms: currentTerms(deps.config.policy.terms),
     errors,
   }, extra.status);
 }
@@ -56,7 +60,13 @@ export async function submitSignup(ctx: Context, deps: AppDeps): Promise<void> {
   ensureEnabled(ctx, deps);
   const t = translator(localeOf(ctx));
   const form = parseForm(signupForm, ctx);
-  if (!form.ok) return showSignup(ctx, deps, { errors: form.errors, status: 400 });
+  // With terms in force, the box must be ticked for the version the page showed (terms changed since: tick it again).
+  const terms = currentTerms(deps.config.policy.terms);
+  const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+  const termsError = !terms ? null
+    : body.acceptTerms !== 'yes' ? 'terms.signup.missing'
+    : body.termsVersion !== terms.version ? 'terms.error.changed' : null;
+  if (!form.ok || termsError) return showSignup(ctx, deps, { errors: { ...(form.ok ? {} : form.errors), ...(termsError ? { acceptTerms: termsError } : {}) }, status: 400 });
   const { email, name, password, interaction } = form.data;
 
   const throttle = await deps.emailFormThrottle.consume(ctx.ip, email);
@@ -67,7 +77,9 @@ export async function submitSignup(ctx: Context, deps: AppDeps): Promise<void> {
     });
   }
   // The same work for a new and a taken address; the email goes out after this answer.
-  const result = await signUp(deps.passwords, { email, name, password, interactionUid: interaction }, requestContext(ctx), { after: responseSent(ctx.res) });
+  const clientId = terms && interaction ? ((await deps.provider.Interaction.find(interaction))?.params.client_id as string | undefined) ?? null : null;
+  const termsAccepted = terms ? acceptanceAtSignUp(terms, clientId) : undefined;
+  const result = await signUp(deps.passwords, { email, name, password, interactionUid: interaction, termsAccepted }, requestContext(ctx), { after: responseSent(ctx.res) });
   if (!result.ok) return showSignup(ctx, deps, { errors: { password: describeIssues(t, result.issues) }, status: 400 });
   render(ctx, 'message', {
     title: t('password.checkEmail'),
@@ -87,6 +99,8 @@ export async function submitVerifyEmail(ctx: Context, deps: AppDeps): Promise<vo
   const token = String((ctx.request.body as Record<string, unknown> | undefined)?.token ?? '').slice(0, 64);
   const result = await verifyEmail(deps.passwords, token, requestContext(ctx));
   if (!result.ok) return linkProblem(ctx, result.state, token);
+  // The sign-in that follows in this browser is the owner's: no "new browser" email for it.
+  markPasswordSetHere(ctx, result.link.userId, { secure: deps.config.secure, signInMinutes: deps.config.policy.lifetimes.signInMinutes });
   // Back into the sign-in this started from, in the browser that holds it; elsewhere the page says what to do.
   const next = await afterLink(ctx, deps, result.link.interactionUid, result.link.clientId, 'email_verified');
   if (next.kind === 'sign-in') {
