@@ -21,10 +21,13 @@ const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (c) => `&#${c.ch
 /**
  * A message with emphasis, as HTML for a template's `!=`: every value is escaped, and
  * the message's own <b>…</b> becomes <strong>…</strong> (translators move it with the
- * words it belongs to). Nothing else in a message can produce markup.
+ * words it belongs to). Nothing else in a message can produce markup. Each text value
+ * (an app's or a person's name, an address) is isolated in <bdi>, so a Latin name with
+ * brackets or punctuation keeps its order inside an Arabic sentence and does not turn
+ * the words around it.
  */
 export function translateHtml(locale: Locale, key: string, values: MessageValues = {}): string {
-  const safe = Object.fromEntries(Object.entries(values).map(([name, value]) => [name, typeof value === 'string' ? escapeHtml(value) : value]));
+  const safe = Object.fromEntries(Object.entries(values).map(([name, value]) => [name, typeof value === 'string' ? `<bdi>${escapeHtml(value)}</bdi>` : value]));
   const parts = formatOf(locale, key).format({ ...safe, b: (chunks: unknown[]) => `<strong>${chunks.join('')}</strong>` } as never);
   return Array.isArray(parts) ? parts.join('') : String(parts);
 }

@@ -297,7 +297,7 @@ describe('account portal', () => {
       const fromBackend = await signIn(backendConfig, elsewhere, email, password, { scope: 'openid profile offline_access' });
 
       const list = await agent.request(url('/account/apps'));
-      expect(list.body).to.contain('<h2>Test App</h2>').and.contain('<h2>Test Backend</h2>').and.not.contain('<h2>Your account</h2>');
+      expect(list.body).to.contain('<h2><bdi>Test App</bdi></h2>').and.contain('<h2><bdi>Test Backend</bdi></h2>').and.not.contain('<bdi>Your account</bdi>');
       expect(list.body).to.contain('See your email address').and.contain('See your name and language');
       expect(list.body).to.contain('Allowed since');
       expect(list.body).to.contain('Sign out everywhere');

@@ -34,16 +34,16 @@ describe('each app\'s name, logo and links on the sign-in page', function () {
   it('shows the logo (allowed by the CSP for its origin only), the app\'s links, and its name in the page\'s language', async () => {
     const page = await openSignIn(new Agent(), await startAuthorization(config, { ui_locales: 'de' }));
     expect(page.body).to.contain('<img class="app-logo" src="https://static.harbour.example/logo.png" alt="Logo von Hafen"');
-    expect(page.body).to.contain('um mit <strong>Hafen</strong> fortzufahren');
-    expect(page.body).to.contain('href="https://harbour.example/privacy"').and.contain('Datenschutzerklärung von Hafen');
+    expect(page.body).to.contain('um mit <strong><bdi>Hafen</bdi></strong> fortzufahren');
+    expect(page.body).to.contain('href="https://harbour.example/privacy"').and.contain('Datenschutzerklärung von <bdi>Hafen</bdi>');
     expect(page.body).to.contain('href="https://harbour.example/terms"');
     const csp = page.headers.get('content-security-policy')!;
     expect(csp).to.contain("img-src 'self' data: https://static.harbour.example;");
 
     const japanese = await openSignIn(new Agent(), await startAuthorization(config, { ui_locales: 'ja' }));
-    expect(japanese.body).to.contain('<strong>ハーバー</strong>');
+    expect(japanese.body).to.contain('<strong><bdi>ハーバー</bdi></strong>');
     const french = await openSignIn(new Agent(), await startAuthorization(config, { ui_locales: 'fr' }));
-    expect(french.body, 'no French name registered: the plain one').to.contain('<strong>Harbour</strong>');
+    expect(french.body, 'no French name registered: the plain one').to.contain('<strong><bdi>Harbour</bdi></strong>');
   });
 
   it('shows no logo and allows no other image origin for an app without one', async () => {

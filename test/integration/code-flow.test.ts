@@ -111,7 +111,7 @@ describe('authorization code flow', () => {
     const authorization = await startAuthorization(config);
     const consent = await submitSignIn(agent, await openSignIn(agent, authorization), email, password);
     expect(consent.status).to.equal(200);
-    expect(consent.body).to.contain('Allow Third Party?').and.contain('See your email address');
+    expect(consent.body).to.contain('Allow <bdi>Third Party</bdi>?').and.contain('See your email address');
     const deny = formOn(consent.body, /\/abort$/);
     const back = await agent.follow(new URL(deny.action, consent.url).href, { form: deny.fields }, RP_CALLBACK);
     expect(new URL(back.url).searchParams.get('error')).to.equal('access_denied');

@@ -46,7 +46,7 @@ describe('the sign-in steps and the provider\'s pages in every language', functi
     .replace(/&#x([0-9a-f]+);/gi, (_, code) => String.fromCharCode(parseInt(code, 16)))
     .replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
   /** The words a person reads: no markup, no scripts, no attribute values but the ones read out. */
-  const textOf = (html: string) => decode(html.replace(/<script[\s\S]*?<\/script>/g, ' ').replace(/<[^>]*aria-label="([^"]*)"[^>]*>/g, ' $1 ').replace(/<[^>]+>/g, ' ')).replace(/[ \t\r\n]+/g, ' ');
+  const textOf = (html: string) => decode(html.replace(/<\/?bdi>/g, '').replace(/<script[\s\S]*?<\/script>/g, ' ').replace(/<[^>]*aria-label="([^"]*)"[^>]*>/g, ' $1 ').replace(/<[^>]+>/g, ' ')).replace(/[ \t\r\n]+/g, ' ');
 
   /** The English parts of my areas' messages (between placeholders and tags) a page must not show in another language. */
   const englishParts = Object.entries(catalogs.en).filter(([key]) => mine(key)).flatMap(([key, message]) =>
