@@ -107,6 +107,8 @@ export interface AccountDetail extends AccountSummary {
   factors: FactorSummary[];
   /** An operator required a second factor to be set up at the next sign-in (factor-admin.ts). */
   mustEnrolSecondFactor: boolean;
+  /** The organisation's terms the person accepted last (accounts/terms.ts); null: none yet. */
+  termsAccepted: { version: string; at: Date; clientId: string | null } | null;
 }
 
 export async function getAccount(services: AdminDeps, userId: string): Promise<AccountDetail | null> {
@@ -126,6 +128,8 @@ export async function getAccount(services: AdminDeps, userId: string): Promise<A
     apps: await listConnectedApps(services.db, user._id),
     factors: await factorsOf(services.factors, user._id),
     mustEnrolSecondFactor: user.mustEnrolSecondFactor === true,
+    termsAccepted: user.termsAccepted?.version && user.termsAccepted.at
+      ? { version: user.termsAccepted.version, at: user.termsAccepted.at, clientId: user.termsAccepted.clientId ?? null } : null,
   };
 }
 

@@ -15,8 +15,9 @@ import { Agent, formOn, type Page } from '../helpers/agent.ts';
 import { RP_CALLBACK, discover, openSignIn, publicClient, startAuthorization, submitSignIn, type Authorization } from '../helpers/rp.ts';
 import { useBrowser } from '../helpers/browser.ts';
 import { axeViolations, describeViolations } from '../helpers/axe.ts';
+import { callApi } from '../helpers/api.ts';
 
-const app = publicClient();
+const app = publicClient({ scope: 'openid email profile admin' });
 const thirdParty = publicClient({ client_id: 'third-app', client_name: 'Third App', first_party: false, tos_uri: 'https://third.example/tos' });
 const TERMS = { version: '2025-01', url: '/legal/terms' };
 const NEW_TERMS = { version: '2025-06', url: 'https://example.com/terms/2025-06' };
@@ -40,9 +41,9 @@ describe('terms', function () {
   const stored = async (on: TestServer, id: string) => (await on.deps.users.findById(id).lean<User>())!;
 
   /** An authorization of `client` at `on`, signed in with the password: the page after the password (or the callback). */
-  async function signInTo(on: TestServer, agent: Agent, person: { email: string; password: string }, client = app): Promise<{ page: Page; authorization: Authorization; config: oidc.Configuration }> {
+  async function signInTo(on: TestServer, agent: Agent, person: { email: string; password: string }, client = app, params: Record<string, string> = {}): Promise<{ page: Page; authorization: Authorization; config: oidc.Configuration }> {
     const config = await discover(on.url, client);
-    const authorization = await startAuthorization(config);
+    const authorization = await startAuthorization(config, params);
     const login = await openSignIn(agent, authorization);
     const page = await submitSignIn(agent, login, person.email, person.password);
     return { page, authorization, config };
@@ -168,6 +169,30 @@ describe('terms', function () {
     const home = await agent.follow(new URL(form.action, terms.url).href, { form: form.fields });
     expect(home.url).to.equal(`${server.url}/account`);
     expect(home.body).to.match(/You accepted the terms of service \(version 2025-01\) on [^<]+\d{4}/).and.contain('href="/legal/terms"');
+  });
+
+  it('shows the acceptance in the console\'s account page and the admin API\'s account', async () => {
+    const adminPassword = 'granite harbour violet 42';
+    const admin = await createUser(server.deps, { email: `terms-admin-${++counter}@example.com`, password: adminPassword, roles: ['admin'] });
+    // The admin's own sign-in asks for the terms too; then a token for the admin API, and the console in the same browser.
+    const adminBrowser = new Agent();
+    const signedIn = await signInTo(server, adminBrowser, { email: admin.email, password: adminPassword }, app, { scope: 'openid admin' });
+    const token = (await codeGrant(signedIn.config, signedIn.authorization, (await answer(adminBrowser, signedIn.page, 'accept')).url)).access_token;
+
+    const person = await newPerson('console');
+    const browser = new Agent();
+    const { page } = await signInTo(server, browser, person);
+    const before = await callApi(server.url, `/api/admin/accounts/${person.id}`, { token });
+    expect(before.status, before.text.slice(0, 300)).to.equal(200);
+    expect(before.json.termsAccepted, 'not accepted yet').to.equal(null);
+    await answer(browser, page, 'accept');
+    const after = await callApi(server.url, `/api/admin/accounts/${person.id}`, { token });
+    expect(after.json.termsAccepted).to.deep.include({ version: '2025-01', clientId: 'test-app' });
+    expect(after.json.termsAccepted.at).to.match(/^\d{4}-\d\d-\d\dT/);
+
+    const consolePage = await adminBrowser.follow(`${server.url}/admin/accounts/${person.id}`);
+    expect(consolePage.status, consolePage.body.slice(0, 300)).to.equal(200);
+    expect(consolePage.body).to.contain('Terms of service').and.match(/Version 2025-01 on [^<]+, signing in to test-app/);
   });
 
   describe('sign-up', () => {

@@ -17,6 +17,7 @@ import { HttpError } from '../http-error.ts';
 import { echo, parseForm, type FieldErrors } from '../forms.ts';
 import { clientName } from '../account/apps.ts';
 import { consoleSessions } from './sessions.ts';
+import { consoleTerms } from './terms.ts';
 import { scopeText } from '../account/page.ts';
 import {
   ACCOUNT_ID, STATUS_TEXT, actorIds, actorText, adminContext, adminOf, detailsText, emailsOf, eventText, formatDateTime,
@@ -228,6 +229,8 @@ async function showAccount(ctx: Context, deps: AppDeps, id: string, state: Detai
     } : null,
     apps,
     sessions: await consoleSessions(deps, id),
+    // The terms the person accepted (views/admin/_terms.pug).
+    terms: consoleTerms(account, deps.config.policy.terms),
     ...(removed ? { notice: removed } : {}),
     factors: account.factors.map((factor) => ({
       id: factor.id,

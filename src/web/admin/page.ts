@@ -83,6 +83,9 @@ const NOTICES: Record<string, (q: Context['query']) => string> = {
   admin_granted: () => tAdmin('admin.notice.adminGranted'),
   admin_removed: () => tAdmin('admin.notice.adminRemoved'),
   session_ended: () => tAdmin('admin.sessions.notice.ended'),
+  account_deleted: () => tAdmin('admin.delete.notice.deleted'),
+  email_change_sent: () => tAdmin('admin.email.notice.sent'),
+  email_changed: () => tAdmin('admin.email.notice.changed'),
 };
 
 export function renderAdmin(ctx: Context, view: string, section: AdminSection | null, locals: Record<string, unknown> = {}, status = 200): void {
@@ -135,12 +138,21 @@ export const EVENT_TEXT: Record<AuditEvent, string> = {
   'browsers.forgotten': 'admin.event.browsers.forgotten',
   'account.migrated': 'admin.event.account.migrated',
   'account.deleted': 'admin.event.account.deleted',
+  'account.deletion_scheduled': 'admin.event.account.deletion_scheduled',
+  'account.restored': 'admin.event.account.restored',
   'group.created': 'admin.event.group.created',
   'group.updated': 'admin.event.group.updated',
   'group.deleted': 'admin.event.group.deleted',
   'factor.enrolment_required': 'admin.event.factor.enrolment_required',
   'session.ended': 'admin.event.session.ended',
   'sessions.ended_others': 'admin.event.sessions.ended_others',
+  // Change of email (admin/email.ts; locales/en/admin-email.json).
+  'email.change_requested': 'admin.event.email.change_requested',
+  'email.changed': 'admin.event.email.changed',
+  'email.change_undone': 'admin.event.email.change_undone',
+  // The terms and the new-browser notice (locales/en/admin-terms.json).
+  'terms.accepted': 'admin.event.terms.accepted',
+  'signin.new_browser': 'admin.event.signin.new_browser',
 };
 
 /** An audit event in words; an event no longer in the list (an old record) by its name. */

@@ -210,6 +210,11 @@ export const accountDetail = accountSummary.extend({
   apps: z.array(connectedApp).meta({ description: 'The apps the person let in (their grants).' }),
   factors: z.array(secondFactor).meta({ description: 'The second factors the account has (never a secret).' }),
   mustEnrolSecondFactor: z.boolean().meta({ description: 'An operator required a second factor to be set up at the next sign-in (cleared when one is set up).' }),
+  termsAccepted: z.object({
+    version: z.string(),
+    at: timestamp,
+    clientId: z.string().nullable().meta({ description: 'The app whose sign-in asked; null: accepted at sign-up.' }),
+  }).nullable().meta({ description: 'The organisation\'s terms (policy terms) the person accepted last; null: none yet.' }),
 }).meta({ title: 'AccountDetail' });
 
 export const enrolmentRequired = z.object({
