@@ -49,6 +49,7 @@ import {
 import { showAudit } from './admin/audit.ts';
 import { submitEndSession as submitEndAccountSession } from './admin/sessions.ts';
 import { submitDeleteAccount } from './admin/delete.ts';
+import { submitAdminEmail } from './admin/email.ts';
 import { downloadReport, importUpload, showImports, showJob } from './admin/imports.ts';
 import { showWebhook, showWebhooks, submitDeleteWebhook, submitEditWebhook, submitNewWebhook, submitRedeliver, submitRotateSecret } from './admin/webhooks.ts';
 import { apiRoutes } from './api/routes.ts';
@@ -228,6 +229,7 @@ function adminConsole(deps: AppDeps, csrf: Csrf): Router {
   router.post('/admin/accounts/:id/sign-out', ...post, (ctx) => submitForceSignIn(ctx, deps));
   router.post('/admin/accounts/:id/end-session', ...post, (ctx) => submitEndAccountSession(ctx, deps));
   router.post('/admin/accounts/:id/delete', ...post, (ctx) => submitDeleteAccount(ctx, deps));
+  router.post('/admin/accounts/:id/email', ...post, (ctx) => submitAdminEmail(ctx, deps));
   router.post('/admin/accounts/:id/unlock', ...post, (ctx) => submitUnlock(ctx, deps));
   router.post('/admin/accounts/:id/reset-factors', ...post, (ctx) => submitResetFactors(ctx, deps));
   router.post('/admin/accounts/:id/remove-factor', ...post, (ctx) => submitRemoveFactor(ctx, deps));

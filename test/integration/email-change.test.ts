@@ -349,6 +349,44 @@ describe('change of email', () => {
       expect((await users().findOne({ _id: person.id }))!.email).to.equal(person.email);
     });
 
+    it('console: the account page\'s form, confirm and override, audited with the admin; bad input refused', async () => {
+      const person = await newPerson('console');
+      const agent = new Agent();
+      const login = await agent.follow(url(`/admin/accounts/${person.id}`));
+      const signInForm = formOn(login.body, /\/login$/);
+      const page = await agent.follow(new URL(signInForm.action, login.url).href, { form: { ...signInForm.fields, email: admin.email, password: admin.password } });
+      expect(page.url).to.equal(url(`/admin/accounts/${person.id}`));
+      const form = formOn(page.body, /\/email$/);
+      const send = (fields: Record<string, string> | string) => agent.request(url(`/admin/accounts/${person.id}/email`), {
+        form: typeof fields === 'string' ? `_csrf=${encodeURIComponent(form.fields._csrf!)}&${fields}` : { ...form.fields, ...fields },
+      });
+
+      const target = fresh('console-confirm');
+      const sent = await send({ email: target, mode: 'confirm' });
+      expect(sent.status).to.equal(303);
+      expect(sent.headers.get('location')).to.equal(`/admin/accounts/${person.id}?notice=email_change_sent`);
+      await mailTo(target, SUBJECT.confirm);
+      expect((await users().findOne({ _id: person.id }))!.email).to.equal(person.email);
+
+      for (const bad of [{ email: '', mode: 'confirm' }, { email: 'nope', mode: 'override' }, { email: fresh('c'), mode: 'later' }, 'email[$ne]=&mode=override', `email=${'a'.repeat(300)}@example.com&mode=override`]) {
+        const answer = await send(bad);
+        expect(answer.status, JSON.stringify(bad)).to.equal(400);
+        expect(answer.body).to.not.match(/\bat \S+ \(|node_modules|\.ts:\d+/);
+      }
+      expect((await send({ email: admin.email, mode: 'override' })).status).to.equal(409);
+      expect((await send({ email: fresh('x'), mode: 'override', _csrf: 'forged' })).status).to.equal(403);
+
+      const overridden = fresh('console-override');
+      const changed = await send({ email: overridden, mode: 'override' });
+      expect(changed.headers.get('location')).to.equal(`/admin/accounts/${person.id}?notice=email_changed`);
+      expect((await users().findOne({ _id: person.id }))!.email).to.equal(overridden);
+      await mailTo(person.email, SUBJECT.byAdmin);
+      const [event] = await server.deps.audit.list({ userId: person.id, events: ['email.changed'] });
+      expect(event!.actor).to.equal(`admin:${admin.id}`);
+      const shown = await agent.request(url(`/admin/accounts/${person.id}?notice=email_changed`));
+      expect(shown.body).to.contain(overridden).and.contain('Email address changed');
+    });
+
     it('CLI user:change-email, by address or id, with and without --override', async function () {
       this.timeout(60_000);
       const person = await newPerson('cli');
@@ -375,7 +413,7 @@ describe('change of email', () => {
   describe('accessibility (axe, WCAG 2.2 AA)', () => {
     const browser = useBrowser();
     for (const lang of ['en', 'ar'] as const) {
-      it(`the portal page and the confirmation page pass in ${lang === 'en' ? 'English' : 'Arabic'}`, async function () {
+      it(`the portal page, the confirmation page and the undo page pass in ${lang === 'en' ? 'English' : 'Arabic'}`, async function () {
         this.timeout(60_000);
         const person = await newPerson(`a11y-${lang}`);
         let context: BrowserContext | undefined;
@@ -402,8 +440,20 @@ describe('change of email', () => {
           violations = await axeViolations(page);
           expect(violations, describeViolations(violations)).to.deep.equal([]);
 
-          await page.goto(smtp.linkIn(await mailTo(target, lang === 'en' ? SUBJECT.confirm : translator('ar')('email.email_change_confirm.subject', { product: 'Latchkey' }))));
+          const confirmLink = smtp.linkIn(await mailTo(target, lang === 'en' ? SUBJECT.confirm : translator('ar')('email.email_change_confirm.subject', { product: 'Latchkey' })));
+          await page.goto(confirmLink);
           expect(await page.locator('h1').textContent()).to.equal(translator(lang)('emailChange.confirm.title'));
+          violations = await axeViolations(page);
+          expect(violations, describeViolations(violations)).to.deep.equal([]);
+
+          // The undo page, with the policy's rules and an error beside the password.
+          await page.locator('form[action="/email/change"] button[type="submit"]').click();
+          await page.locator('h1').waitFor();
+          const undoLink = smtp.linkIn(await smtp.waitFor((m) => to(person.email)(m) && /undo/.test(m.text ?? ''), 10_000));
+          await page.goto(undoLink);
+          await page.locator('#password').fill('short');
+          await page.locator('form[action="/email/change/undo"] button[type="submit"]').click();
+          await page.locator('#password-error').waitFor();
           violations = await axeViolations(page);
           expect(violations, describeViolations(violations)).to.deep.equal([]);
         } finally {
