@@ -9,7 +9,7 @@ import { isMessageKey, translator, type Translate } from '../../i18n/messages.ts
 import type { Locale } from '../../i18n/locales.ts';
 import type { Portal } from './session.ts';
 
-export type Section = 'overview' | 'profile' | 'password' | 'security' | 'apps' | 'activity' | 'sessions';
+export type Section = 'data' | 'overview' | 'profile' | 'password' | 'security' | 'apps' | 'activity' | 'sessions';
 
 const NOTICES: Record<string, string> = {
   profile_saved: 'portal.notice.profileSaved',

@@ -75,9 +75,10 @@ const CONFIRM_FAILED: Record<Exclude<ConfirmEnrolmentResult, { ok: true }>['reas
 /**
  * Lets the request through only when the person entered their password within
  * `maxAgeMs` (the portal session's authTime, from the ID token). Otherwise a GET goes
- * through the provider's sign-in again and comes back; a POST changes nothing and says so.
+ * through the provider's sign-in again and comes back; a POST changes nothing and says so
+ * (its link signs in again and comes back to `returnTo`).
  */
-export function recentSignIn(maxAgeMs: number): Middleware {
+export function recentSignIn(maxAgeMs: number, returnTo: string = PAGE): Middleware {
   return async (ctx: Context, next: Next) => {
     const { authTime } = portalOf(ctx).session;
     if (authTime && Date.now() - authTime.getTime() <= maxAgeMs) return next();
@@ -87,7 +88,7 @@ export function recentSignIn(maxAgeMs: number): Middleware {
     render(ctx, 'account/message', {
       title: t('portal.session.recentTitle'),
       message: t('portal.session.recent'),
-      link: { href: freshSignInPath(PAGE), text: t('portal.session.signInAgain') },
+      link: { href: freshSignInPath(returnTo), text: t('portal.session.signInAgain') },
     }, 401);
   };
 }

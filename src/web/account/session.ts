@@ -66,6 +66,8 @@ const RETURN_AFTER_POST: Record<string, string> = {
   '/account/security/totp/confirm': '/account/security',
   '/account/security/recovery-codes': '/account/security',
   '/account/security/remove': '/account/security',
+  '/account/data': '/account/data',
+  '/account/delete': '/account/delete',
 };
 
 /** Not pages to come back to after a sign-in. */

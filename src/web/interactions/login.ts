@@ -20,6 +20,7 @@ import { showEnrolment, startEnrolment } from './enrol.ts';
 import { mustUseSecondFactor } from '../../accounts/mfa-policy.ts';
 import { isTrustedBrowser } from '../../accounts/trusted-browsers.ts';
 import { ACR } from '../../oidc/authentication.ts';
+import { offerRestore } from './restore.ts';
 
 // Messages are catalog keys (locales/*/signin.json); the page translates them.
 const SIGN_IN_FAILED = 'signin.error.failed';
@@ -84,6 +85,8 @@ export async function submitLogin(ctx: Context, deps: AppDeps, interaction: Inte
       : undefined,
   });
   if (!result.ok) {
+    // 'disabled' comes only after the right password: an account scheduled for deletion offers to restore it (restore.ts).
+    if (result.reason === 'disabled' && result.userId && (await offerRestore(ctx, deps, interaction, result.userId))) return;
     // Only someone who knows the temporary password learns it expired; everyone else reads the same message.
     const message = result.reason === 'temporary_password_expired' ? TEMPORARY_EXPIRED : SIGN_IN_FAILED;
     return showLogin(ctx, deps, interaction, { email, errors: { form: message }, status: 401 });
