@@ -1,5 +1,6 @@
 // The pages the other accessibility tests do not open, audited with axe-core (WCAG 2.2
-// A/AA) in Chromium, in English and with the Arabic language picked: the portal's new
+// A/AA) in Chromium, in English and with the Arabic language picked: the sign-up page
+// reached from an app's sign-in (with the app's logo, name and links), the portal's new
 // recovery codes, the authenticator app setup (also after a wrong code), the passkey
 // remove confirmation, the "signed out everywhere" page, a refusal page (405), and every
 // admin console page, notices, errors and refusals included. The console stays English
@@ -15,16 +16,23 @@ import { createUser } from '../../src/accounts/users.ts';
 import { confirmTotpEnrolment, generateRecoveryCodes, startTotpEnrolment, TOTP_SETTINGS } from '../../src/accounts/factors.ts';
 import { translator } from '../../src/i18n/messages.ts';
 import { LENIENT_THROTTLES, useTestServer } from '../helpers/server.ts';
+import { discover, publicClient, startAuthorization } from '../helpers/rp.ts';
 import { cspViolations, useBrowser } from '../helpers/browser.ts';
 import { axeViolations, describeViolations } from '../helpers/axe.ts';
 
 const password = 'steady copper kettle 77';
 /** Any letter of the Arabic script: none may appear on a console page. */
 const ARABIC = /[\u0600-\u06ff]/;
+const branded = publicClient({
+  client_id: 'branded-app', client_name: 'Harbour (beta)', logo_uri: 'https://static.harbour.example/logo.png',
+  client_uri: 'https://harbour.example/', policy_uri: 'https://harbour.example/privacy', tos_uri: 'https://harbour.example/terms',
+} as never);
+/** A 1×1 PNG for the app's logo (nothing leaves the machine). */
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
 
 describe('more pages pass axe (WCAG 2.2 AA) in English and Arabic; the console stays English', function () {
   this.timeout(180_000);
-  const { server } = useTestServer({ policy: LENIENT_THROTTLES });
+  const { server } = useTestServer({ clients: [branded], policy: LENIENT_THROTTLES });
   const browser = useBrowser();
   let people = 0;
 
@@ -76,6 +84,30 @@ describe('more pages pass axe (WCAG 2.2 AA) in English and Arabic; the console s
         await page.locator(selector).first().click();
         await page.waitForLoadState('load');
       }
+
+      it('the sign-up page reached from an app\'s sign-in, with its logo, name and links', async () => {
+        const other = await browser.newContext();
+        try {
+          await other.route('https://static.harbour.example/**', (route) => route.fulfill({ status: 200, contentType: 'image/png', body: PNG }));
+          const visitor = await other.newPage();
+          const visitorCsp = cspViolations(visitor);
+          await visitor.goto((await startAuthorization(await discover(server.url, branded), { ui_locales: lang })).url.href);
+          await visitor.locator('a[href^="/signup?interaction="]').click();
+          await visitor.waitForURL(/\/signup\?interaction=/);
+          await visitor.locator('img.app-logo').waitFor();
+          expect(await visitor.locator('img.app-logo').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth), 'the logo loads under the CSP').to.equal(1);
+          const previous = page;
+          page = visitor;
+          try {
+            await audit('branded sign-up');
+          } finally {
+            page = previous;
+          }
+          expect(visitorCsp).to.deep.equal([]);
+        } finally {
+          await other.close();
+        }
+      });
 
       it('the authenticator app setup, and after a wrong code', async () => {
         await page.goto(`${server.url}/account/security`);

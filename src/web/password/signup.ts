@@ -18,6 +18,9 @@ import { describeIssues } from '../../accounts/password-policy.ts';
 import { strengthWords } from './strength-words.ts';
 import { acceptanceAtSignUp, currentTerms } from '../../accounts/terms.ts';
 import { markPasswordSetHere } from '../new-browser-signin.ts';
+import { appOf } from '../interactions/interaction.ts';
+import { allowImagesFrom } from '../middleware/security-headers.ts';
+import { isHttpsUrl } from '../../oidc/provider.ts';
 
 const NAME_MAX = 200;
 
@@ -38,8 +41,34 @@ function ensureEnabled(ctx: Context, deps: AppDeps): void {
   }
 }
 
-export function showSignup(ctx: Context, deps: AppDeps, extra: { errors?: Record<string, string>; status?: number } = {}): void {
+/**
+ * The sign-in that led here (the sign-in page's "create an account" link carries its
+ * interaction, the form sends it back): its app is shown as the sign-in page shows it
+ * (name in the page's language, https logo allowed by this page's CSP for its origin
+ * only, site, privacy policy and terms), and its ui_locales choose the page's language.
+ * An unknown or ended sign-in shows nothing of an app; the page works the same.
+ */
+async function followSignIn(ctx: Context, deps: AppDeps, uid: string | undefined): Promise<void> {
+  if (!uid) return;
+  const interaction = await deps.provider.Interaction.find(uid);
+  const clientId = interaction?.params.client_id;
+  const client = typeof clientId === 'string' ? await deps.provider.Client.find(clientId) : undefined;
+  if (!interaction || !client) return;
+  ctx.state.client = client;
+  ctx.state.uiLocales ??= interaction.params.ui_locales;
+  if (isHttpsUrl(client.logoUri)) allowImagesFrom(ctx, new URL(client.logoUri).origin);
+}
+
+/** The interaction of the sign-in this page belongs to: the link's query, or the form's hidden field. */
+const interactionOf = (ctx: Context) => optionalId.parse(ctx.query.interaction ?? (ctx.request.body as Record<string, unknown> | undefined)?.interaction);
+
+export async function showSignup(ctx: Context, deps: AppDeps): Promise<void> {
   ensureEnabled(ctx, deps);
+  await followSignIn(ctx, deps, interactionOf(ctx));
+  renderSignup(ctx, deps);
+}
+
+function renderSignup(ctx: Context, deps: AppDeps, extra: { errors?: Record<string, string>; status?: number } = {}): void {
   const t = translator(localeOf(ctx));
   // A field's error is a catalog key, or (from the policy) a text already in the page's language.
   const errors = Object.fromEntries(Object.entries(extra.errors ?? {}).map(([field, error]) => [field, error === 'password.error.nameTooLong' ? t(error, { max: NAME_MAX }) : error]));
@@ -47,7 +76,9 @@ export function showSignup(ctx: Context, deps: AppDeps, extra: { errors?: Record
     title: t('password.signup.title'),
     email: echo(ctx, 'email'),
     name: echo(ctx, 'name', 200),
-    interaction: optionalId.parse(ctx.query.interaction ?? (ctx.request.body as Record<string, unknown> | undefined)?.interaction),
+    interaction: interactionOf(ctx),
+    // The app of that sign-in (followSignIn), or none.
+    app: ctx.state.client ? appOf(ctx) : null,
     rules: deps.policy.describeFor(t, { history: false }),
     strength: strengthWords(t),
     // The organisation's terms, accepted with a required checkbox (stored with the new account).
@@ -58,6 +89,7 @@ export function showSignup(ctx: Context, deps: AppDeps, extra: { errors?: Record
 
 export async function submitSignup(ctx: Context, deps: AppDeps): Promise<void> {
   ensureEnabled(ctx, deps);
+  await followSignIn(ctx, deps, interactionOf(ctx));
   const t = translator(localeOf(ctx));
   const form = parseForm(signupForm, ctx);
   // With terms in force, the box must be ticked for the version the page showed (terms changed since: tick it again).
@@ -66,7 +98,7 @@ export async function submitSignup(ctx: Context, deps: AppDeps): Promise<void> {
   const termsError = !terms ? null
     : body.acceptTerms !== 'yes' ? 'terms.signup.missing'
     : body.termsVersion !== terms.version ? 'terms.error.changed' : null;
-  if (!form.ok || termsError) return showSignup(ctx, deps, { errors: { ...(form.ok ? {} : form.errors), ...(termsError ? { acceptTerms: termsError } : {}) }, status: 400 });
+  if (!form.ok || termsError) return renderSignup(ctx, deps, { errors: { ...(form.ok ? {} : form.errors), ...(termsError ? { acceptTerms: termsError } : {}) }, status: 400 });
   const { email, name, password, interaction } = form.data;
 
   const throttle = await deps.emailFormThrottle.consume(ctx.ip, email);
@@ -80,7 +112,7 @@ export async function submitSignup(ctx: Context, deps: AppDeps): Promise<void> {
   const clientId = terms && interaction ? ((await deps.provider.Interaction.find(interaction))?.params.client_id as string | undefined) ?? null : null;
   const termsAccepted = terms ? acceptanceAtSignUp(terms, clientId) : undefined;
   const result = await signUp(deps.passwords, { email, name, password, interactionUid: interaction, termsAccepted }, requestContext(ctx), { after: responseSent(ctx.res) });
-  if (!result.ok) return showSignup(ctx, deps, { errors: { password: describeIssues(t, result.issues) }, status: 400 });
+  if (!result.ok) return renderSignup(ctx, deps, { errors: { password: describeIssues(t, result.issues) }, status: 400 });
   render(ctx, 'message', {
     title: t('password.checkEmail'),
     message: t('password.signup.sent', { email }),
