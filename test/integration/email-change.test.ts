@@ -330,6 +330,17 @@ describe('change of email', () => {
       await signIn(appConfig, new Agent(), target, person.password);
     });
 
+    it('admin API: in the OpenAPI document with its request schema and problems', async () => {
+      const doc = (await callApi(server.url, '/api/openapi.json')).json;
+      const operation = doc.paths['/api/admin/accounts/{id}/email'].post;
+      expect(operation.operationId).to.equal('adminChangeEmail');
+      expect(operation.requestBody.content['application/json'].schema.$ref).to.equal('#/components/schemas/AdminChangeEmailRequest');
+      expect(Object.keys(operation.responses)).to.include.members(['200', '400', '401', '403', '404', '409']);
+      expect(doc.components.schemas.AdminChangeEmailRequest).to.include({ additionalProperties: false });
+      expect(doc.components.schemas.AdminChangeEmailRequest.required).to.have.members(['email', 'mode']);
+      expect(Object.keys(doc.webhooks)).to.include('account.email_changed');
+    });
+
     it('admin API refusals: taken, unknown account, same address, and bad input, storing nothing', async () => {
       const person = await newPerson('api-bad');
       const other = await newPerson('api-other');

@@ -97,12 +97,14 @@ describe('fuzzing every form and API route', function () {
 
     const formRoutes = [
       `/interaction/${uid}/login`, `/interaction/${uid}/confirm`, `/interaction/${uid}/change-password`, `/interaction/${uid}/abort`,
+      `/interaction/${uid}/terms`,
       '/password/forgot', '/password/reset', '/password/set', '/password/resend', '/signup', '/email/verify',
       '/account/profile', '/account/password', '/account/apps/revoke', '/account/sign-out-everywhere',
       '/account/sessions/end', '/account/sessions/end-others',
+      '/email/change', '/email/change/undo', '/account/email',
       '/token', '/token/introspection', '/token/revocation', '/session/end/confirm',
     ];
-    const jsonRoutes = ['/api/account/password', '/api/password-resets', '/api/password-resets/confirm', '/api/admin/accounts'];
+    const jsonRoutes = ['/api/account/password', '/api/password-resets', '/api/password-resets/confirm', '/api/admin/accounts', '/api/admin/accounts/x/email'];
     const contentTypes = ['application/x-www-form-urlencoded', 'application/json', 'text/plain', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded; charset=utf-16', 'garbage/type', ''];
     const failures: string[] = [];
 

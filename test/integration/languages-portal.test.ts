@@ -111,7 +111,7 @@ describe('account portal in the person\'s language', function () {
       const t = catalogs[locale];
 
       const pages: Record<string, Page> = {};
-      for (const path of ['/account', '/account/profile', '/account/password', '/account/security', '/account/apps', '/account/activity']) {
+      for (const path of ['/account', '/account/profile', '/account/password', '/account/security', '/account/apps', '/account/activity', '/account/email']) {
         pages[path] = await agent.request(url(path));
         expect(pages[path]!.status, path).to.equal(200);
         expectInLanguage(pages[path]!, locale, path);
