@@ -10,6 +10,7 @@ import type { BrowserContext } from 'playwright-core';
 import { createUser } from '../../src/accounts/users.ts';
 import type { User } from '../../src/db/models/user.ts';
 import { translator } from '../../src/i18n/messages.ts';
+import { LOCALES } from '../../src/i18n/locales.ts';
 import { LENIENT_THROTTLES, startTestServer, useTestServer, type TestServer } from '../helpers/server.ts';
 import { Agent, formOn, type Page } from '../helpers/agent.ts';
 import { RP_CALLBACK, discover, openSignIn, publicClient, startAuthorization, submitSignIn, type Authorization } from '../helpers/rp.ts';
@@ -108,7 +109,7 @@ describe('terms', function () {
     const person = await newPerson('third');
     const agent = new Agent();
     const { page, authorization, config } = await signInTo(server, agent, person, thirdParty);
-    expect(page.body).to.contain('href="https://third.example/tos"').and.contain('Third App terms of service');
+    expect(page.body).to.contain('href="https://third.example/tos"').and.match(/(<bdi>)?Third App(<\/bdi>)? terms of service/);
     const consent = await answer(agent, page, 'accept');
     expect(consent.body, 'the consent page of the third-party app').to.match(/\/confirm"/);
     const allow = formOn(consent.body, /\/confirm$/);
@@ -266,6 +267,18 @@ describe('terms', function () {
       const early = await other.request(new URL(loginForm.action.replace(/\/login$/, '/terms'), login.url).href, { form: { _csrf: loginForm.fields._csrf!, decision: 'accept', version: '2025-01' } });
       expectClearRefusal(early);
     });
+  });
+
+  it('says the terms page in every language, with no key left untranslated', async () => {
+    for (const lang of LOCALES) {
+      const person = await newPerson(`lang-${lang}`);
+      const agent = new Agent();
+      agent.cookies.set('lk_lang', lang);
+      const { page } = await signInTo(server, agent, person);
+      expect(page.status, lang).to.equal(200);
+      const t = translator(lang);
+      expect(page.body, lang).to.contain(`lang="${lang}"`).and.contain(t('terms.accept')).and.not.match(/\bterms\.[a-z]+\.?[a-zA-Z]*\b(?![^<]*>)/);
+    }
   });
 
   describe('accessibility of the terms page (axe, WCAG 2.2 AA)', () => {
