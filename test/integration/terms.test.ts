@@ -89,7 +89,7 @@ describe('terms', function () {
     expect(again.page.url.startsWith(RP_CALLBACK), again.page.body.slice(0, 500)).to.equal(true);
   });
 
-  it('declining ends the sign-in: the app gets access_denied through openid-client, and nothing is stored', async () => {
+  it('declining ends the sign-in: the app gets access_denied through openid-client, nothing is stored, and the browser is signed out', async () => {
     const person = await newPerson('decline');
     const agent = new Agent();
     const { page, authorization, config } = await signInTo(server, agent, person);
@@ -100,9 +100,9 @@ describe('terms', function () {
     expect((error as oidc.AuthorizationResponseError).error).to.equal('access_denied');
     expect((await stored(server, person.id)).termsAccepted).to.equal(null);
     expect(await server.deps.audit.list({ userId: person.id, events: ['terms.accepted'] })).to.have.length(0);
-    // The next authorization in this browser asks again (signed in already: no password).
+    // Declining signed this browser out: the next authorization asks for the password again.
     const next = await openSignIn(agent, await startAuthorization(config));
-    expect(next.body).to.contain('Accept the terms to continue').and.not.contain('autocomplete="current-password"');
+    expect(next.body).to.contain('autocomplete="current-password"').and.not.contain('Accept the terms to continue');
   });
 
   it('links an app\'s own terms beside ours, and goes on to that app\'s consent after accepting', async () => {

@@ -59,6 +59,7 @@ export async function submitTerms(ctx: Context, deps: AppDeps, interaction: Inte
   const form = parseForm(termsForm, ctx);
   if (!form.ok) return showTerms(ctx, deps, interaction, { error: 'terms.error.unreadable', status: 400 });
   if (form.data.decision === 'decline') {
+    await signOutOfProvider(deps, interaction, accountId);
     return finish(ctx, deps.provider, { error: 'access_denied', error_description: 'The person declined the terms.' });
   }
   const clientId = typeof interaction.params.client_id === 'string' ? interaction.params.client_id : null;
@@ -72,4 +73,18 @@ export async function submitTerms(ctx: Context, deps: AppDeps, interaction: Inte
   // With the sign-in just done (the last submission): an app that asked for a fresh sign-in
   // (prompt=login) finds it answered, instead of asking for it again.
   await finish(ctx, deps.provider, { ...(interaction.lastSubmission ?? {}), terms: { accepted: result.acceptance.version } });
+}
+
+/**
+ * Declining ends the sign-in, not only this authorization: the browser's provider session
+ * forgets the account (kept under the same id, so the app still gets its access_denied).
+ * Otherwise a shared computer would stay signed in to an account that cannot use any app,
+ * one "Accept" away for the next person.
+ */
+async function signOutOfProvider(deps: AppDeps, interaction: Interaction, accountId: string): Promise<void> {
+  const sessionId = (interaction.session as { cookie?: string } | undefined)?.cookie;
+  const session = sessionId ? await deps.provider.Session.find(sessionId) : undefined;
+  if (!session || session.accountId !== accountId) return;
+  Object.assign(session, { accountId: undefined, loginTs: undefined, acr: undefined, amr: undefined, authorizations: {} });
+  await session.persist();
 }
