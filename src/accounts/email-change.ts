@@ -36,6 +36,7 @@ import { ENUMERATION_SPREAD_MS, resendLinkFor, type AfterAnswer, type PasswordFl
 import { passwordIssues, storePassword } from './set-password.ts';
 import type { PasswordIssue } from './password-policy.ts';
 import { revokeAccountAccess } from './revocation.ts';
+import { deleteAccount } from './deletion.ts';
 
 export const EMAIL_CHANGES = 'email_changes';
 
@@ -214,6 +215,25 @@ export async function confirmEmailChange(deps: EmailChangeDeps, token: unknown, 
   return { ok: true, userId: change.userId, newEmail: change.newEmail };
 }
 
+/**
+ * Puts the old address back. A sign-up that was never confirmed holds an address without
+ * having shown it owns the mailbox; the undo link has, so such an account (perhaps made by
+ * whoever changed the address, to block the undo) gives way: it is deleted like any other
+ * (deletion.ts), in the same step that checks it is still unconfirmed. A real account keeps it.
+ */
+async function restoreAddress(deps: EmailChangeDeps, user: User, email: string): Promise<boolean> {
+  const outcome = await setAddress(deps, user, email, true);
+  if (outcome !== 'taken') return outcome === 'changed';
+  const squatter = await findUserByEmail(deps.users, email);
+  if (!squatter || squatter._id === user._id || squatter.status !== 'unverified') return false;
+  try {
+    await deleteAccount(deps, squatter._id, { actor: 'system' }, { status: 'unverified', emailNormalized: normalizeEmail(email) });
+  } catch (error) {
+    if (!(error instanceof AccountError && error.code === 'not_found')) throw error;
+  }
+  return (await setAddress(deps, user, email, true)) === 'changed';
+}
+
 export type UndoEmailChangeResult =
   /** restored: false when another account took the old address meanwhile (the password is changed and every session ended all the same). */
   | { ok: true; userId: string; restored: boolean; email: string }
@@ -236,7 +256,7 @@ export async function undoEmailChange(deps: EmailChangeDeps, token: unknown, pas
   if (issues.length) return { ok: false, state: 'valid', issues, user };
   if (!(await deps.links.consume(token, 'email_change_undo'))) return { ok: false, state: 'used' };
 
-  const restored = normalizeEmail(change.oldEmail) === user.emailNormalized || (await setAddress(deps, user, change.oldEmail, true)) === 'changed';
+  const restored = normalizeEmail(change.oldEmail) === user.emailNormalized || (await restoreAddress(deps, user, change.oldEmail));
   await storePassword(deps, user, password as string);
   for (const purpose of ['email_change', 'email_change_undo', 'reset'] as const) await deps.links.revokeAll(user._id, purpose);
   await changes(deps.db).updateMany({ userId: user._id, status: 'requested' }, { $set: { status: 'superseded' } });

@@ -9,6 +9,7 @@ import * as oidc from 'openid-client';
 import type { BrowserContext } from 'playwright-core';
 import type { ParsedMail } from 'mailparser';
 import { createUser } from '../../src/accounts/users.ts';
+import { inviteUser } from '../../src/accounts/password-links.ts';
 import { EMAIL_CHANGES, emailHistoryOf, type EmailChangeRecord } from '../../src/accounts/email-change.ts';
 import { PORTAL_SESSIONS } from '../../src/accounts/revocation.ts';
 import { translator } from '../../src/i18n/messages.ts';
@@ -292,6 +293,37 @@ describe('change of email', () => {
     });
   });
 
+  describe('undo when the old address is held meanwhile', () => {
+    async function changedAway(tag: string) {
+      const person = await newPerson(tag);
+      const target = fresh(tag);
+      await requestChange(await portalAgent(person.email, person.password), { email: target });
+      await useLink(smtp.linkIn(await mailTo(target, SUBJECT.confirm)));
+      return { person, target, undoLink: smtp.linkIn(await mailTo(person.email, SUBJECT.changed)) };
+    }
+
+    it('an unconfirmed sign-up holding the old address gives way to the undo link', async () => {
+      const { person, undoLink } = await changedAway('squat');
+      const squatter = await createUser(server.deps, { email: person.email, password: 'someone else entirely 123', name: 'Squatter', status: 'unverified' });
+      const { done } = await useLink(undoLink, { password: `taking it back ${counter} harbour` });
+      expect(done.status).to.equal(200);
+      expect(done.body).to.contain(person.email);
+      expect((await users().findOne({ _id: person.id }))!.email).to.equal(person.email);
+      expect(await users().countDocuments({ _id: squatter._id })).to.equal(0);
+    });
+
+    it('a real account holding it keeps it: the password is changed and sessions end, and the page says the address could not be put back', async () => {
+      const { person, target, undoLink } = await changedAway('held');
+      await createUser(server.deps, { email: person.email, password: 'someone else entirely 456', name: 'Holder' });
+      const { done } = await useLink(undoLink, { password: `taking it back ${counter} meadow` });
+      expect(done.status).to.equal(200);
+      expect(done.body).to.contain(en('emailChange.undo.notRestored'));
+      expect((await users().findOne({ _id: person.id }))!.email).to.equal(target);
+      const [event] = await server.deps.audit.list({ userId: person.id, events: ['email.change_undone'] });
+      expect(event!.details).to.include({ restored: false });
+    });
+  });
+
   describe('operators', () => {
     let admin: { email: string; password: string; id: string };
     let adminToken: string;
@@ -328,6 +360,18 @@ describe('change of email', () => {
       expect(changed!.actor).to.equal(`admin:${admin.id}`);
       expect(changed!.details).to.include({ mode: 'admin_override' });
       await signIn(appConfig, new Agent(), target, person.password);
+    });
+
+    it('admin API override of an invited account: the invitation goes again, to the new address', async () => {
+      const email = `change-invited-${++counter}@example.com`;
+      const invited = await inviteUser(server.deps.passwords, { email, name: 'Invited Person' });
+      const firstInvite = smtp.linkIn(await smtp.waitFor(to(email), 10_000));
+      const target = fresh('invited');
+      expect((await call(invited._id, { email: target, mode: 'override' })).json).to.include({ status: 'changed' });
+      const invite = await smtp.waitFor((m) => to(target)(m) && /\/password\/set\?token=/.test(smtp.linkIn(m)), 10_000);
+      expect(smtp.linkIn(invite)).to.not.equal(firstInvite);
+      // The first invitation, at the old address, no longer works.
+      expect((await new Agent().request(firstInvite)).status).to.be.within(400, 499);
     });
 
     it('admin API: in the OpenAPI document with its request schema and problems', async () => {

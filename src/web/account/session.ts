@@ -68,6 +68,7 @@ const RETURN_AFTER_POST: Record<string, string> = {
   '/account/security/remove': '/account/security',
   '/account/data': '/account/data',
   '/account/delete': '/account/delete',
+  '/account/email': '/account/email',
 };
 
 /** Not pages to come back to after a sign-in. */
