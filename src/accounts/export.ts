@@ -11,6 +11,7 @@ import { RateLimiterMongo, RateLimiterRes } from 'rate-limiter-flexible';
 import type { User, UserModel } from '../db/models/user.ts';
 import type { AuditTrail } from './audit.ts';
 import { listConnectedApps } from './connected-apps.ts';
+import { emailHistoryOf } from './email-change.ts';
 import { factorsOf, type FactorDeps } from './factors.ts';
 import { listSessions } from './sessions.ts';
 import { THROTTLE_COLLECTION } from './throttle.ts';
@@ -58,6 +59,11 @@ export interface AccountExport {
     directory: { externalId: string | null; attributes: Record<string, string> } | null;
   };
   termsAccepted: { version: string | null; at: Iso | null; clientId: string | null } | null;
+  /** Every change of the account's address, oldest first. */
+  emailHistory: Array<{
+    from: string; to: string; status: 'pending' | 'not_confirmed' | 'confirmed' | 'undone'; by: 'self' | 'administrator';
+    requestedAt: Iso; confirmedAt: Iso | null; undoneAt: Iso | null;
+  }>;
   sessions: Array<{
     signedInAt: Iso | null; lastSeenAt: Iso | null; expiresAt: Iso | null; ip: string | null; userAgent: string | null;
     browser: string | null; os: string | null; apps: string[];
@@ -85,7 +91,8 @@ export async function exportAccount(deps: ExportDeps, userId: string, now = new 
   const user = await deps.users.findById(userId, { passwordHash: 0, passwordHistory: 0, notes: 0, searchTerms: 0 }).lean<User & { createdAt?: Date; updatedAt?: Date; passwordHash?: never }>();
   if (!user) return null;
   const hasPassword = (await deps.users.countDocuments({ _id: userId, passwordHash: { $type: 'string' } })) > 0;
-  const [sessions, apps, factors, trusted, events] = await Promise.all([
+  const [emails, sessions, apps, factors, trusted, events] = await Promise.all([
+    emailHistoryOf({ db: deps.db }, userId),
     listSessions({ db: deps.db }, userId),
     listConnectedApps(deps.db, userId),
     factorsOf(deps.factors, userId),
@@ -121,6 +128,10 @@ export async function exportAccount(deps: ExportDeps, userId: string, now = new 
       directory: user.externalId || Object.keys(attributes).length ? { externalId: user.externalId ?? null, attributes } : null,
     },
     termsAccepted: terms ? { version: terms.version ?? null, at: iso(terms.at), clientId: terms.clientId ?? null } : null,
+    emailHistory: emails.map((change) => ({
+      from: change.from, to: change.to, status: change.status, by: change.by,
+      requestedAt: iso(change.requestedAt)!, confirmedAt: iso(change.confirmedAt), undoneAt: iso(change.undoneAt),
+    })),
     sessions: sessions.map((session) => ({
       signedInAt: iso(session.signedInAt), lastSeenAt: iso(session.lastSeenAt), expiresAt: iso(session.expiresAt),
       ip: session.ip, userAgent: session.userAgent, browser: session.device.browser, os: session.device.os,

@@ -36,7 +36,7 @@ const toAddress = (m: ParsedMail) => (m.to as { text: string } | undefined)?.tex
 /** Every collection an account's records live in, by the field naming it. */
 const RECORDS: Array<[string, string]> = [
   ['factors', 'userId'], ['factor_enrolments', 'userId'], ['passkeys', 'userId'], ['trusted_browsers', 'userId'], ['one_time_links', 'userId'],
-  ['lockouts', 'userId'], [PORTAL_SESSIONS, 'accountId'], ['sign_in_second_steps', 'accountId'], ['sign_in_restores', 'accountId'],
+  ['lockouts', 'userId'], ['email_changes', 'userId'], ['known_browsers', 'userId'], ['session_devices', 'accountId'], [PORTAL_SESSIONS, 'accountId'], ['sign_in_second_steps', 'accountId'], ['sign_in_restores', 'accountId'],
   ['oidc_session', 'payload.accountId'], ['oidc_grant', 'payload.accountId'], ['oidc_access_token', 'payload.accountId'], ['oidc_refresh_token', 'payload.accountId'],
 ];
 
