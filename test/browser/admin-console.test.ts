@@ -63,7 +63,7 @@ describe('admin console in a browser', function () {
     expect(table).to.contain(personEmail).and.not.contain(adminEmail);
     await page.getByRole('link', { name: personEmail }).click();
     await page.getByRole('heading', { name: personEmail }).waitFor();
-    expect(await page.locator('dl.facts').textContent()).to.contain('Password').and.contain('Set');
+    expect(await page.locator('section[aria-labelledby="profile-heading"] dl.facts').textContent()).to.contain('Password').and.contain('Set');
   });
 
   it('edits the groups', async () => {
