@@ -114,8 +114,3 @@ export async function noteSignInBrowser(
   });
   return 'notified';
 }
-
-/** How many browsers the account has signed in from (and still holds a cookie for, as far as we know). */
-export function knownBrowserCount(db: Db, userId: string, now = new Date()): Promise<number> {
-  return db.collection<KnownBrowser>(KNOWN_BROWSERS).countDocuments({ userId, expiresAt: { $gt: now } });
-}

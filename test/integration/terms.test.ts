@@ -11,7 +11,8 @@ import { createUser } from '../../src/accounts/users.ts';
 import type { User } from '../../src/db/models/user.ts';
 import { translator } from '../../src/i18n/messages.ts';
 import { LOCALES } from '../../src/i18n/locales.ts';
-import { LENIENT_THROTTLES, startTestServer, useTestServer, type TestServer } from '../helpers/server.ts';
+import { LENIENT_THROTTLES, startTestServer, testConfig, useTestServer, type TestServer } from '../helpers/server.ts';
+import { ConfigError } from '../../src/config.ts';
 import { Agent, formOn, type Page } from '../helpers/agent.ts';
 import { RP_CALLBACK, discover, openSignIn, publicClient, startAuthorization, submitSignIn, type Authorization } from '../helpers/rp.ts';
 import { useBrowser } from '../helpers/browser.ts';
@@ -194,6 +195,14 @@ describe('terms', function () {
     const consolePage = await adminBrowser.follow(`${server.url}/admin/accounts/${person.id}`);
     expect(consolePage.status, consolePage.body.slice(0, 300)).to.equal(200);
     expect(consolePage.body).to.contain('Terms of service').and.match(/Version 2025-01 on [^<]+, signing in to test-app/);
+  });
+
+  it('refuses a policy with a version but no URL, or a URL that is neither https nor a path, naming the setting', () => {
+    expect(() => testConfig({ policy: { terms: { version: '1' } } })).to.throw(ConfigError, /terms\.url is required/);
+    expect(() => testConfig({ policy: { terms: { version: '1', url: 'http://example.com/terms' } } })).to.throw(ConfigError, /terms\.url/);
+    expect(() => testConfig({ policy: { terms: { version: 'two words', url: '/terms' } } })).to.throw(ConfigError, /terms\.version/);
+    expect(testConfig({ policy: { terms: { version: '3.1', url: '/terms' } } }).policy.terms).to.deep.equal({ version: '3.1', url: '/terms' });
+    expect(testConfig().policy.notices).to.deep.equal({ newBrowser: true, newBrowserThrottleMinutes: 60 });
   });
 
   describe('sign-up', () => {
