@@ -245,7 +245,8 @@ export async function setDisabled(services: AdminDeps, userId: string, disabled:
   } else if (user.status === 'disabled') {
     const previous = (user as { statusBeforeDisable?: User['status'] | null }).statusBeforeDisable;
     const status = previous && previous !== 'disabled' ? previous : user.passwordHash ? 'active' : 'invited';
-    await services.users.updateOne({ _id: userId }, { $set: { status, statusBeforeDisable: null } });
+    // An operator enabling an account scheduled for deletion takes the deletion back too (accounts/deletion.ts).
+    await services.users.updateOne({ _id: userId }, { $set: { status, statusBeforeDisable: null, deletionScheduledFor: null } });
     await services.audit.record('account.enabled', userId, context);
   }
 }

@@ -11,10 +11,12 @@ import * as oidc from 'openid-client';
 import type { ClientMetadata } from 'oidc-provider';
 import type { BrowserContext } from 'playwright-core';
 import { createUser } from '../../src/accounts/users.ts';
+import { setDisabled } from '../../src/accounts/admin.ts';
 import { generateRecoveryCodes } from '../../src/accounts/factors.ts';
 import { eraseDueAccounts, deletionNotice, scheduleAccountDeletion } from '../../src/accounts/deletion.ts';
 import { PORTAL_SESSIONS } from '../../src/accounts/revocation.ts';
 import { translator } from '../../src/i18n/messages.ts';
+import { webhookEventFor } from '../../src/webhooks/events.ts';
 import { LENIENT_THROTTLES, useTestServer } from '../helpers/server.ts';
 import { startSmtp, type ParsedMail, type TestSmtp } from '../helpers/smtp.ts';
 import { startCluster, type Cluster } from '../helpers/cluster.ts';
@@ -232,6 +234,52 @@ describe('delete my account', function () {
       expect(await db().collection('audit_events').countDocuments({ event: 'account.deleted', actor: 'cli' })).to.equal(1);
     });
 
+    it('deletes from the console\'s account page after the email typed back; refuses a wrong one and the last administrator', async () => {
+      await db().collection('users').updateMany({ roles: 'admin' }, { $pull: { roles: 'admin' } as never });
+      const admin = await newPerson('console-admin', { roles: ['admin'] });
+      const agent = new Agent();
+      const login = await agent.follow(url('/admin'));
+      const signInForm = formOn(login.body, /\/login$/);
+      const list = await agent.follow(new URL(signInForm.action, login.url).href, { form: { ...signInForm.fields, email: admin.email, password: admin.password } });
+      expect(list.url, list.body.slice(0, 300)).to.equal(url('/admin'));
+      const person = await newPerson('by-console');
+      const { tokens } = await signIn(config, new Agent(), person.email, person.password, { scope: 'openid email offline_access' });
+
+      const page = await agent.request(url(`/admin/accounts/${person.userId}`));
+      expect(page.body).to.contain('Delete account').and.contain(`action="/admin/accounts/${person.userId}/delete"`);
+      const form = formOn(page.body, /\/delete$/);
+      const target = url(`/admin/accounts/${person.userId}/delete`);
+      for (const body of [{ ...form.fields }, { ...form.fields, confirmEmail: admin.email }, { ...form.fields, confirmEmail: 'x'.repeat(400) }]) {
+        const refused = await agent.request(target, { form: body });
+        expect(refused.status).to.equal(400);
+        expect(refused.body).to.contain('Nothing was deleted');
+      }
+      expect((await agent.request(target, { form: `${new URLSearchParams(form.fields)}&confirmEmail[$ne]=x` })).status).to.equal(400);
+      expect((await agent.request(url('/admin/accounts/nobody-here/delete'), { form: { ...form.fields, confirmEmail: person.email } })).status).to.equal(404);
+      expect(await server.deps.users.exists({ _id: person.userId })).to.not.equal(null);
+
+      const done = await agent.request(target, { form: { ...form.fields, confirmEmail: person.email } });
+      expect(done.status).to.equal(303);
+      expect(done.headers.get('location')).to.equal('/admin?notice=account_deleted');
+      expect((await agent.request(url(done.headers.get('location')!))).body).to.contain('The account was deleted.');
+      expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).to.equal(false);
+      expect(await server.deps.users.exists({ _id: person.userId })).to.equal(null);
+      expect(await db().collection('audit_events').countDocuments({ event: 'account.deleted', actor: `admin:${admin.userId}` })).to.equal(1);
+      await mailTo(person.email, /account is deleted/);
+
+      const self = await agent.request(url(`/admin/accounts/${admin.userId}/delete`), { form: { ...form.fields, confirmEmail: admin.email } });
+      expect(self.status).to.equal(409);
+      expect(self.body).to.contain('last active administrator');
+      expect(await server.deps.users.exists({ _id: admin.userId })).to.not.equal(null);
+    });
+
+    it('tells webhook receivers: a scheduled deletion as account.disabled, a restore as account.enabled, the erasure as account.deleted', () => {
+      const record = (event: string) => ({ id: 'x', at: new Date(), event, userId: 'u', actor: 'self', details: {} });
+      expect(webhookEventFor(record('account.deletion_scheduled'))!.type).to.equal('account.disabled');
+      expect(webhookEventFor(record('account.restored'))!.type).to.equal('account.enabled');
+      expect(webhookEventFor({ ...record('account.deleted'), userId: 'deleted:abc', accountId: 'u' })).to.include({ type: 'account.deleted', accountId: 'u' });
+    });
+
     it('shows "Your data" and the deletion pages in every language', async () => {
       // Covered with a real browser below; here the pages render in every language without a missing text.
       const person = await newPerson('languages');
@@ -384,6 +432,17 @@ describe('delete my account', function () {
       const replay = await signInAgent.request(new URL(restore.action, offer.url).href, { form: restore.fields });
       expect(replay.status).to.be.within(400, 499);
       expect(await db().collection('audit_events').countDocuments({ userId: person.userId, event: 'account.restored' })).to.equal(1);
+    });
+
+    it('an operator enabling a scheduled account takes the deletion back', async () => {
+      const person = await newPerson('enabled');
+      await scheduleAccountDeletion(deps(), deletionNotice(deps()), person.userId, 7 * 86_400_000, { actor: 'self' });
+      await setDisabled(deps(), person.userId, false, { actor: 'cli' });
+      expect(await deps().users.findById(person.userId).lean()).to.include({ status: 'active', deletionScheduledFor: null });
+      // Disabled again later for another reason: nothing erases it.
+      await setDisabled(deps(), person.userId, true, { actor: 'cli' });
+      expect(await eraseDueAccounts(deps(), deletionNotice(deps()), new Date(Date.now() + 30 * 86_400_000))).to.equal(0);
+      expect(await deps().users.exists({ _id: person.userId })).to.not.equal(null);
     });
 
     it('"Cancel" on the restore page ends the sign-in back at the app, and the account stays scheduled', async () => {
