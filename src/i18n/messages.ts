@@ -27,9 +27,36 @@ const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (c) => `&#${c.ch
  * the words around it.
  */
 export function translateHtml(locale: Locale, key: string, values: MessageValues = {}): string {
-  const safe = Object.fromEntries(Object.entries(values).map(([name, value]) => [name, typeof value === 'string' ? `<bdi>${escapeHtml(value)}</bdi>` : value]));
-  const parts = formatOf(locale, key).format({ ...safe, b: (chunks: unknown[]) => `<strong>${chunks.join('')}</strong>` } as never);
+  const format = formatOf(locale, key);
+  const printed = printedArguments(format);
+  // A value a select chooses by ({kind, select, passkey {…}}) stays as it is; one printed in the sentence is escaped and isolated.
+  const safe = Object.fromEntries(Object.entries(values).map(([name, value]) => [
+    name, typeof value !== 'string' ? value : printed.has(name) ? `<bdi>${escapeHtml(value)}</bdi>` : escapeHtml(value),
+  ]));
+  const parts = format.format({ ...safe, b: (chunks: unknown[]) => `<strong>${chunks.join('')}</strong>` } as never);
   return Array.isArray(parts) ? parts.join('') : String(parts);
+}
+
+type AstNode = { type: number; value?: string; options?: Record<string, { value: AstNode[] }>; children?: AstNode[] };
+const printedOf = new WeakMap<IntlMessageFormat, Set<string>>();
+
+/** The arguments a message prints as they are ({app}, not {kind, select, …}), from its syntax tree (type 1: a plain argument). */
+function printedArguments(format: IntlMessageFormat): Set<string> {
+  let names = printedOf.get(format);
+  if (!names) {
+    const found = new Set<string>();
+    const walk = (nodes: AstNode[]) => {
+      for (const node of nodes) {
+        if (node.type === 1 && node.value) found.add(node.value);
+        if (node.options) for (const option of Object.values(node.options)) walk(option.value);
+        if (node.children) walk(node.children);
+      }
+    };
+    walk(format.getAst() as unknown as AstNode[]);
+    names = found;
+    printedOf.set(format, names);
+  }
+  return names;
 }
 
 /** The catalog of one language: every area file of its directory, merged (keys are prefixed by area). */

@@ -35,7 +35,7 @@ describe('account portal in the person\'s language', function () {
     .replace(/&#x([0-9a-f]+);/gi, (_, code) => String.fromCharCode(parseInt(code, 16)))
     .replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
   const htmlLang = (page: Page) => /<html lang="([^"]+)" dir="(ltr|rtl)"/.exec(page.body)?.slice(1, 3);
-  const heading = (page: Page) => decode(/<h1>([^<]*)<\/h1>/.exec(page.body)?.[1] ?? '');
+  const heading = (page: Page) => decode(/<h1>([\s\S]*?)<\/h1>/.exec(page.body)?.[1]?.replace(/<\/?bdi>/g, '') ?? '');
   const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
   /** A person with an app, an authenticator app, recovery codes and a sign-in in the trail. */

@@ -122,7 +122,7 @@ describe('password lifecycle', () => {
       expect(done.status).to.equal(200);
       expect(done.url).to.not.contain('/interaction/');
       expect(done.body).to.contain('Password changed').and.contain('Your password was changed');
-      expect(done.body).to.contain(`Continue to ${client.client_name}`);
+      expect(done.body).to.contain(`Continue to <bdi>${client.client_name}</bdi>`);
       expect(done.body).to.not.contain('expired');
 
       // The laptop, still on its sign-in, signs in with the new password.
@@ -403,7 +403,7 @@ describe('password lifecycle', () => {
       const done = await submit(phone, await phone.request(link), /\/email\/verify$/, {});
       expect(done.status).to.equal(200);
       expect(done.url).to.not.contain('/interaction/');
-      expect(done.body).to.contain('Your email address is confirmed').and.contain(`Continue to ${client.client_name}`);
+      expect(done.body).to.contain('Your email address is confirmed').and.contain(`Continue to <bdi>${client.client_name}</bdi>`);
       const signedIn = await submitSignIn(laptop, await laptop.follow(`${server.url}/interaction/${uid}`), email, 'signing up on a laptop 5');
       expect(signedIn.url.startsWith(RP_CALLBACK)).to.equal(true);
     });

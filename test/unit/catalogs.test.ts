@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { expect } from 'chai';
 import { IntlMessageFormat } from 'intl-messageformat';
-import { LOCALES_DIR, allCatalogs } from '../../src/i18n/messages.ts';
+import { LOCALES_DIR, allCatalogs, translateHtml } from '../../src/i18n/messages.ts';
 import { DEFAULT_LOCALE, LOCALES } from '../../src/i18n/locales.ts';
 
 type Node = { type: number; value?: string; options?: Record<string, { value: Node[] }>; children?: Node[] };
@@ -88,5 +88,12 @@ describe('message catalogs', () => {
     expect(literals.length, 'HttpErrors with fixed words').to.be.greaterThan(10);
     const notKeys = literals.filter((found) => !Object.hasOwn(english, found.slice(found.indexOf(": '") + 3, -1)));
     expect(notKeys, 'titles and messages that are not catalog keys').to.deep.equal([]);
+  });
+
+  it('tHtml escapes every value, isolates the ones a sentence prints in <bdi>, and leaves the ones a select chooses by', () => {
+    expect(translateHtml('ar', 'signin.lead', { app: 'Harbour <beta>' })).to.equal(`${catalogs.ar['signin.lead']!.split('<b>')[0]}<strong><bdi>Harbour &#60;beta&#62;</bdi></strong>`);
+    const passkey = translateHtml('en', 'portal.removeFactor.heading', { kind: 'passkey', name: 'Work "laptop"' });
+    expect(passkey).to.contain('<bdi>Work &#34;laptop&#34;</bdi>').and.not.contain('<bdi>passkey</bdi>');
+    expect(translateHtml('en', 'portal.removeFactor.heading', { kind: 'recovery', name: '' })).to.not.equal(passkey);
   });
 });
