@@ -273,6 +273,14 @@ describe('delete my account', function () {
       expect(await server.deps.users.exists({ _id: admin.userId })).to.not.equal(null);
     });
 
+    it('documents DELETE /api/admin/accounts/{id} in the OpenAPI document: admin access, 204, 404 and 409', async () => {
+      const doc = (await callApi(server.url, '/api/openapi.json', { token: null })).json;
+      const operation = doc.paths['/api/admin/accounts/{id}'].delete;
+      expect(operation.operationId).to.equal('adminDeleteAccount');
+      expect(operation.security).to.deep.equal([{ bearerAuth: ['admin'] }, { adminClientCredentials: ['admin'] }]);
+      expect(Object.keys(operation.responses)).to.include.members(['204', '401', '403', '404', '409']);
+    });
+
     it('tells webhook receivers: a scheduled deletion as account.disabled, a restore as account.enabled, the erasure as account.deleted', () => {
       const record = (event: string) => ({ id: 'x', at: new Date(), event, userId: 'u', actor: 'self', details: {} });
       expect(webhookEventFor(record('account.deletion_scheduled'))!.type).to.equal('account.disabled');

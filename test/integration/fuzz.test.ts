@@ -97,11 +97,12 @@ describe('fuzzing every form and API route', function () {
 
     const formRoutes = [
       `/interaction/${uid}/login`, `/interaction/${uid}/confirm`, `/interaction/${uid}/change-password`, `/interaction/${uid}/abort`,
-      `/interaction/${uid}/terms`,
+      `/interaction/${uid}/terms`, `/interaction/${uid}/restore`,
       '/password/forgot', '/password/reset', '/password/set', '/password/resend', '/signup', '/email/verify',
       '/account/profile', '/account/password', '/account/apps/revoke', '/account/sign-out-everywhere',
       '/account/sessions/end', '/account/sessions/end-others',
       '/email/change', '/email/change/undo', '/account/email',
+      '/account/data', '/account/delete', '/admin/accounts/x/delete',
       '/token', '/token/introspection', '/token/revocation', '/session/end/confirm',
     ];
     const jsonRoutes = ['/api/account/password', '/api/password-resets', '/api/password-resets/confirm', '/api/admin/accounts', '/api/admin/accounts/x/email'];
