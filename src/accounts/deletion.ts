@@ -25,6 +25,8 @@ import { AccountError } from './errors.ts';
 import { PORTAL_SESSIONS, revokeAccountAccess } from './revocation.ts';
 import { PENDING_SECOND_STEPS } from './second-step.ts';
 import { accountSubject } from './lockout.ts';
+import { THROTTLE_COLLECTION } from './throttle.ts';
+import { EXPORT_LIMIT_PREFIX } from './export.ts';
 
 /** The audit trail's collection (db/models/audit.ts). */
 const AUDIT_COLLECTION = 'audit_events';
@@ -117,6 +119,8 @@ export async function deleteAccount(deps: DeletionDeps, userId: string, context:
   const access = await revokeAccountAccess(deps.db, userId);
   for (const { collection, field } of ACCOUNT_RECORDS) await deps.db.collection(collection).deleteMany({ [field]: userId });
   await deps.db.collection<{ _id: string }>('lockouts').deleteOne({ _id: accountSubject(userId) });
+  // Its "Download my data" counter (accounts/export.ts) names it too.
+  await deps.db.collection(THROTTLE_COLLECTION).deleteMany({ key: `${EXPORT_LIMIT_PREFIX}:${userId}` });
   // Group membership (SCIM groups): the account's own `groups` array went with it.
   await deps.db.collection(GROUP_COLLECTION).updateMany({ members: userId }, { $pull: { members: userId } as never, $inc: { version: 1 } });
 

@@ -150,13 +150,16 @@ export async function exportAccount(deps: ExportDeps, userId: string, now = new 
   };
 }
 
+/** The limiter's key prefix; its counters are `export-account:<account id>` in the throttles collection (deleted with the account). */
+export const EXPORT_LIMIT_PREFIX = 'export-account';
+
 /** Exports per account and hour (policy dataExport.perAccountPerHour), counted in MongoDB so every instance shares them. */
 export class ExportLimit {
   readonly #limiter: RateLimiterMongo;
 
   constructor(db: Db, perHour: number) {
     this.#limiter = new RateLimiterMongo({
-      storeClient: db, tableName: THROTTLE_COLLECTION, disableIndexesCreation: true, keyPrefix: 'export-account', points: perHour, duration: 3600,
+      storeClient: db, tableName: THROTTLE_COLLECTION, disableIndexesCreation: true, keyPrefix: EXPORT_LIMIT_PREFIX, points: perHour, duration: 3600,
     });
   }
 
