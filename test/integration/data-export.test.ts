@@ -16,6 +16,7 @@ import { confirmTotpEnrolment, generateRecoveryCodes, startTotpEnrolment, TOTP_S
 import { setRole } from '../../src/accounts/admin.ts';
 import { EMAIL_CHANGES } from '../../src/accounts/email-change.ts';
 import { ExportLimit } from '../../src/accounts/export.ts';
+import { deleteAccount } from '../../src/accounts/deletion.ts';
 import { translator } from '../../src/i18n/messages.ts';
 import { LENIENT_THROTTLES, useTestServer } from '../helpers/server.ts';
 import { Agent, formOn, type Page } from '../helpers/agent.ts';
@@ -148,6 +149,11 @@ describe('export my data', function () {
     expect(refused.headers.get('content-type')).to.match(/^text\/html/);
     expect(refused.body).to.contain('Too many downloads').and.match(/Try again in \d+ minutes?/).and.contain('href="/account/data"');
     expect((await download(await portalAgent(other.email, other.password))).status).to.equal(200);
+    // The counter names the account: it goes when the account does.
+    const counter = { key: `export-account:${person.userId}` };
+    expect(await db().collection('throttles').countDocuments(counter)).to.equal(1);
+    await deleteAccount(server.deps, person.userId, { actor: 'self' });
+    expect(await db().collection('throttles').countDocuments(counter)).to.equal(0);
   });
 
   it('takes no input: without the CSRF token 403, without a session 401, oversized 413, extra fields (operator objects) ignored', async () => {
