@@ -101,7 +101,7 @@ export async function exportAccount(deps: ExportDeps, userId: string, now = new 
   ]);
   const scim = (user.scim ?? null) as Record<string, unknown> | null;
   const attributes = Object.fromEntries(Object.entries(scim ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
-  const terms = (user as { termsAccepted?: { version?: string | null; at?: Date | null; clientId?: string | null } | null }).termsAccepted ?? null;
+  const terms = user.termsAccepted ?? null;
   const address = user.address ? Object.fromEntries(Object.entries(user.address).filter((entry) => typeof entry[1] === 'string')) : null;
 
   return {

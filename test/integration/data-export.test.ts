@@ -70,7 +70,9 @@ describe('export my data', function () {
 
   it('downloads everything held about the person as JSON that the published schema accepts, with none of the secrets', async () => {
     const person = await newPerson('full');
-    await server.deps.users.updateOne({ _id: person.userId }, { $set: { phoneNumber: '+442079460958', locale: 'en-GB', address: { locality: 'London', country: 'GB' } } });
+    await server.deps.users.updateOne({ _id: person.userId }, {
+      $set: { phoneNumber: '+442079460958', locale: 'en-GB', address: { locality: 'London', country: 'GB' }, termsAccepted: { version: '2026-01', at: new Date('2026-01-05T10:00:00Z'), clientId: null } },
+    });
     const { tokens } = await signIn(await discover(server.url, app), new Agent(), person.email, person.password, { scope: 'openid email profile offline_access' });
     // Signed in to the portal before a second factor exists (the password alone then).
     const agent = await portalAgent(person.email, person.password);
@@ -108,6 +110,7 @@ describe('export my data', function () {
     expect(data.profile).to.include({ id: person.userId, email: person.email, name: 'Curious Person', phoneNumber: '+442079460958', locale: 'en-GB', hasPassword: true });
     expect(data.profile.address).to.deep.equal({ locality: 'London', country: 'GB' });
     expect(data.profile.roles).to.deep.equal(['auditor']);
+    expect(data.termsAccepted).to.deep.equal({ version: '2026-01', at: '2026-01-05T10:00:00.000Z', clientId: null });
     expect(data.emailHistory).to.have.length(1);
     expect(data.emailHistory[0]).to.include({ from: `old-${person.email}`, to: person.email, status: 'confirmed', by: 'self' });
     expect(data.sessions.length, 'the app\'s sign-in and the portal\'s').to.be.at.least(2);
