@@ -25,8 +25,7 @@ import { AccountError } from './errors.ts';
 import { PORTAL_SESSIONS, revokeAccountAccess } from './revocation.ts';
 import { PENDING_SECOND_STEPS } from './second-step.ts';
 import { accountSubject } from './lockout.ts';
-import { THROTTLE_COLLECTION } from './throttle.ts';
-import { EXPORT_LIMIT_PREFIX } from './export.ts';
+import { EXPORT_LIMIT_PREFIX, THROTTLE_COLLECTION } from './throttle.ts';
 
 /** The audit trail's collection (db/models/audit.ts). */
 const AUDIT_COLLECTION = 'audit_events';

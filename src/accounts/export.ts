@@ -14,7 +14,7 @@ import { listConnectedApps } from './connected-apps.ts';
 import { emailHistoryOf } from './email-change.ts';
 import { factorsOf, type FactorDeps } from './factors.ts';
 import { listSessions } from './sessions.ts';
-import { THROTTLE_COLLECTION } from './throttle.ts';
+import { EXPORT_LIMIT_PREFIX, THROTTLE_COLLECTION } from './throttle.ts';
 
 /** The export's format and version, as its first two fields say (the schema's `const`s). */
 export const EXPORT_FORMAT = 'latchkey.account-export';
@@ -149,9 +149,6 @@ export async function exportAccount(deps: ExportDeps, userId: string, now = new 
     })),
   };
 }
-
-/** The limiter's key prefix; its counters are `export-account:<account id>` in the throttles collection (deleted with the account). */
-export const EXPORT_LIMIT_PREFIX = 'export-account';
 
 /** Exports per account and hour (policy dataExport.perAccountPerHour), counted in MongoDB so every instance shares them. */
 export class ExportLimit {

@@ -23,8 +23,8 @@ import type { User, UserModel } from '../db/models/user.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { Policy } from '../config.ts';
 import type { AuditTrail, RequestContext } from './audit.ts';
-import { mailLocale } from '../mail/messages.ts';
 import { translator } from '../i18n/messages.ts';
+import { recipientLocale } from '../i18n/locales.ts';
 import { describeUserAgent, deviceText } from './user-agent.ts';
 
 export const KNOWN_BROWSERS = 'known_browsers';
@@ -107,7 +107,7 @@ export async function noteSignInBrowser(
   if (!claim) return 'throttled';
   // "Firefox on Windows" in the email's own language (an unknown user agent: the email says so).
   const device = describeUserAgent(context.userAgent);
-  const browser = device.browser || device.os ? deviceText(translator(mailLocale(claim.locale, context.locale)), device) : undefined;
+  const browser = device.browser || device.os ? deviceText(translator(recipientLocale(claim.locale, context.locale)), device) : undefined;
   deps.mailer.send('new_browser_signin', {
     to: claim.email, name: claim.name || undefined, locale: [claim.locale, context.locale],
     when: now, browser, ip: context.ip ?? undefined, link: deps.urls.sessions(),

@@ -18,6 +18,9 @@ export interface ThrottleLimits {
 
 export const THROTTLE_COLLECTION = 'throttles';
 
+/** The data export's key prefix (export.ts); its counters are `export-account:<account id>`, deleted with the account (deletion.ts). */
+export const EXPORT_LIMIT_PREFIX = 'export-account';
+
 export type ThrottleResult = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
 interface Limiter {

@@ -74,3 +74,16 @@ export function chooseLocale(sources: LocaleSources): Locale {
   }
   return sources.fallback ?? DEFAULT_LOCALE;
 }
+
+/**
+ * The language of a message to someone, from their preferences best first (their account's
+ * locale, then the language of the request that caused it): the first that is one of ours
+ * or close to one (de-AT → de, pt → pt-BR); else English.
+ */
+export function recipientLocale(...preferences: unknown[]): Locale {
+  for (const preference of preferences.slice(0, 5)) {
+    const locale = bestLocale(wellFormedTags([preference]));
+    if (locale) return locale;
+  }
+  return DEFAULT_LOCALE;
+}

@@ -10,12 +10,12 @@
 //   passes (a user record, a password) is dropped, so no message can show a
 //   password or a hash.
 // - Every text is a message of locales/<language>/email.json (keys "email."), in
-//   the recipient's language (data.locale; see mailLocale): subject, both bodies,
+//   the recipient's language (data.locale; see recipientLocale): subject, both bodies,
 //   dates, durations, counts and the names of second factors.
 // - To add a message: add an entry to CATALOGUE, its texts to email.json in every
 //   language, and the two templates.
 import { describeDuration } from '../background.ts';
-import { bestLocale, DEFAULT_LOCALE, directionOf, wellFormedTags, type Locale } from '../i18n/locales.ts';
+import { DEFAULT_LOCALE, directionOf, recipientLocale, type Locale } from '../i18n/locales.ts';
 import { translateHtml, translator, type MessageValues } from '../i18n/messages.ts';
 import { template } from '../views.ts';
 
@@ -28,7 +28,7 @@ export interface MessageData {
   /**
    * The recipient's language, as BCP 47 tags best first: the account's locale, then the
    * language of the page that caused the message ([user.locale, context.locale]). The
-   * first that is one of ours, or close to one, wins; else English (see mailLocale).
+   * first that is one of ours, or close to one, wins; else English (see recipientLocale).
    */
   locale?: string | null | ReadonlyArray<string | null | undefined>;
   /** The person's name, for the greeting. */
@@ -55,19 +55,6 @@ export interface MessageData {
   newEmail?: string;
   /** Whom to ask (email_change_by_admin): the organisation's support address or page, when configured. */
   contact?: string;
-}
-
-/**
- * The language of a message to someone, from their preferences best first (their account's
- * locale, then the language of the request that caused it): the first that is one of ours
- * or close to one (de-AT → de, pt → pt-BR); else English.
- */
-export function mailLocale(...preferences: unknown[]): Locale {
-  for (const preference of preferences.slice(0, 5)) {
-    const locale = bestLocale(wellFormedTags([preference]));
-    if (locale) return locale;
-  }
-  return DEFAULT_LOCALE;
 }
 
 export interface BuildOptions {
@@ -277,7 +264,7 @@ export function describeFactors(locale: Locale, kinds: unknown, passkeyName?: st
 export function buildMessage(name: MessageName, data: MessageData, options: BuildOptions): BuiltMessage {
   if (!isMessageName(name)) throw new Error(`unknown email message "${String(name)}"`);
   const spec: MessageSpec = CATALOGUE[name];
-  const lang = mailLocale(...(Array.isArray(data.locale) ? data.locale : [data.locale]));
+  const lang = recipientLocale(...(Array.isArray(data.locale) ? data.locale : [data.locale]));
   const productName = optionalText(options.productName) ?? 'Latchkey';
   const issuer = options.issuer.replace(/\/+$/, '');
   const appName = optionalText(data.appName);

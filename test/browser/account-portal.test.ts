@@ -118,7 +118,8 @@ describe('account portal in a browser', function () {
   it('shows the recent activity', async () => {
     await nav('Activity').click();
     await page.getByRole('heading', { name: 'Recent activity' }).waitFor();
-    const table = await page.getByRole('table').textContent();
+    // The app's name is isolated (U+2068 … U+2069) for right-to-left sentences; read the words.
+    const table = (await page.getByRole('table').textContent())!.replace(/[\u2068\u2069]/g, '');
     expect(table).to.contain('Signed in').and.contain('Password changed').and.contain('Profile updated').and.contain('App access removed: Test App');
     expect(table).to.contain('Chrome on Linux');
   });

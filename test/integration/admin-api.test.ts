@@ -327,7 +327,7 @@ describe('admin API', () => {
       const answer = await call(`/api/admin/accounts/${someone.id}`);
       expectOk(answer, 200);
       expect(answer.json).to.include({ id: someone.id, email: someone.email, name: 'Dee Tail', status: 'active', hasPassword: true, emailVerified: false, notes: '', locked: false });
-      expect(Object.keys(answer.json).sort()).to.deep.equal([...SUMMARY_KEYS, 'locale', 'phoneNumber', 'notes', 'emailVerified', 'hasPassword', 'passwordChangedAt', 'lockout', 'apps', 'factors', 'mustEnrolSecondFactor'].sort());
+      expect(Object.keys(answer.json).sort()).to.deep.equal([...SUMMARY_KEYS, 'locale', 'phoneNumber', 'notes', 'emailVerified', 'hasPassword', 'passwordChangedAt', 'lockout', 'apps', 'factors', 'mustEnrolSecondFactor', 'termsAccepted'].sort());
       expect(answer.json.apps).to.have.length(1);
       expect(answer.json.apps[0]).to.include({ clientId: backend.client_id });
       expect(answer.json.apps[0].scopes).to.include.members(['openid', 'email']);

@@ -10,10 +10,11 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { simpleParser } from 'mailparser';
 import { Mailer, type MailerOptions } from '../../src/mail/mailer.ts';
-import { buildMessage, formatWhen, mailLocale, MESSAGE_NAMES, type MessageData, type MessageName } from '../../src/mail/messages.ts';
+import { buildMessage, formatWhen, MESSAGE_NAMES, type MessageData, type MessageName } from '../../src/mail/messages.ts';
 import { describeDuration } from '../../src/background.ts';
 import { DEFAULT_LOCALE, directionOf, LOCALES } from '../../src/i18n/locales.ts';
 import { readCatalog } from '../../src/i18n/messages.ts';
+import { recipientLocale } from '../../src/i18n/locales.ts';
 import { startSmtp, type ParsedMail, type TestSmtp } from '../helpers/smtp.ts';
 
 const ISSUER = 'http://localhost:4455';
@@ -252,12 +253,12 @@ describe('mail', () => {
     });
 
     it("writes to the account's language first, then the page's, then English", () => {
-      expect(mailLocale('de', 'ja')).to.equal('de');
-      expect(mailLocale('de-AT', 'ja')).to.equal('de');
-      expect(mailLocale(null, 'ja')).to.equal('ja');
-      expect(mailLocale('', 'pt')).to.equal('pt-BR');
-      expect(mailLocale('zh', 'fr')).to.equal('fr'); // not one of ours: the page's
-      expect(mailLocale('not a tag', undefined)).to.equal('en');
+      expect(recipientLocale('de', 'ja')).to.equal('de');
+      expect(recipientLocale('de-AT', 'ja')).to.equal('de');
+      expect(recipientLocale(null, 'ja')).to.equal('ja');
+      expect(recipientLocale('', 'pt')).to.equal('pt-BR');
+      expect(recipientLocale('zh', 'fr')).to.equal('fr'); // not one of ours: the page's
+      expect(recipientLocale('not a tag', undefined)).to.equal('en');
       expect(buildMessage('password_reset', { ...dataFor('password_reset', 'ada@example.com', tokenLink('x')), locale: 'xx-unknown' }, { issuer: ISSUER }).locale).to.equal('en');
       // As callers give it: [the account's locale, the page's language].
       const reset = (locale: MessageData['locale']) => buildMessage('password_reset', { ...dataFor('password_reset', 'ada@example.com', tokenLink('x')), locale }, { issuer: ISSUER }).locale;

@@ -7,29 +7,23 @@ import { EMAIL_MAX } from '../../accounts/email.ts';
 import { PASSWORD_MAX_BYTES } from '../../accounts/passwords.ts';
 import { readDevice, writeDevice } from '../device-cookie.ts';
 import { HttpError } from '../http-error.ts';
-import { render } from '../render.ts';
-import { appNameOf, appOf, consumeSignInThrottle, finish, type Interaction } from './interaction.ts';
+import { consumeSignInThrottle, finish, type Interaction } from './interaction.ts';
 import { passwordLogin } from '../../oidc/authentication.ts';
 import { text, parseForm, echo, requestContext } from '../forms.ts';
 import { startForcedChange } from './change-password.ts';
 import { requiresMfa } from '../../oidc/provider.ts';
-import { translator } from '../../i18n/messages.ts';
-import { localeOf } from '../locale.ts';
 import { pendingSecondFactor, showSecondFactor, startSecondFactor } from './second-factor.ts';
 import { showEnrolment, startEnrolment } from './enrol.ts';
 import { mustUseSecondFactor } from '../../accounts/mfa-policy.ts';
 import { isTrustedBrowser } from '../../accounts/trusted-browsers.ts';
 import { ACR } from '../../oidc/authentication.ts';
 import { offerRestore } from './restore.ts';
+import { showLogin } from './login-page.ts';
 
 // Messages are catalog keys (locales/*/signin.json); the page translates them.
 const SIGN_IN_FAILED = 'signin.error.failed';
 const TEMPORARY_EXPIRED = 'signin.error.temporaryExpired';
 
-const NOTICES: Record<string, string> = {
-  password_changed: 'signin.notice.passwordChanged',
-  email_verified: 'signin.notice.emailVerified',
-};
 
 const loginForm = z.object({
   email: text('signin.error.emailMissing').trim().min(1, 'signin.error.emailMissing').max(EMAIL_MAX, 'signin.error.emailTooLong'),
@@ -42,26 +36,6 @@ export async function showSignIn(ctx: Context, deps: AppDeps, interaction: Inter
   if (step?.kind === 'enrol') return showEnrolment(ctx, deps, interaction, step.accountId, {});
   if (step) return showSecondFactor(ctx, deps, interaction, {});
   return showLogin(ctx, deps, interaction);
-}
-
-export async function showLogin(ctx: Context, deps: AppDeps, interaction: Interaction, extra: { email?: string; errors?: Record<string, string>; status?: number } = {}): Promise<void> {
-  const hint = interaction.params.login_hint;
-  // Signed in already, and the app asks for a fresh sign-in (prompt=login, max_age): the same person, again.
-  const signedIn = interaction.session?.accountId
-    ? await deps.users.findById(interaction.session.accountId, { email: 1 }).lean<{ email: string }>()
-    : null;
-  const t = translator(localeOf(ctx));
-  render(ctx, 'login', {
-    title: t(signedIn ? 'signin.reauth.title' : 'signin.title'),
-    reauthenticate: Boolean(signedIn),
-    uid: interaction.uid,
-    appName: appNameOf(ctx),
-    app: appOf(ctx),
-    email: extra.email ?? signedIn?.email ?? (typeof hint === 'string' ? hint.slice(0, EMAIL_MAX) : ''),
-    errors: extra.errors ?? {},
-    notice: NOTICES[String(ctx.query.notice)] ?? null,
-    signupEnabled: deps.config.policy.signup.enabled,
-  }, extra.status ?? 200);
 }
 
 export async function submitLogin(ctx: Context, deps: AppDeps, interaction: Interaction): Promise<void> {

@@ -16,7 +16,7 @@ import { rememberBrowser } from '../device-cookie.ts';
 import { HttpError } from '../http-error.ts';
 import { parseForm, requestContext } from '../forms.ts';
 import { finish, type Interaction } from './interaction.ts';
-import { showLogin } from './login.ts';
+import { showLogin } from './login-page.ts';
 import { pendingSecondFactor, showSecondFactor } from './second-factor.ts';
 import { startForcedChange } from './change-password.ts';
 

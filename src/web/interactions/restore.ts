@@ -25,7 +25,7 @@ import { formatDate } from '../account/page.ts';
 import { startForcedChange } from './change-password.ts';
 import { startEnrolment } from './enrol.ts';
 import { appNameOf, appOf, finish, type Interaction } from './interaction.ts';
-import { showLogin } from './login.ts';
+import { showLogin } from './login-page.ts';
 import { startSecondFactor } from './second-factor.ts';
 
 /**
