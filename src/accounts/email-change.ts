@@ -37,6 +37,7 @@ import { passwordIssues, storePassword } from './set-password.ts';
 import type { PasswordIssue } from './password-policy.ts';
 import { revokeAccountAccess } from './revocation.ts';
 import { deleteAccount } from './deletion.ts';
+import { isDuplicateKey } from '../db/duplicate-key.ts';
 
 export const EMAIL_CHANGES = 'email_changes';
 
@@ -86,10 +87,6 @@ export async function ensureEmailChangeIndexes(db: Db): Promise<void> {
   await changes(db).createIndex({ undoLinkId: 1 });
 }
 
-// MongoDB says E11000; FerretDB (SQLite) refuses an update that breaks a unique index with its own words.
-const isDuplicate = (error: unknown) =>
-  (error as { code?: number }).code === 11000 || /E11000|UNIQUE constraint failed/.test(String((error as { message?: unknown }).message ?? ''));
-
 function parseEmail(input: unknown): string {
   const parsed = emailSchema.safeParse(input);
   if (!parsed.success) throw new AccountError('invalid_email', 'Not a valid email address.');
@@ -111,7 +108,7 @@ async function setAddress(deps: EmailChangeDeps, user: Pick<User, '_id' | 'name'
     });
     return result.matchedCount ? 'changed' : 'gone';
   } catch (error) {
-    if (isDuplicate(error)) return 'taken';
+    if (isDuplicateKey(error)) return 'taken';
     throw error;
   }
 }

@@ -32,6 +32,7 @@ import { accountSubject, deviceSubject, type Lockout } from './lockout.ts';
 import type { EmailUrls } from './password-links.ts';
 import type { TrustedDevice } from './signin.ts';
 import { tellOwnerOfLock } from './lock-notice.ts';
+import { isDuplicateKey } from '../db/duplicate-key.ts';
 
 /** RFC 6238's defaults, which every authenticator app supports. */
 export const TOTP_SETTINGS = { algorithm: 'SHA1', digits: 6, period: 30 } as const;
@@ -244,7 +245,7 @@ async function upsertFactor(
       ).lean();
       return { factor: before?._id ?? id, replaced: Boolean(before) };
     } catch (error) {
-      if ((error as { code?: number }).code !== 11000 || attempt >= 3) throw error;
+      if (!isDuplicateKey(error) || attempt >= 3) throw error;
     }
   }
 }

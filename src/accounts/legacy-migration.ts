@@ -12,6 +12,7 @@ import type { PasswordHasher } from './passwords.ts';
 import type { UserModel, User } from '../db/models/user.ts';
 import { normalizeEmail } from './email.ts';
 import { searchTermsFor } from './users.ts';
+import { isDuplicateKey } from '../db/duplicate-key.ts';
 
 /** What the old system says about an address and password. */
 export type LegacyAnswer =
@@ -67,7 +68,7 @@ export async function migrateFromLegacy(
     });
     return created.toObject() as User;
   } catch (error) {
-    if ((error as { code?: number }).code === 11000) return null;
+    if (isDuplicateKey(error)) return null;
     throw error;
   }
 }

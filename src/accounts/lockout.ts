@@ -3,6 +3,7 @@
 // atomic updates, so it is shared by every instance, survives restarts, and loses
 // no count under concurrency.
 import type { LockoutModel, LockoutState } from '../db/models/lockout.ts';
+import { isDuplicateKey } from '../db/duplicate-key.ts';
 
 export interface LockoutPolicy {
   maxFailures: number;
@@ -85,7 +86,7 @@ export class Lockout {
           _id: subject, failures: 1, windowStartedAt: now, totalFailures: 1, userId: options.userId ?? null, expiresAt,
         })).toObject() as LockoutState;
       } catch (error) {
-        if ((error as { code?: number }).code !== 11000) throw error;
+        if (!isDuplicateKey(error)) throw error;
       }
     }
     if (!state) throw new Error(`could not record a failure for ${subject}`);

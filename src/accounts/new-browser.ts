@@ -26,6 +26,7 @@ import type { AuditTrail, RequestContext } from './audit.ts';
 import { translator } from '../i18n/messages.ts';
 import { recipientLocale } from '../i18n/locales.ts';
 import { describeUserAgent, deviceText } from './user-agent.ts';
+import { isDuplicateKey } from '../db/duplicate-key.ts';
 
 export const KNOWN_BROWSERS = 'known_browsers';
 
@@ -85,7 +86,7 @@ export async function noteSignInBrowser(
     inserted = result.upsertedCount > 0;
   } catch (error) {
     // The same browser's sign-in on another instance inserted it at the same moment.
-    if ((error as { code?: number }).code !== 11000) throw error;
+    if (!isDuplicateKey(error)) throw error;
     inserted = false;
   }
   if (!inserted) return 'known';

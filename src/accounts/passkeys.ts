@@ -29,6 +29,7 @@ import type { User } from '../db/models/user.ts';
 import type { RequestContext } from './audit.ts';
 import { AccountError } from './errors.ts';
 import type { FactorDeps, RelyingParty } from './factors.ts';
+import { isDuplicateKey } from '../db/duplicate-key.ts';
 
 /** How long a browser has to answer a ceremony (the authenticator's own prompt included). */
 export const CEREMONY_MS = 5 * 60_000;
@@ -222,7 +223,7 @@ export async function registerPasskey(
   try {
     await deps.passkeys.create(passkey);
   } catch (error) {
-    if ((error as { code?: number }).code === 11000) return { ok: false, reason: 'already_registered' };
+    if (isDuplicateKey(error)) return { ok: false, reason: 'already_registered' };
     throw error;
   }
   await deps.users.updateOne({ _id: userId, mustEnrolSecondFactor: true }, { $set: { mustEnrolSecondFactor: false } });

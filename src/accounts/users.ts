@@ -7,6 +7,7 @@ import type { Throttle } from './throttle.ts';
 import type { User, UserModel } from '../db/models/user.ts';
 import type { AuditTrail, RequestContext } from './audit.ts';
 import { AccountError } from './errors.ts';
+import { isDuplicateKey } from '../db/duplicate-key.ts';
 
 
 /** The words an admin may search by: the email, its parts, and each word of the name, lower-cased. */
@@ -65,7 +66,7 @@ export async function createUser(
     });
     return created!.toObject() as User;
   } catch (error) {
-    if ((error as { code?: number }).code === 11000) throw new AccountError('email_taken', `An account with email ${email.data} already exists.`);
+    if (isDuplicateKey(error)) throw new AccountError('email_taken', `An account with email ${email.data} already exists.`);
     throw error;
   }
 }

@@ -11,6 +11,7 @@
 // Two instances racing at expiry: the database applies one update first; the
 // other then fails the same way.
 import type { Db } from 'mongodb';
+import { isDuplicateKey } from '../db/duplicate-key.ts';
 
 export const LEASES = 'leases';
 
@@ -35,7 +36,7 @@ export async function takeLease(db: Db, name: string, owner: string, ms: number,
     );
     return true;
   } catch (error) {
-    if ((error as { code?: number }).code === 11000) return false;
+    if (isDuplicateKey(error)) return false;
     throw error;
   }
 }

@@ -3,6 +3,7 @@
 // are never returned, and are removed by a TTL index or the sweeper.
 import type { Collection, Db } from 'mongodb';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { isDuplicateKey } from '../db/duplicate-key.ts';
 
 interface StoredArtifact {
   _id: string;
@@ -42,7 +43,6 @@ export const MODEL_INDEXES: Record<string, string[]> = {
 const FRESH_ARTIFACTS = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'ClientCredentials', 'PushedAuthorizationRequest', 'ReplayDetection']);
 
 /** MongoDB's (and FerretDB's) code for a write that would duplicate a unique key. */
-const DUPLICATE_KEY = 11000;
 
 export function collectionName(model: string): string {
   return `oidc_${model.replace(/[A-Z]/g, (c, i: number) => (i ? '_' : '') + c.toLowerCase())}`;
@@ -71,7 +71,7 @@ export class MongoAdapter implements Adapter {
         await this.#collection.insertOne({ _id: id, payload, expiresAt });
         return;
       } catch (error) {
-        if ((error as { code?: unknown }).code !== DUPLICATE_KEY) throw error;
+        if (!isDuplicateKey(error)) throw error;
       }
     }
     // One write whether the artifact is new (tokens, codes) or saved again (sessions,

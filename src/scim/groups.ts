@@ -18,6 +18,7 @@ import { GROUP_RESOURCE, URN } from './schemas.ts';
 import type { ScimDeps } from './context.ts';
 import { LIST_TIME_LIMIT_MS, listResponse, pageOf, tooSlow, type ListParams } from './lists.ts';
 import { counterEtag, etagMatches, type Versioned } from './versions.ts';
+import { isDuplicateKey } from '../db/duplicate-key.ts';
 
 export const GROUP_FILTER_FIELDS: FilterFields = {
   id: { field: '_id', kind: 'caseExactString', ops: ['eq'] },
@@ -158,8 +159,6 @@ async function recordMembership(deps: ScimDeps, groupId: string, change: { added
   ]);
 }
 
-const duplicateName = (error: unknown) => (error as { code?: number }).code === 11000;
-
 export async function createGroup(deps: ScimDeps, input: unknown, context: RequestContext, options: GroupOptions = {}): Promise<Versioned> {
   const fields = groupFields(readResource(GROUP_RESOURCE, input));
   await checkMembers(deps, fields.members);
@@ -172,7 +171,7 @@ export async function createGroup(deps: ScimDeps, input: unknown, context: Reque
       members: fields.members, version: 1, lockedUntil: new Date(Date.now() + LEASE_MS), leaseId, pending: null,
     });
   } catch (error) {
-    if (duplicateName(error)) throw uniqueness('A group with this displayName already exists.');
+    if (isDuplicateKey(error)) throw uniqueness('A group with this displayName already exists.');
     throw error;
   }
   try {
@@ -250,7 +249,7 @@ async function change(deps: ScimDeps, id: string, ifMatch: string | null, contex
         $inc: { version: 1 },
       });
     } catch (error) {
-      if (duplicateName(error)) throw uniqueness('A group with this displayName already exists.');
+      if (isDuplicateKey(error)) throw uniqueness('A group with this displayName already exists.');
       throw error;
     }
     const membership = await syncAccounts(deps, before, after);

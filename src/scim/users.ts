@@ -22,6 +22,7 @@ import { URN, USER_RESOURCE } from './schemas.ts';
 import type { ScimDeps } from './context.ts';
 import { LIST_TIME_LIMIT_MS, listResponse, pageOf, tooSlow, type ListParams } from './lists.ts';
 import { etagMatches, etagOf, type Versioned } from './versions.ts';
+import { isDuplicateKey } from '../db/duplicate-key.ts';
 
 const NOT_DISABLED = ['active', 'invited', 'unverified'];
 
@@ -231,7 +232,7 @@ async function storeFields(deps: ScimDeps, user: StoredUser, fields: UserFields,
     const { matchedCount } = await deps.admin.users.updateOne(filter, { $set: set });
     if (!matchedCount) return 'changed';
   } catch (error) {
-    if ((error as { code?: number }).code === 11000) throw uniqueness('A user with this userName already exists.');
+    if (isDuplicateKey(error)) throw uniqueness('A user with this userName already exists.');
     throw error;
   }
   await deps.admin.audit.record('account.updated', user._id, context, { fields: Object.keys(set).filter((key) => key !== 'searchTerms').join(',') });

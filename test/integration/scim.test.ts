@@ -306,6 +306,16 @@ describe('SCIM 2.0', function () {
       expect(updates.every((r) => r.actor === 'client:directory')).to.equal(true);
     });
 
+    it('a userName already in use by another account: PATCH and PUT are 409 uniqueness, and nothing changes', async () => {
+      const taken = unique('taken');
+      await scim('/Users', { method: 'POST', body: newUser(taken) });
+      const mine = unique('mine');
+      const { json: { id } } = await scim('/Users', { method: 'POST', body: newUser(mine) });
+      expectError(await scim(`/Users/${id}`, { method: 'PATCH', body: patch({ op: 'replace', path: 'userName', value: taken.toUpperCase() }) }), 409, 'uniqueness');
+      expectError(await scim(`/Users/${id}`, { method: 'PUT', body: { schemas: [USER], userName: taken } }), 409, 'uniqueness');
+      expect(await users().findOne({ _id: id })).to.include({ emailNormalized: normalizeEmail(mine) });
+    });
+
     it('ETags: If-Match with the current version succeeds, with an old one is 412', async () => {
       const { json: { id }, headers } = await scim('/Users', { method: 'POST', body: newUser(unique('etag')) });
       const first = headers.get('etag')!;
@@ -452,6 +462,10 @@ describe('SCIM 2.0', function () {
       expect((await audit().findOne({ event: 'group.updated', 'details.groupId': id, 'details.renamedFrom': 'Engineering' }))!.actor).to.equal('client:directory');
 
       expectError(await scim('/Groups', { method: 'POST', body: { schemas: [GROUP], displayName: 'PLATFORM' } }), 409, 'uniqueness');
+      // A rename onto another group's name: an update the unique index refuses (FerretDB words it differently from an insert).
+      const other = await scim('/Groups', { method: 'POST', body: { schemas: [GROUP], displayName: 'Other team' } });
+      expectError(await scim(`/Groups/${other.json.id}`, { method: 'PATCH', body: patch({ op: 'replace', path: 'displayName', value: 'platform' }) }), 409, 'uniqueness');
+      expectOk(await scim(`/Groups/${other.json.id}`, { method: 'DELETE' }), 204);
       expectError(await scim(`/Groups/${id}`, { method: 'PATCH', body: patch({ op: 'add', path: 'members', value: [{ value: 'no-such-user' }] }) }), 400, 'invalidValue');
 
       expectOk(await scim(`/Groups/${id}`, { method: 'DELETE' }), 204);
