@@ -29,7 +29,7 @@ export const AUDIT_EVENTS = [
   'terms.accepted', 'signin.new_browser',
   // Change of email (accounts/email-change.ts): a confirmation link sent to the new address, the
   // change done (confirmed, or an operator's override), and undone from the old address.
-  'email.change_requested', 'email.changed', 'email.change_undone',
+  'email.change_requested', 'email.change_cancelled', 'email.changed', 'email.change_undone',
 ] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 

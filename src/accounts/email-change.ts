@@ -47,9 +47,10 @@ export type EmailChangeMode = 'self' | 'admin_confirm' | 'admin_override';
 /**
  * requested: waiting for the link; superseded: a newer request replaced it; not_completed: the
  * link was used but the change could not be made (the address was taken meanwhile, or the
- * account's address had changed since); confirmed: done; undone: reverted from the old address.
+ * account's address had changed since); cancelled: the person took it back before using the
+ * link; confirmed: done; undone: reverted from the old address.
  */
-export type EmailChangeStatus = 'requested' | 'superseded' | 'not_completed' | 'confirmed' | 'undone';
+export type EmailChangeStatus = 'requested' | 'superseded' | 'not_completed' | 'cancelled' | 'confirmed' | 'undone';
 
 export interface EmailChangeRecord {
   _id: string;
@@ -160,6 +161,17 @@ export async function requestEmailChange(
     }, { onFailed: () => deps.links.discard(link.token) });
   }, { after: options.after, spreadMs: mode === 'self' ? ENUMERATION_SPREAD_MS : 0 });
   return { changeId, newEmail: email, expiresAt: link.expiresAt };
+}
+
+/**
+ * The person takes back a change not yet confirmed (a typo in the address, or a request
+ * they do not recognise): its link stops working at once. False when nothing was pending.
+ */
+export async function cancelEmailChange(deps: Pick<EmailChangeDeps, 'db' | 'links' | 'audit'>, userId: string, context: RequestContext = {}): Promise<boolean> {
+  const { modifiedCount } = await changes(deps.db).updateMany({ userId, status: 'requested' }, { $set: { status: 'cancelled' } });
+  await deps.links.revokeAll(userId, 'email_change');
+  if (modifiedCount) await deps.audit.record('email.change_cancelled', userId, context);
+  return modifiedCount > 0;
 }
 
 /** The change a link confirms or undoes, for the page that shows it (GET: the link is not used). */
@@ -325,7 +337,7 @@ export interface EmailHistoryEntry {
   id: string;
   from: string;
   to: string;
-  /** pending: waiting for the link; not_confirmed: never confirmed (expired, replaced, or not possible); confirmed; undone. */
+  /** pending: waiting for the link; not_confirmed: never confirmed (expired, replaced, cancelled, or not possible); confirmed; undone. */
   status: 'pending' | 'not_confirmed' | 'confirmed' | 'undone';
   /** Who asked: the person, or an administrator (operators are never named). */
   by: 'self' | 'administrator';

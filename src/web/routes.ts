@@ -36,7 +36,9 @@ import { showApps, submitRevoke } from './account/apps.ts';
 import { showOverview, signOutEverywhere } from './account/overview.ts';
 import { showPassword, submitPassword } from './account/password.ts';
 import { showProfile, submitProfile } from './account/profile.ts';
-import { showConfirmEmailChange, showEmail, showUndoEmailChange, submitConfirmEmailChange, submitEmail, submitUndoEmailChange } from './account/email.ts';
+import {
+  showConfirmEmailChange, showEmail, showUndoEmailChange, submitCancelEmailChange, submitConfirmEmailChange, submitEmail, submitUndoEmailChange,
+} from './account/email.ts';
 import {
   confirmSignInMs, passkeyRegistration, recentSignIn, showSecurity, submitConfirmTotp, submitPasskey as submitNewPasskey, submitRecoveryCodes,
   submitForgetBrowsers, submitRemove, submitRenamePasskey, submitStartTotp,
@@ -185,6 +187,8 @@ function accountPortal(deps: AppDeps, csrf: Csrf): Router {
   // Changing the email address: the same recent-sign-in rule (account/email.ts).
   router.get('/email', ...page, recentSignIn(recentMs, '/account/email'), (ctx) => showEmail(ctx, deps));
   router.post('/email', ...post, recentSignIn(recentMs, '/account/email'), (ctx) => submitEmail(ctx, deps));
+  // Taking a pending change back only protects the account: no recent sign-in asked.
+  router.post('/email/cancel', ...post, (ctx) => submitCancelEmailChange(ctx, deps));
   router.get('/apps', ...page, (ctx) => showApps(ctx, deps));
   router.post('/apps/revoke', ...post, (ctx) => submitRevoke(ctx, deps));
   router.get('/activity', ...page, (ctx) => showActivity(ctx, deps));

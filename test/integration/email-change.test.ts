@@ -150,6 +150,36 @@ describe('change of email', () => {
       expect((await agent.request(url('/account/activity'))).body).to.contain(en('portal.event.email.changed'));
     });
 
+    it('a pending change can be cancelled from the page: its link stops working, audited, shown in the history', async () => {
+      const person = await newPerson('cancel');
+      const target = fresh('cancel');
+      const agent = await portalAgent(person.email, person.password);
+      await requestChange(agent, { email: target });
+      const link = smtp.linkIn(await mailTo(target, SUBJECT.confirm));
+
+      const page = await agent.request(url('/account/email'));
+      const cancel = formOn(page.body, /\/account\/email\/cancel$/);
+      expect(page.body).to.contain(en('portal.email.cancel'));
+      const done = await agent.request(url('/account/email/cancel'), { form: cancel.fields });
+      expect(done.status).to.equal(303);
+      expect(done.headers.get('location')).to.equal('/account/email?notice=email_change_cancelled');
+      const after = await agent.request(url('/account/email?notice=email_change_cancelled'));
+      expect(after.body).to.contain(en('portal.notice.emailChangeCancelled').replace('’', '&rsquo;').split(':')[0]);
+      expect(after.body).to.not.contain(en('portal.email.cancel'));
+
+      const refused = await new Agent().request(link);
+      expect(refused.status).to.be.within(400, 499);
+      expect((await users().findOne({ _id: person.id }))!.email).to.equal(person.email);
+      expect(await changes().findOne({ userId: person.id })).to.include({ status: 'cancelled' });
+      expect((await emailHistoryOf(server.deps, person.id))[0]).to.include({ status: 'not_confirmed' });
+      expect((await server.deps.audit.list({ userId: person.id, events: ['email.change_cancelled'] }))).to.have.length(1);
+      // Nothing pending: a second cancel changes nothing and says nothing.
+      const again = await agent.request(url('/account/email/cancel'), { form: cancel.fields });
+      expect(again.headers.get('location')).to.equal('/account/email');
+      // Without the page's CSRF token: refused.
+      expect((await agent.request(url('/account/email/cancel'), { form: {} })).status).to.equal(403);
+    });
+
     it('answers the same for a taken address; its owner gets a neutral notice and nothing changes', async () => {
       const person = await newPerson('taken');
       const owner = await newPerson('owner');

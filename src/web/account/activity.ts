@@ -53,6 +53,7 @@ const EVENT_TEXT: Record<AuditEvent, string> = {
   'email.change_requested': 'portal.event.email.change_requested',
   'email.changed': 'portal.event.email.changed',
   'email.change_undone': 'portal.event.email.change_undone',
+  'email.change_cancelled': 'portal.event.email.change_cancelled',
 };
 
 /** Who acted, when not the person: operators are never named. */

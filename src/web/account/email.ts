@@ -14,7 +14,7 @@ import { EMAIL_MAX, emailSchema } from '../../accounts/email.ts';
 import { AccountError } from '../../accounts/errors.ts';
 import type { LinkState } from '../../accounts/links.ts';
 import {
-  confirmEmailChange, inspectEmailChangeLink, pendingEmailChange, requestEmailChange, undoEmailChange, type EmailChangeDeps,
+  cancelEmailChange, confirmEmailChange, inspectEmailChangeLink, pendingEmailChange, requestEmailChange, undoEmailChange, type EmailChangeDeps,
 } from '../../accounts/email-change.ts';
 import { describeIssues } from '../../accounts/password-policy.ts';
 import { responseSent } from '../../background.ts';
@@ -88,6 +88,13 @@ export async function submitEmail(ctx: Context, deps: AppDeps): Promise<void> {
     throw error;
   }
   seeOther(ctx, PAGE);
+}
+
+/** "Cancel this change" beside a pending change: its link stops working. */
+export async function submitCancelEmailChange(ctx: Context, deps: AppDeps): Promise<void> {
+  const { user } = portalOf(ctx);
+  const cancelled = await cancelEmailChange(deps.passwords, user._id, requestContext(ctx));
+  seeOther(ctx, PAGE, cancelled ? 'email_change_cancelled' : undefined);
 }
 
 // A link that cannot be used, in words (keys emailChange.link.<kind>.title/message).

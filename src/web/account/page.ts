@@ -24,6 +24,7 @@ const NOTICES: Record<string, string> = {
   passkey_renamed: 'portal.notice.passkeyRenamed',
   passkey_removed: 'portal.notice.passkeyRemoved',
   browsers_forgotten: 'portal.notice.browsersForgotten',
+  email_change_cancelled: 'portal.notice.emailChangeCancelled',
 };
 
 /** Set by requireSession on every portal route. */

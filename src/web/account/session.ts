@@ -69,6 +69,7 @@ const RETURN_AFTER_POST: Record<string, string> = {
   '/account/data': '/account/data',
   '/account/delete': '/account/delete',
   '/account/email': '/account/email',
+  '/account/email/cancel': '/account/email',
 };
 
 /** Not pages to come back to after a sign-in. */

@@ -150,6 +150,7 @@ export const EVENT_TEXT: Record<AuditEvent, string> = {
   'email.change_requested': 'admin.event.email.change_requested',
   'email.changed': 'admin.event.email.changed',
   'email.change_undone': 'admin.event.email.change_undone',
+  'email.change_cancelled': 'admin.event.email.change_cancelled',
   // The terms and the new-browser notice (locales/en/admin-terms.json).
   'terms.accepted': 'admin.event.terms.accepted',
   'signin.new_browser': 'admin.event.signin.new_browser',
