@@ -13,6 +13,7 @@ import type { AuditTrail } from './audit.ts';
 import { listConnectedApps } from './connected-apps.ts';
 import { emailHistoryOf } from './email-change.ts';
 import { factorsOf, type FactorDeps } from './factors.ts';
+import { knownBrowsersOf } from './new-browser.ts';
 import { listSessions } from './sessions.ts';
 import { EXPORT_LIMIT_PREFIX, THROTTLE_COLLECTION } from './throttle.ts';
 
@@ -72,6 +73,8 @@ export interface AccountExport {
   /** Second factors and passkeys: kinds, names and dates, never a secret or a key. */
   factors: Array<{ kind: string; name: string | null; createdAt: Iso; lastUsedAt: Iso | null; remainingCodes: number | null }>;
   trustedBrowsers: Array<{ trustedAt: Iso; expiresAt: Iso }>;
+  /** The browsers the account signed in from (for the new-browser notice): when first and last, never the device id or its hash. */
+  knownBrowsers: Array<{ firstSeenAt: Iso; lastSeenAt: Iso }>;
   recentActivity: Array<{
     at: Iso; event: string; actor: 'self' | 'administrator' | 'app' | 'system'; ip: string | null; userAgent: string | null;
     details: Record<string, string | number | boolean | null>;
@@ -91,12 +94,13 @@ export async function exportAccount(deps: ExportDeps, userId: string, now = new 
   const user = await deps.users.findById(userId, { passwordHash: 0, passwordHistory: 0, notes: 0, searchTerms: 0 }).lean<User & { createdAt?: Date; updatedAt?: Date; passwordHash?: never }>();
   if (!user) return null;
   const hasPassword = (await deps.users.countDocuments({ _id: userId, passwordHash: { $type: 'string' } })) > 0;
-  const [emails, sessions, apps, factors, trusted, events] = await Promise.all([
+  const [emails, sessions, apps, factors, trusted, known, events] = await Promise.all([
     emailHistoryOf({ db: deps.db }, userId),
     listSessions({ db: deps.db }, userId),
     listConnectedApps(deps.db, userId),
     factorsOf(deps.factors, userId),
     deps.factors.trustedBrowsers.find({ userId, expiresAt: { $gt: now } }, { createdAt: 1, expiresAt: 1 }).sort({ createdAt: -1 }).lean(),
+    knownBrowsersOf(deps.db, userId),
     deps.audit.list({ userId, limit: EXPORT_EVENTS }),
   ]);
   const scim = (user.scim ?? null) as Record<string, unknown> | null;
@@ -144,6 +148,7 @@ export async function exportAccount(deps: ExportDeps, userId: string, now = new 
       kind: factor.kind, name: factor.name, createdAt: iso(factor.createdAt)!, lastUsedAt: iso(factor.lastUsedAt), remainingCodes: factor.remainingCodes,
     })),
     trustedBrowsers: trusted.map((browser) => ({ trustedAt: iso(browser.createdAt)!, expiresAt: iso(browser.expiresAt)! })),
+    knownBrowsers: known.map((browser) => ({ firstSeenAt: iso(browser.firstSeenAt)!, lastSeenAt: iso(browser.lastSeenAt)! })),
     recentActivity: events.map((event) => ({
       at: iso(event.at)!, event: event.event, actor: actorKind(event.actor), ip: event.ip, userAgent: event.userAgent, details: event.details ?? {},
     })),

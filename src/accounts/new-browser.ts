@@ -60,6 +60,12 @@ export type BrowserVerdict =
 
 export const deviceHash = (deviceId: string) => createHash('sha256').update(deviceId).digest('base64url');
 
+/** The account's known browsers, most recently seen first (the data export): dates only. */
+export async function knownBrowsersOf(db: Db, userId: string): Promise<Array<Pick<KnownBrowser, 'firstSeenAt' | 'lastSeenAt'>>> {
+  return db.collection<KnownBrowser>(KNOWN_BROWSERS)
+    .find({ userId }, { projection: { _id: 0, firstSeenAt: 1, lastSeenAt: 1 } }).sort({ lastSeenAt: -1 }).limit(1000).toArray();
+}
+
 /** One sign-in of `userId` from the browser holding device `deviceId`, finished: what it means, and the email if it is due. */
 export async function noteSignInBrowser(
   deps: NewBrowserDeps,

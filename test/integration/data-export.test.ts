@@ -122,6 +122,9 @@ describe('export my data', function () {
     expect(data.factors.find((f: { kind: string }) => f.kind === 'passkey')).to.include({ name: 'Work laptop', lastUsedAt: null });
     expect(data.factors.find((f: { kind: string }) => f.kind === 'recovery_codes')).to.include({ remainingCodes: codes.length });
     expect(data.trustedBrowsers).to.have.length(1);
+    // The browser it signed in from, by its dates only (the device id's hash stays with us).
+    expect(data.knownBrowsers).to.have.length.at.least(1);
+    expect(Object.keys(data.knownBrowsers[0]).sort()).to.deep.equal(['firstSeenAt', 'lastSeenAt']);
     const events = data.recentActivity.map((e: { event: string }) => e.event);
     expect(events).to.include.members(['signin.succeeded', 'factor.added', 'account.updated']);
     expect(data.recentActivity.find((e: { event: string }) => e.event === 'account.updated')).to.include({ actor: 'administrator' });
