@@ -84,3 +84,16 @@ export function formOn(html: string, actionPattern: RegExp): { action: string; f
   }
   return { action: form[1]!.replace(/&amp;/g, '&'), fields };
 }
+
+/**
+ * A browser signed in to the account portal at `base` just now: /account sends it to the
+ * provider's sign-in page, where it types the password (an account without a second step).
+ */
+export async function signedInToPortal(base: string, email: string, password: string): Promise<Agent> {
+  const agent = new Agent();
+  const login = await agent.follow(`${base}/account`);
+  const form = formOn(login.body, /\/login$/);
+  const home = await agent.follow(new URL(form.action, login.url).href, { form: { ...form.fields, email, password } });
+  if (home.url !== `${base}/account`) throw new Error(`Not signed in to the portal: ${home.url}\n${home.body.slice(0, 500)}`);
+  return agent;
+}

@@ -20,7 +20,7 @@ import { webhookEventFor } from '../../src/webhooks/events.ts';
 import { LENIENT_THROTTLES, useTestServer } from '../helpers/server.ts';
 import { startSmtp, type ParsedMail, type TestSmtp } from '../helpers/smtp.ts';
 import { startCluster, type Cluster } from '../helpers/cluster.ts';
-import { Agent, formOn, type Page } from '../helpers/agent.ts';
+import { Agent, formOn, type Page, signedInToPortal } from '../helpers/agent.ts';
 import { confidentialClient, discover, openSignIn, RP_CALLBACK, signIn, startAuthorization, submitSignIn } from '../helpers/rp.ts';
 import { callApi, expectProblem } from '../helpers/api.ts';
 import { cliEnvironment, runCli } from '../helpers/cli.ts';
@@ -66,14 +66,7 @@ describe('delete my account', function () {
     }
 
     /** A browser signed in to the portal just now (its password typed at the provider). */
-    async function portalAgent(email: string, password: string): Promise<Agent> {
-      const agent = new Agent();
-      const login = await agent.follow(url('/account'));
-      const form = formOn(login.body, /\/login$/);
-      const home = await agent.follow(new URL(form.action, login.url).href, { form: { ...form.fields, email, password } });
-      expect(home.url, home.body.slice(0, 500)).to.equal(url('/account'));
-      return agent;
-    }
+    const portalAgent = (email: string, password: string) => signedInToPortal(url(''), email, password);
 
     /** GETs `path`, fills its form posting to `action` with `fields` (raw body when a string); the answer, not followed. */
     async function post(agent: Agent, path: string, action: RegExp, fields: Record<string, string> | string): Promise<Page> {
@@ -376,14 +369,8 @@ describe('delete my account', function () {
       return { email, password, userId: user._id };
     }
 
-    async function portalAgent(email: string, password: string): Promise<Agent> {
-      const agent = new Agent();
-      const login = await agent.follow(url('/account'));
-      const form = formOn(login.body, /\/login$/);
-      const home = await agent.follow(new URL(form.action, login.url).href, { form: { ...form.fields, email, password } });
-      expect(home.url, home.body.slice(0, 500)).to.equal(url('/account'));
-      return agent;
-    }
+    /** A browser signed in to the portal just now (its password typed at the provider). */
+    const portalAgent = (email: string, password: string) => signedInToPortal(url(''), email, password);
 
     it('disables at once (tokens refused), emails the date; a wrong password reads as always; the right one offers to restore, and restoring signs in', async () => {
       const person = await newPerson('restore');

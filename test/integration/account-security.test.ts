@@ -10,7 +10,7 @@ import { createUser } from '../../src/accounts/users.ts';
 import { TOTP_SETTINGS } from '../../src/accounts/factors.ts';
 import { PORTAL_SESSIONS } from '../../src/accounts/revocation.ts';
 import { LENIENT_THROTTLES, useTestServer } from '../helpers/server.ts';
-import { Agent, formOn, type Page } from '../helpers/agent.ts';
+import { Agent, formOn, type Page, signedInToPortal } from '../helpers/agent.ts';
 import { confidentialClient, discover, openSignIn, RP_CALLBACK, startAuthorization, submitSignIn } from '../helpers/rp.ts';
 
 const STEP_MS = 30_000;
@@ -38,15 +38,8 @@ describe('account portal: two-step verification', function () {
     return { email, password, userId: user._id };
   }
 
-  /** A browser signed in to the portal just now (its password entered at the provider). */
-  async function portalAgent(email: string, password: string): Promise<Agent> {
-    const agent = new Agent();
-    const login = await agent.follow(url('/account'));
-    const form = formOn(login.body, /\/login$/);
-    const home = await agent.follow(new URL(form.action, login.url).href, { form: { ...form.fields, email, password } });
-    expect(home.url, home.body.slice(0, 500)).to.equal(url('/account'));
-    return agent;
-  }
+  /** A browser signed in to the portal just now (its password typed at the provider). */
+  const portalAgent = (email: string, password: string) => signedInToPortal(url(''), email, password);
 
   /** Posts the form of `page` whose action matches (its hidden fields included), with `fields`; not followed. */
   function submit(agent: Agent, page: Page, action: RegExp, fields: Record<string, string> = {}, pick?: (f: { fields: Record<string, string> }) => boolean): Promise<Page> {

@@ -19,7 +19,7 @@ import { ExportLimit } from '../../src/accounts/export.ts';
 import { deleteAccount } from '../../src/accounts/deletion.ts';
 import { translator } from '../../src/i18n/messages.ts';
 import { LENIENT_THROTTLES, useTestServer } from '../helpers/server.ts';
-import { Agent, formOn, type Page } from '../helpers/agent.ts';
+import { Agent, formOn, type Page, signedInToPortal } from '../helpers/agent.ts';
 import { confidentialClient, discover, signIn } from '../helpers/rp.ts';
 import { useBrowser } from '../helpers/browser.ts';
 import { axeViolations, describeViolations } from '../helpers/axe.ts';
@@ -51,14 +51,8 @@ describe('export my data', function () {
     return { email, password, userId: user._id };
   }
 
-  async function portalAgent(email: string, password: string): Promise<Agent> {
-    const agent = new Agent();
-    const login = await agent.follow(url('/account'));
-    const form = formOn(login.body, /\/login$/);
-    const home = await agent.follow(new URL(form.action, login.url).href, { form: { ...form.fields, email, password } });
-    expect(home.url, home.body.slice(0, 500)).to.equal(url('/account'));
-    return agent;
-  }
+  /** A browser signed in to the portal just now (its password typed at the provider). */
+  const portalAgent = (email: string, password: string) => signedInToPortal(url(''), email, password);
 
   /** The "Download my data" form of /account/data, sent (extra raw fields appended when given). */
   async function download(agent: Agent, extra = ''): Promise<Page> {

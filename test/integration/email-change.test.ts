@@ -14,7 +14,7 @@ import { EMAIL_CHANGES, emailHistoryOf, type EmailChangeRecord } from '../../src
 import { PORTAL_SESSIONS } from '../../src/accounts/revocation.ts';
 import { translator } from '../../src/i18n/messages.ts';
 import { LENIENT_THROTTLES, useTestServer } from '../helpers/server.ts';
-import { Agent, formOn, type Page } from '../helpers/agent.ts';
+import { Agent, formOn, type Page, signedInToPortal } from '../helpers/agent.ts';
 import { discover, openSignIn, publicClient, signIn, startAuthorization, submitSignIn, RP_CALLBACK } from '../helpers/rp.ts';
 import { callApi, expectProblem, type CallInit } from '../helpers/api.ts';
 import { cliEnvironment, runCli } from '../helpers/cli.ts';
@@ -54,15 +54,8 @@ describe('change of email', () => {
   }
   const fresh = (tag: string) => `new-${tag}-${++counter}@example.org`;
 
-  /** A browser signed in to the portal just now (a recent sign-in). */
-  async function portalAgent(email: string, password: string): Promise<Agent> {
-    const agent = new Agent();
-    const login = await agent.follow(url('/account'));
-    const form = formOn(login.body, /\/login$/);
-    const home = await agent.follow(new URL(form.action, login.url).href, { form: { ...form.fields, email, password } });
-    expect(home.url, home.body.slice(0, 400)).to.equal(url('/account'));
-    return agent;
-  }
+  /** A browser signed in to the portal just now (its password typed at the provider). */
+  const portalAgent = (email: string, password: string) => signedInToPortal(url(''), email, password);
 
   /** Sends the portal's form with these fields (the CSRF token from the page). */
   async function requestChange(agent: Agent, fields: Record<string, string> | string): Promise<Page> {

@@ -16,7 +16,7 @@ import { confirmTotpEnrolment, startTotpEnrolment, TOTP_SETTINGS } from '../../s
 import { PORTAL_SESSIONS } from '../../src/accounts/revocation.ts';
 import { PROBLEM_CODES } from '../../src/web/api/problem.ts';
 import { LENIENT_THROTTLES, useTestServer, type TestServer } from '../helpers/server.ts';
-import { Agent, formOn, type Page } from '../helpers/agent.ts';
+import { Agent, formOn, type Page, signedInToPortal } from '../helpers/agent.ts';
 import { callApi, expectProblem, type Answer } from '../helpers/api.ts';
 import { cliEnvironment, runCli } from '../helpers/cli.ts';
 import { discover, openSignIn, publicClient, RP_CALLBACK, startAuthorization, submitSignIn } from '../helpers/rp.ts';
@@ -66,15 +66,8 @@ function helpers(server: TestServer, appConfig: () => oidc.Configuration) {
     };
   }
 
-  /** A browser signed in to the portal with the password (the account has no second factor yet). */
-  async function portalAgent(email: string, password: string): Promise<Agent> {
-    const agent = new Agent();
-    const login = await agent.follow(url('/account'));
-    const form = formOn(login.body, /\/login$/);
-    const home = await agent.follow(new URL(form.action, login.url).href, { form: { ...form.fields, email, password } });
-    expect(home.url, home.body.slice(0, 500)).to.equal(url('/account'));
-    return agent;
-  }
+  /** A browser signed in to the portal just now (its password typed at the provider). */
+  const portalAgent = (email: string, password: string) => signedInToPortal(url(''), email, password);
 
   /** Fills the provider's password page and, when asked, the second step; follows on (to `stopAt` if given). */
   async function signInOnPages(agent: Agent, page: Page, email: string, password: string, code?: () => string, stopAt?: string): Promise<Page> {
