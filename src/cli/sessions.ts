@@ -57,6 +57,8 @@ function userEndSession(program: Command): void {
     .description('End one of the account\'s sessions, by the id user:sessions lists: that browser is signed out at the provider, and the apps signed in through it lose their grants and tokens at once. The other sessions stay. Recorded in the audit trail as session.ended, by cli.')
     .argument('<account>', 'the account\'s id or email address')
     .argument('<sessionId>', 'the session\'s id, as user:sessions lists it')
+    // Session ids may begin with "-" (base64url): read as the id, not as an option.
+    .allowUnknownOption()
     .addHelpText('after', examples('latchkey user:sessions ada@example.com', 'latchkey user:end-session ada@example.com V1StGXR8_Z5jdHi6B-myT'))
     .action(action(async (account: string, sessionId: string) => {
       const listed = `user:sessions ${clip(account, 60)} lists them`;

@@ -333,6 +333,9 @@ describe('sessions and devices', function () {
       const asJson = await runCli(['user:sessions', person.id, '--json'], env);
       const sessions = JSON.parse(asJson.stdout) as Array<{ id: string; device: { browser: string } }>;
       const firefoxId = sessions.find((s) => s.device.browser === 'Firefox')!.id;
+      // An id may begin with "-" (base64url): the command reads it as the id, never as an option.
+      const dashed = await runCli(['user:end-session', person.email, '-ZSoivyvFlq0bMGT4xWp_'], env);
+      expect(dashed.stderr).to.match(/has no live session with id -ZSoivyvFlq0bMGT4xWp_/);
       const otherId = (await listSessions(server.deps, other.id))[0]!.id;
 
       for (const [args, message] of [
