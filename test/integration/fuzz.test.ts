@@ -101,7 +101,7 @@ describe('fuzzing every form and API route', function () {
       '/password/forgot', '/password/reset', '/password/set', '/password/resend', '/signup', '/email/verify',
       '/account/profile', '/account/password', '/account/apps/revoke', '/account/sign-out-everywhere',
       '/account/sessions/end', '/account/sessions/end-others',
-      '/email/change', '/email/change/undo', '/account/email',
+      '/email/change', '/email/change/undo', '/account/email', '/account/email/cancel',
       '/account/data', '/account/delete', '/admin/accounts/x/delete',
       '/token', '/token/introspection', '/token/revocation', '/session/end/confirm',
     ];
