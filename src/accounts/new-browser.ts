@@ -15,7 +15,8 @@
 //   or confirmed its sign-up: recorded silently, the owner is the one using it.
 // - Otherwise one email, at most one per account per notices.newBrowserThrottleMinutes
 //   (a conditional update of newBrowserNoticeAt: several instances send one between them).
-// Every step is a single atomic write, so concurrent sign-ins need no lock. The caller runs
+// Every decision is one atomic write (a read first only skips writes that could change
+// nothing), so concurrent sign-ins need no lock. The caller runs
 // this after the sign-in has answered: it never delays or fails a sign-in.
 import { createHash } from 'node:crypto';
 import type { Db } from 'mongodb';
@@ -97,14 +98,23 @@ export async function noteSignInBrowser(
   }
   if (!inserted) return 'known';
 
+  // A read first: most new browsers are of an account that has a first browser already, and
+  // often one told of very recently; then no write is needed (both dates only move forward).
+  const account = await deps.users.findById(input.userId, { knownBrowsersSince: 1, newBrowserNoticeAt: 1, status: 1 })
+    .lean<Pick<User, 'knownBrowsersSince' | 'newBrowserNoticeAt' | 'status'>>();
+  if (!account) return 'known';
   // The first browser of the account: whichever sign-in sets knownBrowsersSince first.
-  const first = await deps.users.updateOne({ _id: input.userId, knownBrowsersSince: null }, { $set: { knownBrowsersSince: now } });
-  if (first.modifiedCount > 0) return 'first_browser';
+  if (!account.knownBrowsersSince) {
+    const first = await deps.users.updateOne({ _id: input.userId, knownBrowsersSince: null }, { $set: { knownBrowsersSince: now } });
+    if (first.modifiedCount > 0) return 'first_browser';
+  }
   if (input.passwordSetHere) return 'password_set_here';
   if (!deps.notices.newBrowser) return 'notices_off';
 
   const since = new Date(now.getTime() - deps.notices.newBrowserThrottleMinutes * 60_000);
-  const claim = await deps.users.findOneAndUpdate(
+  const toldRecently = account.status !== 'active' || (account.newBrowserNoticeAt != null && account.newBrowserNoticeAt > since);
+  // Else the conditional update decides: of several instances seeing new browsers at once, one sends.
+  const claim = toldRecently ? null : await deps.users.findOneAndUpdate(
     { _id: input.userId, status: 'active', $or: [{ newBrowserNoticeAt: null }, { newBrowserNoticeAt: { $lte: since } }] },
     { $set: { newBrowserNoticeAt: now } },
     // No projection: FerretDB 1.x does not take one in findAndModify.
