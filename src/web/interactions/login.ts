@@ -7,16 +7,15 @@ import { EMAIL_MAX } from '../../accounts/email.ts';
 import { PASSWORD_MAX_BYTES } from '../../accounts/passwords.ts';
 import { readDevice, writeDevice } from '../device-cookie.ts';
 import { HttpError } from '../http-error.ts';
-import { consumeSignInThrottle, finish, type Interaction } from './interaction.ts';
-import { passwordLogin } from '../../oidc/authentication.ts';
+import { consumeSignInThrottle, type Interaction } from './interaction.ts';
 import { text, parseForm, echo, requestContext } from '../forms.ts';
-import { startForcedChange } from './change-password.ts';
 import { requiresMfa } from '../../oidc/provider.ts';
-import { pendingSecondFactor, showSecondFactor, startSecondFactor } from './second-factor.ts';
-import { showEnrolment, startEnrolment } from './enrol.ts';
+import { pendingSecondFactor, showSecondFactor } from './second-factor.ts';
+import { showEnrolment } from './enrol.ts';
 import { mustUseSecondFactor } from '../../accounts/mfa-policy.ts';
 import { isTrustedBrowser } from '../../accounts/trusted-browsers.ts';
 import { ACR } from '../../oidc/authentication.ts';
+import { afterPassword } from './after-password.ts';
 import { offerRestore } from './restore.ts';
 import { showLogin } from './login-page.ts';
 
@@ -66,12 +65,9 @@ export async function submitLogin(ctx: Context, deps: AppDeps, interaction: Inte
     return showLogin(ctx, deps, interaction, { email, errors: { form: message }, status: 401 });
   }
 
-  // An account with a second factor: its step next (second-factor.ts), with no device cookie before it.
-  if (result.secondFactor) return startSecondFactor(ctx, deps, interaction, result.user);
-  // Must be two-step (the app, an operator or the policy says so) and has no factor yet: set one up now.
-  if (mustUseSecondFactor(result.user, deps.config.policy.mfa, appRequires)) return startEnrolment(ctx, deps, interaction, result.user);
-  writeDevice(ctx, result.device, { days: deps.config.policy.device.cookieDays, secure: deps.config.secure });
-  // A temporary password proves who this is, but no token is issued until a new password is chosen.
-  if (result.mustChangePassword) return startForcedChange(ctx, deps, interaction, result.user);
-  await finish(ctx, deps.provider, passwordLogin(result.user._id));
+  // authenticate() recorded the success already; the browser gets its device cookie.
+  await afterPassword(ctx, deps, interaction, result.user, {
+    secondFactor: result.secondFactor,
+    succeeded: () => writeDevice(ctx, result.device, { days: deps.config.policy.device.cookieDays, secure: deps.config.secure }),
+  });
 }

@@ -12,9 +12,6 @@ import type { AppDeps } from '../../deps.ts';
 import type { User } from '../../db/models/user.ts';
 import { awaitRestore, claimRestore, deletionScheduledFor, restoreAccount } from '../../accounts/deletion.ts';
 import { accountSubject } from '../../accounts/lockout.ts';
-import { mustUseSecondFactor } from '../../accounts/mfa-policy.ts';
-import { passwordLogin } from '../../oidc/authentication.ts';
-import { requiresMfa } from '../../oidc/provider.ts';
 import { translator } from '../../i18n/messages.ts';
 import { rememberBrowser } from '../device-cookie.ts';
 import { requestContext } from '../forms.ts';
@@ -22,11 +19,9 @@ import { HttpError } from '../http-error.ts';
 import { localeOf } from '../locale.ts';
 import { render } from '../render.ts';
 import { formatDate } from '../account/page.ts';
-import { startForcedChange } from './change-password.ts';
-import { startEnrolment } from './enrol.ts';
-import { appNameOf, appOf, finish, type Interaction } from './interaction.ts';
+import { afterPassword } from './after-password.ts';
+import { appNameOf, appOf, type Interaction } from './interaction.ts';
 import { showLogin } from './login-page.ts';
-import { startSecondFactor } from './second-factor.ts';
 
 /**
  * After the right password of a disabled account: when it is disabled because it is
@@ -60,12 +55,13 @@ export async function submitRestore(ctx: Context, deps: AppDeps, interaction: In
 
   // The sign-in goes on as login.ts does after the right password. Scheduling the deletion
   // forgot every trusted browser, so the second step is never skipped here.
-  if (await deps.signInDeps.hasSecondFactor(user._id)) return startSecondFactor(ctx, deps, interaction, user);
-  if (mustUseSecondFactor(user, deps.config.policy.mfa, requiresMfa(ctx.state.client))) return startEnrolment(ctx, deps, interaction, user);
-  // The password step counted the disabled account's attempt as a failure: this sign-in succeeded.
-  await deps.lockout.reset(accountSubject(user._id));
-  await deps.audit.record('signin.succeeded', user._id, context, { restored: true });
-  rememberBrowser(ctx, user._id, { days: deps.config.policy.device.cookieDays, secure: deps.config.secure });
-  if (user.mustChangePassword) return startForcedChange(ctx, deps, interaction, user);
-  await finish(ctx, deps.provider, passwordLogin(user._id));
+  await afterPassword(ctx, deps, interaction, user, {
+    secondFactor: await deps.signInDeps.hasSecondFactor(user._id),
+    succeeded: async () => {
+      // The password step counted the disabled account's attempt as a failure: this sign-in succeeded.
+      await deps.lockout.reset(accountSubject(user._id));
+      await deps.audit.record('signin.succeeded', user._id, context, { restored: true });
+      rememberBrowser(ctx, user._id, { days: deps.config.policy.device.cookieDays, secure: deps.config.secure });
+    },
+  });
 }
