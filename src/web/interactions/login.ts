@@ -33,7 +33,7 @@ const loginForm = z.object({
 export async function showSignIn(ctx: Context, deps: AppDeps, interaction: Interaction): Promise<void> {
   const step = await pendingSecondFactor(deps, interaction.uid);
   if (step?.kind === 'enrol') return showEnrolment(ctx, deps, interaction, step.accountId, {});
-  if (step) return showSecondFactor(ctx, deps, interaction, {});
+  if (step) return showSecondFactor(ctx, deps, interaction, step.accountId, {});
   return showLogin(ctx, deps, interaction);
 }
 

@@ -41,7 +41,7 @@ export async function passkeyOptions(ctx: Context, deps: AppDeps, interaction: I
 export async function submitPasskey(ctx: Context, deps: AppDeps, interaction: Interaction): Promise<void> {
   signingIn(interaction);
   const step = await pendingSecondFactor(deps, interaction.uid);
-  const again = (status: number) => (step ? showSecondFactor(ctx, deps, interaction, { passkey: PASSKEY_FAILED }, status) : showLogin(ctx, deps, interaction, { errors: { passkey: PASSKEY_FAILED }, status }));
+  const again = (status: number) => (step ? showSecondFactor(ctx, deps, interaction, step.accountId, { passkey: PASSKEY_FAILED }, status) : showLogin(ctx, deps, interaction, { errors: { passkey: PASSKEY_FAILED }, status }));
 
   const form = parseForm(credentialForm, ctx);
   if (!form.ok) return again(400);

@@ -39,13 +39,12 @@ export function pendingSecondFactor(deps: AppDeps, uid: string): Promise<Pending
 export async function startSecondFactor(ctx: Context, deps: AppDeps, interaction: Interaction, user: Pick<User, '_id'>): Promise<void> {
   const expiresAt = new Date(Date.now() + deps.config.policy.lifetimes.signInMinutes * 60_000);
   await awaitSecondStep(deps.db, interaction.uid, user._id, expiresAt);
-  await showSecondFactor(ctx, deps, interaction, {});
+  await showSecondFactor(ctx, deps, interaction, user._id, {});
 }
 
 /** The second step's page, offering what the account has: a passkey, a code from its app, a recovery code. */
-export async function showSecondFactor(ctx: Context, deps: AppDeps, interaction: Interaction, errors: Record<string, string>, status = 200): Promise<void> {
-  const step = await pendingSecondFactor(deps, interaction.uid);
-  const methods = step ? await secondStepMethods(deps.factors, step.accountId) : { code: true, passkey: false, recoveryCode: true };
+export async function showSecondFactor(ctx: Context, deps: AppDeps, interaction: Interaction, accountId: string, errors: Record<string, string>, status = 200): Promise<void> {
+  const methods = await secondStepMethods(deps.factors, accountId);
   render(ctx, 'second-factor', {
     title: translator(localeOf(ctx))('steps.secondFactor.title'),
     uid: interaction.uid,
@@ -61,7 +60,7 @@ export async function submitSecondFactor(ctx: Context, deps: AppDeps, interactio
   // An account setting up its first factor has none to verify (enrol.ts takes that step).
   if (!step || step.kind === 'enrol') throw new HttpError(400, 'errors.step.signInAgain.title', 'errors.step.expired');
   const form = parseForm(codeForm, ctx);
-  if (!form.ok) return showSecondFactor(ctx, deps, interaction, form.errors, 400);
+  if (!form.ok) return showSecondFactor(ctx, deps, interaction, step.accountId, form.errors, 400);
 
   const user = await deps.users.findById(step.accountId).lean<User>();
   if (!user || user.status !== 'active') throw new HttpError(400, 'errors.step.signInAgain.title', 'errors.step.signInAgain');
@@ -70,7 +69,7 @@ export async function submitSecondFactor(ctx: Context, deps: AppDeps, interactio
 
   const device = readDevice(ctx);
   const result = await verifySecondFactor(deps.factors, { userId: user._id, device, code: form.data.code, context: requestContext(ctx) });
-  if (!result.ok) return showSecondFactor(ctx, deps, interaction, { form: CODE_FAILED }, 401);
+  if (!result.ok) return showSecondFactor(ctx, deps, interaction, step.accountId, { form: CODE_FAILED }, 401);
 
   // Used once: the step cannot be replayed into another finish.
   if (!(await completeSecondStep(deps.db, interaction.uid))) {
