@@ -42,8 +42,6 @@ export const MODEL_INDEXES: Record<string, string[]> = {
  */
 const FRESH_ARTIFACTS = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'ClientCredentials', 'PushedAuthorizationRequest', 'ReplayDetection']);
 
-/** MongoDB's (and FerretDB's) code for a write that would duplicate a unique key. */
-
 export function collectionName(model: string): string {
   return `oidc_${model.replace(/[A-Z]/g, (c, i: number) => (i ? '_' : '') + c.toLowerCase())}`;
 }
