@@ -102,7 +102,7 @@ export async function noteSignInBrowser(
   // often one told of very recently; then no write is needed (both dates only move forward).
   const account = await deps.users.findById(input.userId, { knownBrowsersSince: 1, newBrowserNoticeAt: 1, status: 1 })
     .lean<Pick<User, 'knownBrowsersSince' | 'newBrowserNoticeAt' | 'status'>>();
-  if (!account) return 'known';
+  if (!account) return 'known'; // erased meanwhile: nobody to tell
   // The first browser of the account: whichever sign-in sets knownBrowsersSince first.
   if (!account.knownBrowsersSince) {
     const first = await deps.users.updateOne({ _id: input.userId, knownBrowsersSince: null }, { $set: { knownBrowsersSince: now } });

@@ -23,7 +23,6 @@ import { showLogin } from './login-page.ts';
 const SIGN_IN_FAILED = 'signin.error.failed';
 const TEMPORARY_EXPIRED = 'signin.error.temporaryExpired';
 
-
 const loginForm = z.object({
   email: text('signin.error.emailMissing').trim().min(1, 'signin.error.emailMissing').max(EMAIL_MAX, 'signin.error.emailTooLong'),
   password: text('signin.error.passwordMissing').min(1, 'signin.error.passwordMissing').max(PASSWORD_MAX_BYTES, 'signin.error.passwordTooLong'),
