@@ -77,6 +77,11 @@ export async function noteSignInBrowser(
     passwordSetHere?: boolean;
     /** The request's IP, user agent (the email names its browser and system) and language. */
     context?: RequestContext;
+    /**
+     * The account as the sign-in read it moments ago, if it did: saves reading it again. A
+     * snapshot is enough, as the dates only move forward and every write below is conditional.
+     */
+    account?: Pick<User, 'knownBrowsersSince' | 'newBrowserNoticeAt' | 'status'>;
   },
   now = new Date(),
 ): Promise<BrowserVerdict> {
@@ -98,9 +103,9 @@ export async function noteSignInBrowser(
   }
   if (!inserted) return 'known';
 
-  // A read first: most new browsers are of an account that has a first browser already, and
-  // often one told of very recently; then no write is needed (both dates only move forward).
-  const account = await deps.users.findById(input.userId, { knownBrowsersSince: 1, newBrowserNoticeAt: 1, status: 1 })
+  // A read first (unless the caller has the account): most new browsers are of an account that
+  // has a first browser already, and often one told of very recently; then no write is needed.
+  const account = input.account ?? await deps.users.findById(input.userId, { knownBrowsersSince: 1, newBrowserNoticeAt: 1, status: 1 })
     .lean<Pick<User, 'knownBrowsersSince' | 'newBrowserNoticeAt' | 'status'>>();
   if (!account) return 'known'; // erased meanwhile: nobody to tell
   // The first browser of the account: whichever sign-in sets knownBrowsersSince first.

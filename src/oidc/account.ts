@@ -30,14 +30,32 @@ function formatted(address: NonNullable<User['address']>): string {
     .filter(Boolean).join('\n');
 }
 
-/** What the provider reads of an account (every authorization, token and userinfo call): no hashes or history. */
-const CLAIM_FIELDS = {
+/**
+ * What the provider reads of an account (every authorization, token and userinfo call): no
+ * hashes or history. Beside the claims, the two dates the new-browser notice decides by, so
+ * a finished sign-in need not read the account again for them (accountReadIn).
+ */
+const ACCOUNT_FIELDS = {
   status: 1, email: 1, emailVerified: 1, name: 1, locale: 1, phoneNumber: 1, phoneNumberVerified: 1, address: 1, groups: 1, updatedAt: 1,
+  knownBrowsersSince: 1, newBrowserNoticeAt: 1,
 } as const;
 
+export type AccountSnapshot = Pick<User, '_id' | 'status' | 'knownBrowsersSince' | 'newBrowserNoticeAt'>;
+
+// The account each request's lookup found, for the rest of that request only (a WeakMap: it
+// goes with the request). Never shared between requests, so no other instance can make it wrong.
+const readInRequest = new WeakMap<object, AccountSnapshot>();
+
+/** The account `accountId` as the provider read it in this request, if it did. */
+export function accountReadIn(ctx: object, accountId: string): AccountSnapshot | undefined {
+  const account = readInRequest.get(ctx);
+  return account?._id === accountId ? account : undefined;
+}
+
 export function findAccountIn(users: UserModel): FindAccount {
-  return async (_ctx, sub) => {
-    const user = await users.findById(sub, CLAIM_FIELDS).lean<User>();
+  return async (ctx, sub) => {
+    const user = await users.findById(sub, ACCOUNT_FIELDS).lean<User>();
+    if (user) readInRequest.set(ctx, user);
     if (!user || user.status === 'disabled') return undefined;
     return {
       accountId: user._id,

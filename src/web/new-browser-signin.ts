@@ -7,6 +7,7 @@ import type { Context } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Services } from '../deps.ts';
 import { noteSignInBrowser } from '../accounts/new-browser.ts';
+import { accountReadIn } from '../oidc/account.ts';
 import { responseSent } from '../background.ts';
 import { readDevice } from './device-cookie.ts';
 import { requestContext } from './forms.ts';
@@ -48,7 +49,9 @@ export function noticingNewBrowsers(services: Pick<Services, 'config' | 'db' | '
     const passwordSetHere = koa.cookies.get(PASSWORD_SET_COOKIE, { signed: true }) === accountId;
     if (passwordSetHere) koa.cookies.set(PASSWORD_SET_COOKIE, null, { signed: true });
     const context = requestContext(koa);
-    services.tasks.run('new-browser notice', () => noteSignInBrowser(deps, { userId: accountId, deviceId: device.deviceId, passwordSetHere, context }), {
+    // The provider read the account to finish this sign-in: its dates come with it.
+    const account = accountReadIn(ctx, accountId);
+    services.tasks.run('new-browser notice', () => noteSignInBrowser(deps, { userId: accountId, deviceId: device.deviceId, passwordSetHere, context, account }), {
       after: responseSent(ctx.res),
     });
   };

@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import type { ParsedMail } from 'mailparser';
 import { createUser } from '../../src/accounts/users.ts';
-import { KNOWN_BROWSERS, deviceHash } from '../../src/accounts/new-browser.ts';
+import { KNOWN_BROWSERS, deviceHash, noteSignInBrowser, type NewBrowserDeps } from '../../src/accounts/new-browser.ts';
 import type { User } from '../../src/db/models/user.ts';
 import { LENIENT_THROTTLES, startTestServer, useTestServer, type TestServer } from '../helpers/server.ts';
 import { Agent, formOn } from '../helpers/agent.ts';
@@ -156,5 +156,25 @@ describe('new-browser sign-in notice', function () {
     expect(tokens.access_token).to.be.a('string');
     await settled();
     smtp.failNext(0);
+  });
+
+  it('decides right from an account read earlier in the sign-in, however stale: the writes are conditional', async () => {
+    const person = await newPerson('stale');
+    const deps: NewBrowserDeps = {
+      db: server.database.connection.db!, users: server.deps.users, audit: server.deps.audit, mailer: server.deps.mailer,
+      urls: { sessions: () => `${server.url}/account/sessions` }, notices: { ...server.deps.config.policy.notices, newBrowserThrottleMinutes: 60 }, cookieDays: 30,
+    };
+    // As the provider read it before anything was recorded: no first browser, never told.
+    const snapshot = { knownBrowsersSince: null, newBrowserNoticeAt: null, status: 'active' as const };
+    const note = (deviceId: string) => noteSignInBrowser(deps, { userId: person.id, deviceId, account: snapshot });
+    expect(await note('first-browser-device-id')).to.equal('first_browser');
+    // Both later sign-ins still hold the stale snapshot: the first browser is not claimed twice, and one email goes out.
+    const verdicts = await Promise.all([note('second-browser-device-id'), note('third-browser-device-id')]);
+    expect(verdicts.sort()).to.deep.equal(['notified', 'throttled']);
+    await settled();
+    expect(noticesTo(person.email)).to.have.length(1);
+    // Disabled since it was read: nobody is told.
+    await server.deps.users.updateOne({ _id: person.id }, { $set: { status: 'disabled', newBrowserNoticeAt: null } });
+    expect(await note('fourth-browser-device-id')).to.equal('throttled');
   });
 });
