@@ -137,6 +137,15 @@ describe('sign-in with a second factor', function () {
     // Back to the interaction: still the second step, never the app.
     const back = await agent.follow(`${server.url}/interaction/${uid}`, {}, RP_CALLBACK);
     expect(back.body).to.contain('Two-step verification');
+    // The page looks for the owed step only where its cookie says so (a hint: the database
+    // decides). Without it the password is asked again, and the right one owes the step again.
+    agent.cookies.delete('lk_step');
+    agent.cookies.delete('lk_step.sig');
+    const hintless = await agent.follow(`${server.url}/interaction/${uid}`, {}, RP_CALLBACK);
+    expect(hintless.body).to.contain('name="password"').and.not.contain('Two-step verification');
+    const again = await submitSignIn(agent, hintless, person.email, person.password);
+    expect(again.url.startsWith(RP_CALLBACK)).to.equal(false);
+    expect(again.body).to.contain('Two-step verification');
     // No session: a silent authorization in this browser is refused.
     const silent = await agent.follow((await startAuthorization(config, { prompt: 'none' })).url.href, {}, RP_CALLBACK);
     expect(new URL(silent.url).searchParams.get('error')).to.equal('login_required');

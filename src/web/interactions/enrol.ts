@@ -10,14 +10,14 @@ import type { AppDeps } from '../../deps.ts';
 import type { User } from '../../db/models/user.ts';
 import { confirmTotpEnrolment, ENROLMENT_MS, startTotpEnrolment, type ConfirmEnrolmentResult } from '../../accounts/factors.ts';
 import { passkeyName, passkeyRegistrationOptions, registerPasskey, type Binding } from '../../accounts/passkeys.ts';
-import { awaitSecondStep, completeSecondStep, type PendingSecondStep } from '../../accounts/second-step.ts';
+import { completeSecondStep, type PendingSecondStep } from '../../accounts/second-step.ts';
 import { mfaLogin, passkeyLogin, type LoginResult } from '../../oidc/authentication.ts';
 import { rememberBrowser } from '../device-cookie.ts';
 import { HttpError } from '../http-error.ts';
 import { render } from '../render.ts';
 import { parseForm, requestContext, text } from '../forms.ts';
 import { appNameOf, consumeSignInThrottle, finish, type Interaction } from './interaction.ts';
-import { pendingSecondFactor } from './second-factor.ts';
+import { oweSecondStep, pendingSecondFactor } from './second-factor.ts';
 import { startForcedChange } from './change-password.ts';
 import { translator } from '../../i18n/messages.ts';
 import { localeOf } from '../locale.ts';
@@ -41,8 +41,7 @@ const bindingOf = (interaction: Interaction): Binding => `interaction:${interact
 
 /** After the right password of an account that must use a second factor and has none: remember it, and offer to set one up. */
 export async function startEnrolment(ctx: Context, deps: AppDeps, interaction: Interaction, user: User): Promise<void> {
-  const expiresAt = new Date(Date.now() + deps.config.policy.lifetimes.signInMinutes * 60_000);
-  await awaitSecondStep(deps.db, interaction.uid, user._id, expiresAt, 'enrol');
+  await oweSecondStep(ctx, deps, interaction, user._id, 'enrol');
   await showEnrolment(ctx, deps, interaction, user._id, {});
 }
 

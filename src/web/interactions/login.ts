@@ -10,7 +10,7 @@ import { HttpError } from '../http-error.ts';
 import { consumeSignInThrottle, type Interaction } from './interaction.ts';
 import { text, parseForm, echo, requestContext } from '../forms.ts';
 import { requiresMfa } from '../../oidc/provider.ts';
-import { pendingSecondFactor, showSecondFactor } from './second-factor.ts';
+import { pendingSecondFactorOf, showSecondFactor } from './second-factor.ts';
 import { showEnrolment } from './enrol.ts';
 import { mustUseSecondFactor } from '../../accounts/mfa-policy.ts';
 import { isTrustedBrowser } from '../../accounts/trusted-browsers.ts';
@@ -30,7 +30,7 @@ const loginForm = z.object({
 
 /** GET of a sign-in: its second step (or the setup of a first factor) when the password was given already, else the password page. */
 export async function showSignIn(ctx: Context, deps: AppDeps, interaction: Interaction): Promise<void> {
-  const step = await pendingSecondFactor(deps, interaction.uid);
+  const step = await pendingSecondFactorOf(ctx, deps, interaction.uid);
   if (step?.kind === 'enrol') return showEnrolment(ctx, deps, interaction, step.accountId, {});
   if (step) return showSecondFactor(ctx, deps, interaction, step.accountId, {});
   return showLogin(ctx, deps, interaction);

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { AppDeps } from '../../deps.ts';
 import type { User } from '../../db/models/user.ts';
 import { secondStepMethods, verifySecondFactor } from '../../accounts/factors.ts';
-import { awaitSecondStep, completeSecondStep, pendingSecondStep, type PendingSecondStep } from '../../accounts/second-step.ts';
+import { awaitSecondStep, completeSecondStep, pendingSecondStep, type PendingSecondStep, type SecondStepKind } from '../../accounts/second-step.ts';
 import { mfaLogin } from '../../oidc/authentication.ts';
 import { trustBrowser } from '../../accounts/trusted-browsers.ts';
 import { readDevice, rememberBrowser } from '../device-cookie.ts';
@@ -30,15 +30,35 @@ const codeForm = z.object({
   trust: z.literal('yes').optional().catch(undefined),
 });
 
+// Set, for this sign-in's pages only, once a second step is owed: the sign-in page's GET
+// (every sign-in passes there) looks for a pending step only in a browser holding it. A hint,
+// never the proof: the record in MongoDB decides, so a forged cookie costs its sender a read,
+// and a browser without it sees the password page, whose right answer owes the step again.
+const STEP_OWED_COOKIE = 'lk_step';
+const stepCookiePath = (uid: string) => `/interaction/${uid}`;
+
 /** The account that passed the password in this sign-in and now owes its second step, if any. */
 export function pendingSecondFactor(deps: AppDeps, uid: string): Promise<PendingSecondStep | null> {
   return pendingSecondStep(deps.db, uid);
 }
 
+/** The same, read only where this browser was told a step is owed (the sign-in page: see STEP_OWED_COOKIE). */
+export function pendingSecondFactorOf(ctx: Context, deps: AppDeps, uid: string): Promise<PendingSecondStep | null> {
+  return ctx.cookies.get(STEP_OWED_COOKIE) === '1' ? pendingSecondStep(deps.db, uid) : Promise.resolve(null);
+}
+
+/** After the right password: this sign-in owes its second step (a factor the account has, or setting one up). */
+export async function oweSecondStep(ctx: Context, deps: AppDeps, interaction: Interaction, accountId: string, kind: SecondStepKind): Promise<void> {
+  const minutes = deps.config.policy.lifetimes.signInMinutes;
+  await awaitSecondStep(deps.db, interaction.uid, accountId, new Date(Date.now() + minutes * 60_000), kind);
+  ctx.cookies.set(STEP_OWED_COOKIE, '1', {
+    path: stepCookiePath(interaction.uid), httpOnly: true, sameSite: 'lax', secure: deps.config.secure, maxAge: minutes * 60_000, overwrite: true,
+  });
+}
+
 /** After the right password of an account with a second factor: remember it for this sign-in, and ask. */
 export async function startSecondFactor(ctx: Context, deps: AppDeps, interaction: Interaction, user: Pick<User, '_id'>): Promise<void> {
-  const expiresAt = new Date(Date.now() + deps.config.policy.lifetimes.signInMinutes * 60_000);
-  await awaitSecondStep(deps.db, interaction.uid, user._id, expiresAt);
+  await oweSecondStep(ctx, deps, interaction, user._id, 'verify');
   await showSecondFactor(ctx, deps, interaction, user._id, {});
 }
 
