@@ -11,7 +11,8 @@ import type { User, UserModel } from '../db/models/user.ts';
 import type { AuditTrail } from './audit.ts';
 import type { OneTimeLinks } from './links.ts';
 import type { PasswordHasher } from './passwords.ts';
-import type { PasswordPolicy } from './password-policy.ts';
+import type { PasswordContext, PasswordIssue, PasswordPolicy } from './password-policy.ts';
+import { PolicyWorker } from './policy-worker.ts';
 import { emailSchema, normalizeEmail } from './email.ts';
 import { isImportableHash } from './passwords.ts';
 import { AccountError } from './errors.ts';
@@ -45,11 +46,7 @@ export interface ImportOptions {
   legacyPasswords?: boolean;
   context?: RequestContext;
   onProgress?: (rowsDone: number) => void;
-  /**
-   * Rows in flight at once (policy check on this thread, then argon2 on libuv's pool).
-   * 3 keeps two argon2 runs going while the main thread checks the next row's policy
-   * (measured on 2 cores: 2 → 33.6 rows/s, 3 → 38.1, 4 → 36.4).
-   */
+  /** Rows in flight at once (their policy check, then argon2 on libuv's pool): see importUsers' measurements. */
   hashConcurrency?: number;
   /** Stops the import between rows and before a batch's writes (the instance is stopping): importUsers throws its reason. */
   signal?: AbortSignal;
@@ -163,6 +160,36 @@ const SKIP_REASONS: Record<string, string> = {
 const isRejected = (row: Row | RejectedRow): row is RejectedRow => 'reason' in row;
 
 /** Runs `task` over `items` with at most `limit` at once. */
+/** Below this many passwords in a batch they are checked on this thread: a worker takes a few tenths of a second to start. */
+const WORKER_MIN_PASSWORDS = 32;
+
+/** Where an import's passwords are checked: on a worker thread (policy-worker.ts) from the first batch with many, else here. */
+class PasswordChecks {
+  readonly #policy: PasswordPolicy;
+  #worker: PolicyWorker | null = null;
+
+  constructor(policy: PasswordPolicy) {
+    this.#policy = policy;
+  }
+
+  /** Starts checking the passwords; each verdict is awaited by the row's own task, in any order. */
+  start(passwords: Array<{ password: string; context: PasswordContext }>): Array<() => Promise<PasswordIssue[]>> {
+    if (!this.#worker && passwords.length < WORKER_MIN_PASSWORDS) {
+      return passwords.map(({ password, context }) => async () => this.#policy.check(password, context));
+    }
+    this.#worker ??= new PolicyWorker(this.#policy.rules);
+    return passwords.map(({ password, context }) => {
+      const verdict = this.#worker!.check(password, context);
+      verdict.catch(() => undefined); // a stopped import leaves some unread: not an unhandled rejection
+      return () => verdict;
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#worker?.close();
+  }
+}
+
 async function pool<T>(items: T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
@@ -246,6 +273,7 @@ export async function importUsers(services: ImportDeps, input: Readable, options
   };
 
   const existing = options.upsert ? await loadExisting(services) : new Map<string, Existing>();
+  const checks = new PasswordChecks(services.policy);
   let batch: Row[] = [];
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: Partial<Record<Column, string>>; info: { lines: number } }>) {
@@ -269,13 +297,13 @@ export async function importUsers(services: ImportDeps, input: Readable, options
       if (resumed) continue;
       batch.push(row);
       if (batch.length >= BATCH) {
-        const invited = await applyBatch(services, batch, options, report, existing);
+        const invited = await applyBatch(services, checks, batch, options, report, existing);
         await handOver(batch.at(-1)!.line, invited);
         batch = [];
         options.onProgress?.(report.rows);
       }
     }
-    const invited = await applyBatch(services, batch, options, report, existing);
+    const invited = await applyBatch(services, checks, batch, options, report, existing);
     for (const line of skippedLines) lastLine = Math.max(lastLine, line);
     await handOver(Math.max(lastLine, doneThroughLine), invited);
     options.onProgress?.(report.rows);
@@ -284,6 +312,8 @@ export async function importUsers(services: ImportDeps, input: Readable, options
     const code = (error as CsvError).code;
     if (typeof code === 'string' && code.startsWith('CSV_')) throw new AccountError('bad_csv', `the file is not CSV this import can read (${code})`);
     throw error;
+  } finally {
+    await checks.close();
   }
   if (!headerChecked && report.rows === 0) throw new AccountError('empty', 'the file is empty');
   report.rejected.sort((a, b) => a.line - b.line);
@@ -306,7 +336,9 @@ async function loadExisting(services: ImportDeps): Promise<Map<string, Existing>
 }
 
 /** Stores one batch; returns the accounts it created without a password (a job invites them). */
-async function applyBatch(services: ImportDeps, rows: Row[], options: ImportOptions, report: ImportReport, existing: Map<string, Existing>): Promise<BatchOutcome['invited']> {
+async function applyBatch(
+  services: ImportDeps, checks: PasswordChecks, rows: Row[], options: ImportOptions, report: ImportReport, existing: Map<string, Existing>,
+): Promise<BatchOutcome['invited']> {
   if (!rows.length) return [];
   const temporaryMs = services.temporaryPasswordMs;
   const { job } = options;
@@ -316,13 +348,16 @@ async function applyBatch(services: ImportDeps, rows: Row[], options: ImportOpti
   const updatedBefore = new Set(job?.unfinished?.updated ?? []);
   const updatedInReplay: string[] = []; // announced again, in case this run dies too
 
-  // Passwords: the policy, then argon2 on both cores. Only for rows that will set one.
+  // Passwords: the policy (on its own thread for a large batch), then argon2 on libuv's pool,
+  // each hash starting as soon as its row's check is in. Only for rows that will set one.
   const hashes = new Map<Row, string>();
+  const policyRefused = new Map<Row, PasswordIssue[]>();
   const needsHash = rows.filter((r) => r.password && (!existing.has(r.emailNormalized) || (options.upsert && !existing.get(r.emailNormalized)!.passwordHash)));
-  await pool(needsHash, options.hashConcurrency ?? 3, async (row) => {
+  const verdicts = checks.start(needsHash.map((row) => ({ password: row.password!, context: { email: row.email, name: row.name } })));
+  await pool(needsHash.map((row, i) => ({ row, verdict: verdicts[i]! })), options.hashConcurrency ?? 3, async ({ row, verdict }) => {
     options.signal?.throwIfAborted();
-    const issues = services.policy.check(row.password, { email: row.email, name: row.name });
-    if (issues.length) return;
+    const issues = await verdict();
+    if (issues.length) return void policyRefused.set(row, issues);
     hashes.set(row, await services.hasher.hash(row.password!));
   });
 
@@ -342,7 +377,7 @@ async function applyBatch(services: ImportDeps, rows: Row[], options: ImportOpti
     }
     const settingPassword = row.password !== null || row.passwordHash !== null;
     if (row.password !== null && !hashes.has(row) && (!current || (options.upsert && !current.passwordHash))) {
-      const issues = services.policy.check(row.password, { email: row.email, name: row.name });
+      const issues = policyRefused.get(row) ?? [];
       report.rejected.push({ line: row.line, email: row.email, reason: `password: ${issues.map((i) => i.message).join(' ')}` });
       continue;
     }

@@ -584,4 +584,28 @@ describe('CSV import', function () {
       }
     });
   });
+
+  // Last: its batch audit record would count in the tests above that count them.
+  describe('many passwords at once', () => {
+    it('a batch of many passwords is checked on a worker thread, with the same verdicts as one by one, and each good one hashed', async () => {
+      // 40 passwords (more than the batch size that starts the worker): every fifth weak,
+      // one with the person's name in it; the rest strong and each different.
+      const rows = Array.from({ length: 40 }, (_, i) => {
+        const email = `worker-${i}@example.com`;
+        const password = i === 7 ? `Grace Hopper ${i}` : i % 5 === 0 ? ['password1', 'qwerty123', 'letmein!', 'iloveyou2', 'P@ssw0rd', 'abc12345', 'dragon88', 'monkey12'][i / 5]! : `velvet nomad quarry ${i} lantern`;
+        return { email, name: 'Grace Hopper', password };
+      });
+      const report = await importText(csv('email,name,password', ...rows.map((r) => `${r.email},${r.name},${r.password}`)));
+      const expected = rows.flatMap((r, i) => {
+        const issues = services.policy.check(r.password, { email: r.email, name: r.name });
+        return issues.length ? [[i + 2, `password: ${issues.map((issue) => issue.message).join(' ')}`]] : [];
+      });
+      expect(expected.length, 'the weak ones fail the policy').to.equal(9);
+      expect(report.rejected.map((r) => [r.line, r.reason])).to.deep.equal(expected);
+      expect(report.created).to.equal(31);
+      const strong = (await user('worker-1@example.com'))!;
+      expect(await argon2.verify(strong.passwordHash!, 'velvet nomad quarry 1 lantern')).to.equal(true);
+      expect(await users().countDocuments({ emailNormalized: 'worker-5@example.com' })).to.equal(0);
+    });
+  });
 });
